@@ -1,0 +1,222 @@
+//! Open documents: a rope, an incrementally edited tree-sitter tree and the client's version.
+//!
+//! Edits are applied in the order they arrive, synchronously (see `lsp::ordered`). Requests take a
+//! [`Snapshot`], a cheap clone, and never hold the store's lock across an `.await`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use ropey::Rope;
+use tree_sitter::{Parser, Tree};
+
+use crate::text::{self, LineCol, PositionEncoding};
+
+/// Files larger than this are kept as text but not parsed, and get no completions.
+pub const DEFAULT_MAX_PARSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// One change as the client sends it: a range to replace, or the whole text when `range` is `None`.
+#[derive(Debug, Clone)]
+pub struct TextChange {
+    pub range: Option<(LineCol, LineCol)>,
+    pub text: String,
+}
+
+/// An open document. Cloning it is cheap: the rope and the tree share their storage.
+#[derive(Clone)]
+pub struct Document {
+    /// The document's key in the store (the URI as the client sent it).
+    pub key: String,
+    /// The file system path, when the URI is a `file:` URI.
+    pub path: Option<PathBuf>,
+    pub version: i32,
+    pub rope: Rope,
+    /// `None` when the document is too large to parse.
+    pub tree: Option<Tree>,
+}
+
+/// A read-only view of a document at one version.
+pub type Snapshot = Document;
+
+/// Parses Python source with tree-sitter-python.
+pub fn parse_python(source: &str, old_tree: Option<&Tree>) -> Option<Tree> {
+    let mut parser = Parser::new();
+    parser.set_language(&tree_sitter_python::LANGUAGE.into()).ok()?;
+    parser.parse(source, old_tree)
+}
+
+/// Parses a rope without copying it into one string.
+pub fn parse_rope(rope: &Rope, old_tree: Option<&Tree>) -> Option<Tree> {
+    let mut parser = Parser::new();
+    parser.set_language(&tree_sitter_python::LANGUAGE.into()).ok()?;
+    let len = rope.len_bytes();
+    parser.parse_with_options(
+        &mut |offset: usize, _position: tree_sitter::Point| -> &[u8] {
+            if offset >= len {
+                return &[];
+            }
+            let (chunk, chunk_start, _, _) = rope.chunk_at_byte(offset);
+            &chunk.as_bytes()[offset - chunk_start..]
+        },
+        old_tree,
+        None,
+    )
+}
+
+impl Document {
+    pub fn new(key: String, path: Option<PathBuf>, version: i32, text: &str, max_parse_bytes: usize) -> Self {
+        let rope = Rope::from_str(text);
+        let tree = if text.len() <= max_parse_bytes { parse_python(text, None) } else { None };
+        Document { key, path, version, rope, tree }
+    }
+
+    /// Applies the client's changes in order, editing the tree incrementally and reparsing once.
+    pub fn apply_changes(
+        &mut self,
+        version: i32,
+        changes: &[TextChange],
+        encoding: PositionEncoding,
+        max_parse_bytes: usize,
+    ) {
+        let mut tree = self.tree.take();
+        for change in changes {
+            match change.range {
+                None => {
+                    self.rope = Rope::from_str(&change.text);
+                    tree = None;
+                }
+                Some((start, end)) => {
+                    let mut start = text::offset_of(&self.rope, start, encoding);
+                    let mut end = text::offset_of(&self.rope, end, encoding);
+                    if start > end {
+                        std::mem::swap(&mut start, &mut end);
+                    }
+                    let edit = text::apply_edit(&mut self.rope, start, end, &change.text);
+                    if let Some(tree) = tree.as_mut() {
+                        tree.edit(&edit);
+                    }
+                }
+            }
+        }
+        self.version = version;
+        self.tree = if self.rope.len_bytes() <= max_parse_bytes { parse_rope(&self.rope, tree.as_ref()) } else { None };
+    }
+
+    pub fn text(&self) -> String {
+        self.rope.to_string()
+    }
+}
+
+/// All open documents, keyed by URI.
+#[derive(Clone, Default)]
+pub struct Store {
+    documents: Arc<Mutex<HashMap<String, Document>>>,
+}
+
+impl Store {
+    pub fn open(&self, document: Document) {
+        self.lock().insert(document.key.clone(), document);
+    }
+
+    pub fn close(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    /// Applies changes to an open document; changes to a document that is not open are ignored.
+    pub fn change(
+        &self,
+        key: &str,
+        version: i32,
+        changes: &[TextChange],
+        encoding: PositionEncoding,
+        max_parse_bytes: usize,
+    ) -> bool {
+        let mut documents = self.lock();
+        match documents.get_mut(key) {
+            Some(document) => {
+                document.apply_changes(version, changes, encoding, max_parse_bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn snapshot(&self, key: &str) -> Option<Snapshot> {
+        self.lock().get(key).cloned()
+    }
+
+    /// The current version of a document, to tell whether a snapshot is stale.
+    pub fn version(&self, key: &str) -> Option<i32> {
+        self.lock().get(key).map(|document| document.version)
+    }
+
+    /// Snapshots of every open document (used to let open buffers override files on disk).
+    pub fn all(&self) -> Vec<Snapshot> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Document>> {
+        // A panic while holding the lock leaves the map itself consistent (every mutation is a
+        // single insert, remove or in-place edit), so a poisoned lock is still safe to use.
+        self.documents.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(line: u32, character: u32, end_line: u32, end_character: u32, text: &str) -> TextChange {
+        TextChange {
+            range: Some((LineCol { line, character }, LineCol { line: end_line, character: end_character })),
+            text: text.to_string(),
+        }
+    }
+
+    /// Hundreds of small edits, applied incrementally, give the same text and the same tree as
+    /// parsing the final text from scratch.
+    #[test]
+    fn rapid_incremental_edits_match_a_fresh_parse() {
+        let mut document = Document::new("a.py".into(), None, 0, "def f(x):\n    return x\n", usize::MAX);
+        let mut expected = String::from("def f(x):\n    return x\n");
+        let mut seed: u64 = 7;
+        for version in 1..=500 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let rope = Rope::from_str(&expected);
+            let line = (seed >> 33) as usize % rope.len_lines();
+            let line_len = rope.line(line).len_chars();
+            let character = ((seed >> 17) as usize % (line_len + 1)) as u32;
+            let inserted = ["a", "(", ")", "\n", "    ", "é", "😀", "'", ""][(seed >> 45) as usize % 9];
+            let delete = (seed >> 55) as u32 % 2;
+            let start = LineCol { line: line as u32, character };
+            let start_offset = text::offset_of(&rope, start, PositionEncoding::Utf16);
+            let end = LineCol { line: line as u32, character: character + delete };
+            let end_offset = text::offset_of(&rope, end, PositionEncoding::Utf16);
+            expected.replace_range(start_offset..end_offset, inserted);
+            document.apply_changes(
+                version,
+                &[change(start.line, start.character, end.line, end.character, inserted)],
+                PositionEncoding::Utf16,
+                usize::MAX,
+            );
+            assert_eq!(document.text(), expected, "after edit {version}");
+        }
+        let fresh = parse_python(&expected, None).unwrap();
+        assert_eq!(document.tree.unwrap().root_node().to_sexp(), fresh.root_node().to_sexp());
+        assert_eq!(document.version, 500);
+    }
+
+    #[test]
+    fn full_text_change_replaces_everything() {
+        let mut document = Document::new("a.py".into(), None, 0, "x = 1\n", usize::MAX);
+        document.apply_changes(3, &[TextChange { range: None, text: "y = (\n".into() }], PositionEncoding::Utf8, usize::MAX);
+        assert_eq!(document.text(), "y = (\n");
+        assert!(document.tree.unwrap().root_node().has_error());
+    }
+
+    #[test]
+    fn large_documents_are_not_parsed() {
+        let document = Document::new("a.py".into(), None, 0, &"x = 1\n".repeat(100), 50);
+        assert!(document.tree.is_none());
+    }
+}
