@@ -2,8 +2,11 @@
 //! model's work before the editor shows it. See ARCHITECTURE.md for the map.
 
 pub mod bench;
+pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod index;
 pub mod llm;
+pub mod lsp;
 pub mod store;
 pub mod text;

@@ -91,3 +91,20 @@ pub trait Model: Send + Sync {
     /// A short description for logs and `spackle doctor`: backend, endpoint and model name.
     fn describe(&self) -> String;
 }
+
+/// Builds the model the configuration names. (Placeholder until the backends land.)
+pub fn model_from_config(config: &crate::config::ModelConfig) -> ModelResult<std::sync::Arc<dyn Model>> {
+    Err(ModelError::Config { detail: format!("the {} backend is not available yet", config.backend.name()) })
+}
+
+impl ModelError {
+    /// One sentence for the user. (Placeholder until the backends land.)
+    pub fn user_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Checks that the model server answers. (Placeholder until the backends land.)
+pub async fn probe(config: &crate::config::ModelConfig) -> ModelResult<String> {
+    Err(ModelError::Config { detail: format!("the {} backend is not available yet", config.backend.name()) })
+}

@@ -1,0 +1,254 @@
+//! The command-line jobs behind `spackle complete`, `context`, `doctor` and `bench`.
+//!
+//! Results go to stdout; messages for the person at the terminal go to stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+
+use crate::config::{Config, ConfigWarning, Layers, CONFIG_FILE_NAME};
+use crate::engine::{Engine, EngineError, Prepared, UnavailableModel};
+use crate::llm::{self, ModelError, RequestKind};
+use crate::store::Document;
+
+/// Exit code when the model could not be asked (unreachable, refused, misconfigured).
+const EXIT_NO_MODEL: u8 = 3;
+
+/// Logs go to stderr; `SPACKLE_LOG` sets the filter (default `spackle=info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPACKLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("spackle=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+}
+
+/// A cursor given on the command line as `FILE:LINE:COL`, 1-based, the column in characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+pub fn parse_location(text: &str) -> anyhow::Result<Location> {
+    let usage = || format!("expected FILE:LINE:COL (1-based), got `{text}`");
+    let mut parts = text.rsplitn(3, ':');
+    let column = parts.next().and_then(|c| c.parse::<usize>().ok()).with_context(usage)?;
+    let line = parts.next().and_then(|l| l.parse::<usize>().ok()).with_context(usage)?;
+    let file = parts.next().filter(|f| !f.is_empty()).with_context(usage)?;
+    if line == 0 || column == 0 {
+        bail!("{}: lines and columns count from 1", usage());
+    }
+    Ok(Location { file: PathBuf::from(file), line, column })
+}
+
+/// The byte offset of a 1-based line and character column, clamped into the text.
+pub fn offset_of_location(text: &str, line: usize, column: usize) -> usize {
+    let mut line_start = 0;
+    for _ in 1..line {
+        match text[line_start..].find('\n') {
+            Some(i) => line_start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let line_end = text[line_start..].find('\n').map(|i| line_start + i).unwrap_or(text.len());
+    let line_text = text[line_start..line_end].trim_end_matches('\r');
+    let bytes: usize = line_text.chars().take(column - 1).map(char::len_utf8).sum();
+    line_start + bytes
+}
+
+/// The workspace root of a path: the nearest folder above it with `spackle.toml`, `.git`,
+/// `pyproject.toml`, `setup.py` or `setup.cfg`; else the path's own folder.
+pub fn workspace_root(path: &Path) -> PathBuf {
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let start = if absolute.is_dir() { absolute.clone() } else { absolute.parent().map(Path::to_path_buf).unwrap_or_default() };
+    for folder in start.ancestors() {
+        if [CONFIG_FILE_NAME, ".git", "pyproject.toml", "setup.py", "setup.cfg"].iter().any(|marker| folder.join(marker).exists()) {
+            return folder.to_path_buf();
+        }
+    }
+    start
+}
+
+/// The configuration for a workspace, from `spackle.toml` and the environment.
+pub fn load_config(root: &Path) -> (Config, Vec<ConfigWarning>) {
+    let mut warnings = Vec::new();
+    let layers = Layers::discover(Some(root), &mut warnings);
+    let config = layers.resolve(&mut warnings);
+    (config, warnings)
+}
+
+fn print_warnings(warnings: &[ConfigWarning]) {
+    for warning in warnings {
+        eprintln!("spackle: configuration: {warning}");
+    }
+}
+
+/// Reads a source file; non-UTF-8 bytes are an error that names the file.
+fn read_source(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|error| {
+        anyhow::anyhow!("{} is not UTF-8 text (invalid byte at offset {})", path.display(), error.utf8_error().valid_up_to())
+    })
+}
+
+struct Job {
+    config: Config,
+    document: Document,
+    offset: usize,
+}
+
+fn load_job(location: &str) -> anyhow::Result<Job> {
+    let location = parse_location(location)?;
+    let text = read_source(&location.file)?;
+    let root = workspace_root(&location.file);
+    let (config, warnings) = load_config(&root);
+    print_warnings(&warnings);
+    let offset = offset_of_location(&text, location.line, location.column);
+    let path = std::fs::canonicalize(&location.file).unwrap_or(location.file.clone());
+    let document = Document::new(path.display().to_string(), Some(path), 0, &text, config.completion.max_file_bytes);
+    Ok(Job { config, document, offset })
+}
+
+/// `spackle context FILE:LINE:COL`.
+pub fn context(location: &str) -> anyhow::Result<ExitCode> {
+    let job = load_job(location)?;
+    let engine = Engine::new(job.config.clone(), std::sync::Arc::new(UnavailableModel { error: ModelError::Config { detail: "no model is needed to show the context".into() } }));
+    let prepared = engine.prepare(&job.document, job.offset).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let mut out = std::io::stdout().lock();
+    write_prepared(&mut out, &prepared)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_prepared(out: &mut impl Write, prepared: &Prepared) -> std::io::Result<()> {
+    for (rank, part) in prepared.parts.iter().enumerate() {
+        writeln!(out, "── {} · #{} · {} bytes · {}", part.name, rank + 1, part.text.len(), part.why)?;
+        writeln!(out, "{}", part.text)?;
+    }
+    let form = match &prepared.request.kind {
+        RequestKind::Infill { .. } => "fill-in-the-middle",
+        RequestKind::Chat { .. } => "chat",
+    };
+    writeln!(out, "── request: {form}, at most {} tokens, temperature {}", prepared.request.max_tokens, prepared.request.temperature)
+}
+
+/// `spackle complete FILE:LINE:COL`.
+pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let job = load_job(location)?;
+    let engine = crate::engine::engine_for(job.config.clone());
+    let outcome = match engine.complete(&job.document, job.offset).await {
+        Ok(outcome) => outcome,
+        Err(EngineError::Model(error)) => return no_model(&job, &error),
+        Err(error) => bail!("{error}"),
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        let items: Vec<_> = outcome
+            .completions
+            .iter()
+            .map(|c| serde_json::json!({"text": c.text, "offset": c.start, "verification": c.verification}))
+            .collect();
+        writeln!(out, "{}", serde_json::json!({"completions": items, "model_ms": outcome.model_ms}))?;
+    } else if let Some(best) = outcome.completions.first() {
+        writeln!(out, "{}", best.text)?;
+    }
+    for dropped in &outcome.dropped {
+        eprintln!("spackle: dropped a candidate: {}", dropped.reason);
+    }
+    if outcome.completions.is_empty() {
+        eprintln!("spackle: the model answered, but no candidate passed the checks");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Explains why there is no model and shows what would have been sent.
+fn no_model(job: &Job, error: &ModelError) -> anyhow::Result<ExitCode> {
+    eprintln!("spackle: {}", error.user_message());
+    eprintln!("spackle: (configure the model in {CONFIG_FILE_NAME} or with SPACKLE_BACKEND, SPACKLE_ENDPOINT, SPACKLE_MODEL; see the README)");
+    eprintln!("spackle: here is what spackle would have sent:");
+    let engine = Engine::new(job.config.clone(), std::sync::Arc::new(UnavailableModel { error: ModelError::Config { detail: "no model is needed to show the context".into() } }));
+    if let Ok(prepared) = engine.prepare(&job.document, job.offset) {
+        write_prepared(&mut std::io::stdout().lock(), &prepared)?;
+    }
+    Ok(ExitCode::from(EXIT_NO_MODEL))
+}
+
+/// `spackle doctor [PATH]`.
+pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let start = path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let root = workspace_root(&start);
+    let (config, warnings) = load_config(&root);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "spackle {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "workspace: {}", root.display())?;
+    let file = root.join(CONFIG_FILE_NAME);
+    writeln!(out, "configuration file: {}", if file.exists() { file.display().to_string() } else { "none (defaults)".into() })?;
+    for (variable, value) in crate::config::environment_overrides() {
+        writeln!(out, "environment: {variable}={value}")?;
+    }
+    for warning in &warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    writeln!(out, "model: backend {}, endpoint {}, name {}", config.model.backend.name(), config.model.endpoint(), config.model.name)?;
+    match config.model.api_key_env() {
+        Some(variable) => {
+            let state = if config.model.api_key().is_some() { "set" } else { "NOT set" };
+            writeln!(out, "api key: from ${variable} ({state})")?;
+        }
+        None => writeln!(out, "api key: none needed")?,
+    }
+    drop(out);
+    let probe = llm::probe(&config.model).await;
+    let mut out = std::io::stdout().lock();
+    match probe {
+        Ok(description) => {
+            writeln!(out, "model server: ok, {description}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            writeln!(out, "model server: {}", error.user_message())?;
+            Ok(ExitCode::from(EXIT_NO_MODEL))
+        }
+    }
+}
+
+/// `spackle bench KIND ARGS...`.
+pub async fn bench(kind: &str, args: &[String]) -> anyhow::Result<ExitCode> {
+    let args = args.to_vec();
+    let kind = kind.to_string();
+    // Benchmarks do blocking work (file reads, parsing); keep it off the async workers.
+    tokio::task::spawn_blocking(move || match kind.as_str() {
+        "context" => crate::bench::context::run(&args),
+        "checks" => crate::bench::checks::run(&args),
+        "index" => crate::bench::index::run(&args),
+        "latency" => crate::bench::latency::run(&args),
+        other => bail!("unknown benchmark `{other}`: expected context, checks, index or latency"),
+    })
+    .await
+    .context("the benchmark panicked")??;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_one_based_and_allow_colons_in_paths() {
+        let location = parse_location("C:/x/a.py:3:5").unwrap();
+        assert_eq!(location, Location { file: "C:/x/a.py".into(), line: 3, column: 5 });
+        assert!(parse_location("a.py:0:1").is_err());
+        assert!(parse_location("a.py:3").is_err());
+    }
+
+    #[test]
+    fn location_offsets_count_characters_and_clamp() {
+        let text = "é = 1\nab\n";
+        assert_eq!(offset_of_location(text, 1, 2), 2);
+        assert_eq!(offset_of_location(text, 2, 3), 9);
+        assert_eq!(offset_of_location(text, 2, 99), 9);
+        assert_eq!(offset_of_location(text, 9, 1), text.len());
+    }
+}

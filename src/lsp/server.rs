@@ -1,0 +1,420 @@
+//! The language server: LSP requests in, engine calls, LSP responses out.
+//!
+//! Document edits never pass through here: `ordered.rs` applies them in arrival order. Handlers
+//! take a snapshot, drop every lock, and then await the engine. A newer completion request for the
+//! same document supersedes an older one, and `$/cancelRequest` drops the request's future (and
+//! with it the HTTP request to the model).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tower_lsp_server::jsonrpc::Result as RpcResult;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::{from_proto, to_proto};
+use crate::config::{Config, ConfigWarning, Layers};
+use crate::engine::{Completion, Engine, EngineError};
+use crate::llm::ModelError;
+use crate::store::{Document, Snapshot, Store, TextChange};
+use crate::text::PositionEncoding;
+
+/// The state every handler and the ordered-edits wrapper share.
+#[derive(Clone)]
+pub struct Shared(Arc<SharedInner>);
+
+struct SharedInner {
+    store: Store,
+    state: RwLock<State>,
+    /// The latest completion request per document; a newer one supersedes older ones.
+    requests: Mutex<HashMap<String, watch::Sender<u64>>>,
+    request_counter: AtomicU64,
+    /// Error kinds the user has already been shown in a pop-up this session.
+    shown_errors: Mutex<HashSet<String>>,
+    /// Configuration warnings found in `initialize`, shown in `initialized`.
+    pending_warnings: Mutex<Vec<ConfigWarning>>,
+}
+
+struct State {
+    encoding: PositionEncoding,
+    root: Option<PathBuf>,
+    layers: Layers,
+    config: Config,
+    engine: Arc<Engine>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        let config = Config::default();
+        Shared(Arc::new(SharedInner {
+            store: Store::default(),
+            state: RwLock::new(State {
+                encoding: PositionEncoding::Utf16,
+                root: None,
+                layers: Layers::default(),
+                config: config.clone(),
+                engine: Arc::new(crate::engine::engine_for(config.clone())),
+            }),
+            requests: Mutex::new(HashMap::new()),
+            request_counter: AtomicU64::new(0),
+            shown_errors: Mutex::new(HashSet::new()),
+            pending_warnings: Mutex::new(Vec::new()),
+        }))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.0.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.0.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn encoding(&self) -> PositionEncoding {
+        self.read().encoding
+    }
+
+    fn max_file_bytes(&self) -> usize {
+        self.read().config.completion.max_file_bytes
+    }
+
+    pub fn open_document(&self, uri: Uri, version: i32, text: &str) {
+        let path = from_proto::file_path(&uri);
+        let document = Document::new(from_proto::document_key(&uri), path, version, text, self.max_file_bytes());
+        self.0.store.open(document);
+    }
+
+    pub fn change_document(&self, uri: &Uri, version: i32, changes: &[TextChange]) {
+        let key = from_proto::document_key(uri);
+        if !self.0.store.change(&key, version, changes, self.encoding(), self.max_file_bytes()) {
+            tracing::warn!(uri = %key, "change to a document that is not open, ignored");
+        }
+    }
+
+    pub fn close_document(&self, uri: &Uri) {
+        let key = from_proto::document_key(uri);
+        self.0.store.close(&key);
+        lock(&self.0.requests).remove(&key);
+    }
+
+    /// Registers a new completion request for `key`, superseding earlier ones, and returns a
+    /// receiver that changes when a newer request arrives.
+    fn begin_request(&self, key: &str) -> (u64, watch::Receiver<u64>) {
+        let id = self.0.request_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut requests = lock(&self.0.requests);
+        match requests.get(key) {
+            Some(sender) => {
+                sender.send_replace(id);
+                (id, sender.subscribe())
+            }
+            None => {
+                let (sender, receiver) = watch::channel(id);
+                requests.insert(key.to_string(), sender);
+                (id, receiver)
+            }
+        }
+    }
+
+    /// Rebuilds the configuration and the model from the layers; returns the warnings.
+    fn reconfigure(&self) -> Vec<ConfigWarning> {
+        let mut warnings = Vec::new();
+        let mut state = self.write();
+        let root = state.root.clone();
+        let editor = state.layers.editor.take();
+        state.layers = Layers::discover(root.as_deref(), &mut warnings);
+        state.layers.editor = editor;
+        let config = state.layers.resolve(&mut warnings);
+        state.engine = Arc::new(crate::engine::engine_for(config.clone()));
+        state.config = config;
+        lock(&self.0.shown_errors).clear();
+        warnings
+    }
+}
+
+/// The LSP server.
+pub struct Server {
+    client: Client,
+    shared: Shared,
+}
+
+impl Server {
+    pub fn new(client: Client, shared: Shared) -> Self {
+        Server { client, shared }
+    }
+
+    /// The engine in force.
+    fn engine(&self) -> Arc<Engine> {
+        self.shared.read().engine.clone()
+    }
+
+    /// Tells the user about a failure: a pop-up the first time this kind of failure happens, the
+    /// log after that.
+    async fn report_failure(&self, error: &ModelError) {
+        let kind = failure_kind(error);
+        let first = lock(&self.shared.0.shown_errors).insert(kind.to_string());
+        let message = format!("spackle: {}", error.user_message());
+        tracing::warn!(%error, "no completion");
+        if first {
+            self.client.show_message(MessageType::WARNING, &message).await;
+        }
+        self.client.log_message(MessageType::WARNING, &message).await;
+    }
+
+    async fn report_warnings(&self, warnings: &[ConfigWarning]) {
+        if warnings.is_empty() {
+            return;
+        }
+        let lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+        for line in &lines {
+            self.client.log_message(MessageType::WARNING, format!("spackle configuration: {line}")).await;
+        }
+        let summary = format!(
+            "spackle: {} configuration problem{} (the defaults stay in force): {}",
+            lines.len(),
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join("; ")
+        );
+        self.client.show_message(MessageType::WARNING, summary).await;
+    }
+
+    /// Runs the engine for the cursor in `uri` at `position`, honouring supersession and
+    /// staleness. `None` means "no completion" (the reason is logged or shown once).
+    async fn complete_at(
+        &self,
+        uri: &Uri,
+        position: Position,
+        progress: Option<ProgressToken>,
+    ) -> Option<(Snapshot, Vec<Completion>)> {
+        let key = from_proto::document_key(uri);
+        let snapshot = self.shared.0.store.snapshot(&key)?;
+        let encoding = self.shared.encoding();
+        let offset = crate::text::offset_of(&snapshot.rope, from_proto::line_col(position), encoding);
+        let (request_id, mut superseded) = self.shared.begin_request(&key);
+        let engine = self.engine();
+        if !engine.config.completion.enable {
+            return None;
+        }
+        let debounce = Duration::from_millis(engine.config.completion.debounce_ms);
+        let work = async {
+            if !debounce.is_zero() {
+                tokio::time::sleep(debounce).await;
+            }
+            let progress = match progress {
+                Some(token) => Some(self.client.progress(token, "spackle").with_message("asking the model").begin().await),
+                None => None,
+            };
+            let result = engine.complete(&snapshot, offset).await;
+            if let Some(progress) = progress {
+                progress.finish().await;
+            }
+            result
+        };
+        let result = tokio::select! {
+            result = work => result,
+            _ = wait_superseded(&mut superseded, request_id) => {
+                tracing::debug!(uri = %key, "completion superseded by a newer request");
+                return None;
+            }
+        };
+        match result {
+            Ok(outcome) => {
+                for dropped in &outcome.dropped {
+                    tracing::info!(reason = %dropped.reason, "candidate dropped");
+                }
+                if self.shared.0.store.version(&key) != Some(snapshot.version) {
+                    tracing::debug!(uri = %key, "document changed while the model answered; result dropped");
+                    return None;
+                }
+                lock(&self.shared.0.shown_errors).clear();
+                Some((snapshot, outcome.completions))
+            }
+            Err(EngineError::Model(error)) => {
+                self.report_failure(&error).await;
+                None
+            }
+            Err(error) => {
+                tracing::info!(%error, "no completion");
+                self.client.log_message(MessageType::INFO, format!("spackle: {error}")).await;
+                None
+            }
+        }
+    }
+
+    /// `textDocument/inlineCompletion` (LSP 3.18), registered as a custom method.
+    pub async fn inline_completion(&self, params: InlineCompletionParams) -> RpcResult<Option<InlineCompletionResponse>> {
+        let position = params.text_document_position;
+        let progress = params.work_done_progress_params.work_done_token;
+        let Some((snapshot, completions)) = self.complete_at(&position.text_document.uri, position.position, progress).await
+        else {
+            return Ok(None);
+        };
+        let encoding = self.shared.encoding();
+        let items = completions
+            .into_iter()
+            .map(|completion| InlineCompletionItem {
+                range: Some(to_proto::range(&snapshot.rope, completion.start, completion.end, encoding)),
+                insert_text: completion.text,
+                filter_text: None,
+                command: Some(to_proto::verification_command(&completion.verification)),
+                insert_text_format: None,
+            })
+            .collect();
+        Ok(Some(InlineCompletionResponse::Array(items)))
+    }
+}
+
+/// Parameters of `spackle/context`: a document and a position, like any text-document request.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextParams {
+    pub text_document: TextDocumentIdentifier,
+    pub position: Position,
+}
+
+impl Server {
+    /// `spackle/context`: what would be sent to the model for a position, without calling it.
+    pub async fn context(&self, params: ContextParams) -> RpcResult<serde_json::Value> {
+        let key = from_proto::document_key(&params.text_document.uri);
+        let Some(snapshot) = self.shared.0.store.snapshot(&key) else {
+            return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!("the document {key} is not open")));
+        };
+        let offset = crate::text::offset_of(&snapshot.rope, from_proto::line_col(params.position), self.shared.encoding());
+        match self.engine().prepare(&snapshot, offset) {
+            Ok(prepared) => Ok(serde_json::json!({
+                "version": snapshot.version,
+                "parts": prepared.parts.iter().map(|part| serde_json::json!({
+                    "name": part.name, "why": part.why, "text": part.text,
+                })).collect::<Vec<_>>(),
+            })),
+            Err(error) => Err(tower_lsp_server::jsonrpc::Error::invalid_params(error.to_string())),
+        }
+    }
+}
+
+/// Resolves when a request newer than `request_id` has been registered for the same document.
+async fn wait_superseded(receiver: &mut watch::Receiver<u64>, request_id: u64) {
+    loop {
+        if *receiver.borrow_and_update() != request_id {
+            return;
+        }
+        if receiver.changed().await.is_err() {
+            // The document was closed: nothing newer will come, and nothing supersedes us.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Failures of the same kind are shown to the user once.
+fn failure_kind(error: &ModelError) -> &'static str {
+    match error {
+        ModelError::Unreachable { .. } => "unreachable",
+        ModelError::Unauthorized { .. } => "unauthorized",
+        ModelError::RateLimited { .. } => "rate-limited",
+        ModelError::ModelNotFound { .. } => "model-not-found",
+        ModelError::Timeout { .. } => "timeout",
+        ModelError::Server { .. } => "server",
+        ModelError::BadResponse { .. } => "bad-response",
+        ModelError::Config { .. } => "config",
+    }
+}
+
+fn negotiate_encoding(params: &InitializeParams) -> PositionEncoding {
+    let offered = params.capabilities.general.as_ref().and_then(|general| general.position_encodings.as_ref());
+    match offered {
+        Some(encodings) if encodings.iter().any(|e| *e == PositionEncodingKind::UTF8) => PositionEncoding::Utf8,
+        _ => PositionEncoding::Utf16,
+    }
+}
+
+fn workspace_root(params: &InitializeParams) -> Option<PathBuf> {
+    if let Some(folder) = params.workspace_folders.as_ref().and_then(|folders| folders.first()) {
+        return from_proto::file_path(&folder.uri);
+    }
+    #[allow(deprecated)]
+    params.root_uri.as_ref().and_then(from_proto::file_path)
+}
+
+impl LanguageServer for Server {
+    async fn initialize(&self, params: InitializeParams) -> RpcResult<InitializeResult> {
+        let encoding = negotiate_encoding(&params);
+        {
+            let mut state = self.shared.write();
+            state.encoding = encoding;
+            state.root = workspace_root(&params);
+            state.layers.editor = params.initialization_options.clone().filter(|value| !value.is_null());
+        }
+        let warnings = self.shared.reconfigure();
+        let encoding_kind = match encoding {
+            PositionEncoding::Utf8 => PositionEncodingKind::UTF8,
+            PositionEncoding::Utf16 => PositionEncodingKind::UTF16,
+        };
+        let capabilities = ServerCapabilities {
+            position_encoding: Some(encoding_kind),
+            text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
+                save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                ..TextDocumentSyncOptions::default()
+            })),
+            completion_provider: Some(CompletionOptions { resolve_provider: Some(false), ..CompletionOptions::default() }),
+            inline_completion_provider: Some(OneOf::Left(true)),
+            ..ServerCapabilities::default()
+        };
+        // Warnings are shown once the client is ready to receive messages.
+        *lock(&self.shared.0.pending_warnings) = warnings;
+        Ok(InitializeResult {
+            capabilities,
+            server_info: Some(ServerInfo { name: "spackle".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let warnings = std::mem::take(&mut *lock(&self.shared.0.pending_warnings));
+        self.report_warnings(&warnings).await;
+        let description = self.engine().model.describe();
+        self.client.log_message(MessageType::INFO, format!("spackle {} ready: {description}", env!("CARGO_PKG_VERSION"))).await;
+    }
+
+    async fn shutdown(&self) -> RpcResult<()> {
+        Ok(())
+    }
+
+    // Text synchronisation happens in `ordered.rs`; these handlers only exist so the router
+    // accepts the notifications.
+    async fn did_open(&self, _: DidOpenTextDocumentParams) {}
+    async fn did_change(&self, _: DidChangeTextDocumentParams) {}
+    async fn did_close(&self, _: DidCloseTextDocumentParams) {}
+    async fn did_save(&self, _: DidSaveTextDocumentParams) {}
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        if !params.settings.is_null() {
+            self.shared.write().layers.editor = Some(params.settings);
+        }
+        let warnings = self.shared.reconfigure();
+        self.report_warnings(&warnings).await;
+    }
+
+    async fn completion(&self, params: CompletionParams) -> RpcResult<Option<CompletionResponse>> {
+        let position = params.text_document_position;
+        let progress = params.work_done_progress_params.work_done_token;
+        let Some((snapshot, completions)) = self.complete_at(&position.text_document.uri, position.position, progress).await
+        else {
+            return Ok(None);
+        };
+        let encoding = self.shared.encoding();
+        let items: Vec<CompletionItem> =
+            completions.into_iter().map(|completion| to_proto::completion_item(&snapshot.rope, completion, encoding)).collect();
+        Ok(Some(CompletionResponse::List(CompletionList { is_incomplete: true, items })))
+    }
+}
