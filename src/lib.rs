@@ -5,5 +5,6 @@ pub mod bench;
 pub mod config;
 pub mod index;
 pub mod llm;
+pub mod prompt;
 pub mod store;
 pub mod text;
