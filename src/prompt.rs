@@ -58,7 +58,11 @@ impl PromptFormat {
     /// The format a model name suggests: known code models get their template, others a chat.
     pub fn for_model(model_name: &str) -> PromptFormat {
         // Only the last path part counts: `Qwen/Qwen2.5-Coder-7B`, `library/codellama:7b-code`.
-        let name = model_name.rsplit('/').next().unwrap_or(model_name).to_ascii_lowercase();
+        let name = model_name
+            .rsplit('/')
+            .next()
+            .unwrap_or(model_name)
+            .to_ascii_lowercase();
         let template = if name.starts_with("qwen") && name.contains("coder") {
             // The instruct variants were tuned for chat but keep the fill-in-the-middle tokens.
             FimTemplate::Qwen
@@ -109,10 +113,22 @@ impl FimTemplate {
                 "<|im_start|>",
                 "<|im_end|>",
             ],
-            FimTemplate::StarCoder => {
-                &["<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>", "<repo_name>"]
-            }
-            FimTemplate::DeepSeek => &["<｜end▁of▁sentence｜>", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", "<|EOT|>"],
+            FimTemplate::StarCoder => &[
+                "<|endoftext|>",
+                "<file_sep>",
+                "<fim_prefix>",
+                "<fim_suffix>",
+                "<fim_middle>",
+                "<fim_pad>",
+                "<repo_name>",
+            ],
+            FimTemplate::DeepSeek => &[
+                "<｜end▁of▁sentence｜>",
+                "<｜fim▁begin｜>",
+                "<｜fim▁hole｜>",
+                "<｜fim▁end｜>",
+                "<|EOT|>",
+            ],
             FimTemplate::CodeLlama => &["<EOT>", "<PRE>", "<SUF>", "<MID>"],
             FimTemplate::Codestral => &["</s>", "[PREFIX]", "[SUFFIX]", "[MIDDLE]"],
         }
@@ -127,33 +143,55 @@ impl FimTemplate {
                 if !context.is_empty() {
                     out.push_str(&format!("<|repo_name|>{REPOSITORY_NAME}\n"));
                     for file in context {
-                        out.push_str(&format!("<|file_sep|>{}\n{}", file.path, with_newline(&file.text)));
+                        out.push_str(&format!(
+                            "<|file_sep|>{}\n{}",
+                            file.path,
+                            with_newline(&file.text)
+                        ));
                     }
                     out.push_str(&format!("<|file_sep|>{path}\n"));
                 }
-                out.push_str(&format!("<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>"));
+                out.push_str(&format!(
+                    "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>"
+                ));
             }
             FimTemplate::StarCoder => {
                 if !context.is_empty() {
                     out.push_str(&format!("<repo_name>{REPOSITORY_NAME}"));
                     for file in context {
-                        out.push_str(&format!("<file_sep>{}\n{}", file.path, with_newline(&file.text)));
+                        out.push_str(&format!(
+                            "<file_sep>{}\n{}",
+                            file.path,
+                            with_newline(&file.text)
+                        ));
                     }
                     out.push_str(&format!("<file_sep>{path}\n"));
                 }
-                out.push_str(&format!("<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>"));
+                out.push_str(&format!(
+                    "<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>"
+                ));
             }
             FimTemplate::DeepSeek => {
-                out.push_str(&format!("<｜fim▁begin｜>{}{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>", comment_context(path, context)));
+                out.push_str(&format!(
+                    "<｜fim▁begin｜>{}{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>",
+                    comment_context(path, context)
+                ));
             }
             FimTemplate::CodeLlama => {
-                out.push_str(&format!("<PRE> {}{prefix} <SUF>{suffix} <MID>", comment_context(path, context)));
+                out.push_str(&format!(
+                    "<PRE> {}{prefix} <SUF>{suffix} <MID>",
+                    comment_context(path, context)
+                ));
             }
             FimTemplate::Codestral => {
                 let mut files = String::new();
                 if !context.is_empty() {
                     for file in context {
-                        files.push_str(&format!("+++++ {}\n{}\n", file.path, with_newline(&file.text)));
+                        files.push_str(&format!(
+                            "+++++ {}\n{}\n",
+                            file.path,
+                            with_newline(&file.text)
+                        ));
                     }
                     files.push_str(&format!("+++++ {path}\n"));
                 }
@@ -191,18 +229,36 @@ Answer with only the code that goes at <CURSOR>: no markdown fences, no explanat
 Keep the indentation the surrounding code needs, and stop where the code after the marker begins.";
 
 /// The chat messages that ask a chat model to fill the hole.
-pub fn chat_infill_messages(path: &str, prefix: &str, suffix: &str, context: &[ContextFile]) -> Vec<ChatMessage> {
+pub fn chat_infill_messages(
+    path: &str,
+    prefix: &str,
+    suffix: &str,
+    context: &[ContextFile],
+) -> Vec<ChatMessage> {
     let mut user = String::new();
     if !context.is_empty() {
         user.push_str("Other files in the repository, for reference:\n\n");
         for file in context {
-            user.push_str(&format!("File `{}`:\n```python\n{}```\n\n", file.path, with_newline(&file.text)));
+            user.push_str(&format!(
+                "File `{}`:\n```python\n{}```\n\n",
+                file.path,
+                with_newline(&file.text)
+            ));
         }
     }
-    user.push_str(&format!("Fill in the code at {HOLE_MARKER} in `{path}`:\n```python\n{prefix}{HOLE_MARKER}{}```", with_newline(suffix)));
+    user.push_str(&format!(
+        "Fill in the code at {HOLE_MARKER} in `{path}`:\n```python\n{prefix}{HOLE_MARKER}{}```",
+        with_newline(suffix)
+    ));
     vec![
-        ChatMessage { role: Role::System, content: CHAT_SYSTEM_PROMPT.to_string() },
-        ChatMessage { role: Role::User, content: user },
+        ChatMessage {
+            role: Role::System,
+            content: CHAT_SYSTEM_PROMPT.to_string(),
+        },
+        ChatMessage {
+            role: Role::User,
+            content: user,
+        },
     ]
 }
 
@@ -211,14 +267,23 @@ pub fn chat_infill_messages(path: &str, prefix: &str, suffix: &str, context: &[C
 pub fn strip_chat_answer(answer: &str) -> String {
     let answer = answer.replace(HOLE_MARKER, "");
     let lines: Vec<&str> = answer.lines().collect();
-    let body: Vec<&str> = match lines.iter().position(|line| line.trim_start().starts_with("```")) {
+    let body: Vec<&str> = match lines
+        .iter()
+        .position(|line| line.trim_start().starts_with("```"))
+    {
         Some(open) => {
             let rest = &lines[open + 1..];
-            let close = rest.iter().position(|line| line.trim_start().starts_with("```")).unwrap_or(rest.len());
+            let close = rest
+                .iter()
+                .position(|line| line.trim_start().starts_with("```"))
+                .unwrap_or(rest.len());
             rest[..close].to_vec()
         }
         None => {
-            let start = lines.iter().position(|line| !line.trim().is_empty() && !is_prose(line)).unwrap_or(lines.len());
+            let start = lines
+                .iter()
+                .position(|line| !line.trim().is_empty() && !is_prose(line))
+                .unwrap_or(lines.len());
             lines[start..].to_vec()
         }
     };
@@ -232,8 +297,21 @@ pub fn strip_chat_answer(answer: &str) -> String {
 /// Whether a line is a chat model's preamble ("Here is the code:") rather than code.
 fn is_prose(line: &str) -> bool {
     let line = line.trim();
-    const OPENERS: &[&str] = &["Here", "Sure", "Certainly", "Of course", "Okay", "OK,", "Below", "The code", "This code", "To complete", "You can"];
-    OPENERS.iter().any(|opener| line.starts_with(opener)) && (line.ends_with(':') || line.ends_with('.') || line.ends_with('!'))
+    const OPENERS: &[&str] = &[
+        "Here",
+        "Sure",
+        "Certainly",
+        "Of course",
+        "Okay",
+        "OK,",
+        "Below",
+        "The code",
+        "This code",
+        "To complete",
+        "You can",
+    ];
+    OPENERS.iter().any(|opener| line.starts_with(opener))
+        && (line.ends_with(':') || line.ends_with('.') || line.ends_with('!'))
 }
 
 /// Turns a chat model's answer into text to insert at the cursor: strips fences and prose, then
@@ -280,24 +358,45 @@ pub fn approximate_tokens(text: &str) -> usize {
 /// Keeps the text nearest the cursor within `budget` tokens: whole lines of `prefix` counting back
 /// from the cursor and whole lines of `suffix` counting forward. The line the cursor is on is always
 /// kept. The suffix gets at most a quarter of the budget unless the prefix needs less.
-pub fn trim_to_budget<'a>(prefix: &'a str, suffix: &'a str, budget: usize, counter: &dyn TokenCounter) -> (&'a str, &'a str) {
+pub fn trim_to_budget<'a>(
+    prefix: &'a str,
+    suffix: &'a str,
+    budget: usize,
+    counter: &dyn TokenCounter,
+) -> (&'a str, &'a str) {
     let prefix_lines: Vec<&str> = prefix.split_inclusive('\n').collect();
     let suffix_lines: Vec<&str> = suffix.split_inclusive('\n').collect();
     let prefix_need = counter.count(prefix);
     let suffix_need = counter.count(suffix);
-    let suffix_share = suffix_need.min(budget / 4).max(budget.saturating_sub(prefix_need));
+    let suffix_share = suffix_need
+        .min(budget / 4)
+        .max(budget.saturating_sub(prefix_need));
     let prefix_budget = budget.saturating_sub(suffix_share.min(suffix_need));
     let prefix_start = keep_lines(prefix_lines.iter().rev(), prefix_budget, counter);
-    let prefix_cut = prefix.len() - prefix_lines.iter().rev().take(prefix_start).map(|line| line.len()).sum::<usize>();
+    let prefix_cut = prefix.len()
+        - prefix_lines
+            .iter()
+            .rev()
+            .take(prefix_start)
+            .map(|line| line.len())
+            .sum::<usize>();
     let prefix_used = counter.count(&prefix[prefix_cut..]);
     let suffix_budget = budget.saturating_sub(prefix_used);
     let suffix_keep = keep_lines(suffix_lines.iter(), suffix_budget, counter);
-    let suffix_cut = suffix_lines.iter().take(suffix_keep).map(|line| line.len()).sum::<usize>();
+    let suffix_cut = suffix_lines
+        .iter()
+        .take(suffix_keep)
+        .map(|line| line.len())
+        .sum::<usize>();
     (&prefix[prefix_cut..], &suffix[..suffix_cut])
 }
 
 /// How many lines, nearest first, fit in `budget`; the first line always counts.
-fn keep_lines<'a>(lines: impl Iterator<Item = &'a &'a str>, budget: usize, counter: &dyn TokenCounter) -> usize {
+fn keep_lines<'a>(
+    lines: impl Iterator<Item = &'a &'a str>,
+    budget: usize,
+    counter: &dyn TokenCounter,
+) -> usize {
     let mut used = 0;
     let mut kept = 0;
     for line in lines {
@@ -317,12 +416,20 @@ mod tests {
     use expect_test::{expect, Expect};
 
     fn context() -> Vec<ContextFile> {
-        vec![ContextFile { path: "shop/models.py".into(), text: "class Item:\n    price: float".into() }]
+        vec![ContextFile {
+            path: "shop/models.py".into(),
+            text: "class Item:\n    price: float".into(),
+        }]
     }
 
     fn check_render(template: FimTemplate, with_context: bool, expect: Expect) {
         let context = if with_context { context() } else { Vec::new() };
-        let prompt = template.render("shop/cart.py", "def total(items):\n    return ", "\n\nprint(1)\n", &context);
+        let prompt = template.render(
+            "shop/cart.py",
+            "def total(items):\n    return ",
+            "\n\nprint(1)\n",
+            &context,
+        );
         expect.assert_eq(&prompt);
     }
 
@@ -391,7 +498,10 @@ mod tests {
                 <｜fim▁end｜>"#]],
         );
         let prompt = FimTemplate::DeepSeek.render("a.py", "x", "y", &[]);
-        assert!(prompt.contains('\u{ff5c}') && prompt.contains('\u{2581}'), "{prompt}");
+        assert!(
+            prompt.contains('\u{ff5c}') && prompt.contains('\u{2581}'),
+            "{prompt}"
+        );
     }
 
     #[test]
@@ -442,11 +552,23 @@ mod tests {
             ("qwen2.5:7b", "chat"),
         ];
         for (model, expected) in cases {
-            assert_eq!(PromptFormat::resolve("auto", model).unwrap().name(), expected, "{model}");
+            assert_eq!(
+                PromptFormat::resolve("auto", model).unwrap().name(),
+                expected,
+                "{model}"
+            );
         }
-        assert_eq!(PromptFormat::resolve("chat", "qwen2.5-coder").unwrap(), PromptFormat::Chat);
-        assert_eq!(PromptFormat::resolve("StarCoder", "x").unwrap(), PromptFormat::Fim(FimTemplate::StarCoder));
-        assert!(PromptFormat::resolve("fim", "x").unwrap_err().contains("`model.template` = `fim`"));
+        assert_eq!(
+            PromptFormat::resolve("chat", "qwen2.5-coder").unwrap(),
+            PromptFormat::Chat
+        );
+        assert_eq!(
+            PromptFormat::resolve("StarCoder", "x").unwrap(),
+            PromptFormat::Fim(FimTemplate::StarCoder)
+        );
+        assert!(PromptFormat::resolve("fim", "x")
+            .unwrap_err()
+            .contains("`model.template` = `fim`"));
     }
 
     #[test]
@@ -473,8 +595,16 @@ mod tests {
     #[test]
     fn chat_answers_lose_fences_and_prose() {
         assert_eq!(strip_chat_answer("```python\nx + 1\n```"), "x + 1");
-        assert_eq!(strip_chat_answer("Here is the code:\n\n```py\n    if x:\n        y()\n```\nThis adds a check."), "    if x:\n        y()");
-        assert_eq!(strip_chat_answer("Sure! Here you go:\nreturn a + b"), "return a + b");
+        assert_eq!(
+            strip_chat_answer(
+                "Here is the code:\n\n```py\n    if x:\n        y()\n```\nThis adds a check."
+            ),
+            "    if x:\n        y()"
+        );
+        assert_eq!(
+            strip_chat_answer("Sure! Here you go:\nreturn a + b"),
+            "return a + b"
+        );
         assert_eq!(strip_chat_answer("a + b"), "a + b");
         assert_eq!(strip_chat_answer("total = 0<CURSOR>"), "total = 0");
         assert_eq!(strip_chat_answer("```\nunclosed()"), "unclosed()");
@@ -482,10 +612,22 @@ mod tests {
 
     #[test]
     fn chat_answers_drop_an_echo_of_the_current_line() {
-        assert_eq!(chat_answer_to_infill("return a + b", "def f(a, b):\n    return "), "a + b");
-        assert_eq!(chat_answer_to_infill("    return a + b", "def f(a, b):\n    "), "return a + b");
-        assert_eq!(chat_answer_to_infill("a + b", "def f(a, b):\n    return "), "a + b");
-        assert_eq!(chat_answer_to_infill("```python\nx = 1\n```", "def f():\n"), "x = 1");
+        assert_eq!(
+            chat_answer_to_infill("return a + b", "def f(a, b):\n    return "),
+            "a + b"
+        );
+        assert_eq!(
+            chat_answer_to_infill("    return a + b", "def f(a, b):\n    "),
+            "return a + b"
+        );
+        assert_eq!(
+            chat_answer_to_infill("a + b", "def f(a, b):\n    return "),
+            "a + b"
+        );
+        assert_eq!(
+            chat_answer_to_infill("```python\nx = 1\n```", "def f():\n"),
+            "x = 1"
+        );
     }
 
     #[test]
@@ -498,9 +640,18 @@ mod tests {
         let (all_prefix, all_suffix) = trim_to_budget(prefix, suffix, 1000, &ApproximateTokens);
         assert_eq!((all_prefix, all_suffix), (prefix, suffix));
         // The cursor's own line stays even when it alone is over budget.
-        assert_eq!(trim_to_budget("a\nbbbbbbbbbbbbbbbbbbbb", "cccccccccccccc\nd", 1, &ApproximateTokens), ("bbbbbbbbbbbbbbbbbbbb", "cccccccccccccc\n"));
+        assert_eq!(
+            trim_to_budget(
+                "a\nbbbbbbbbbbbbbbbbbbbb",
+                "cccccccccccccc\nd",
+                1,
+                &ApproximateTokens
+            ),
+            ("bbbbbbbbbbbbbbbbbbbb", "cccccccccccccc\n")
+        );
         // A short prefix leaves its share to the suffix (each line's estimate is rounded up).
-        let (short_prefix, long_suffix) = trim_to_budget("x = ", "1\nabcd\nefgh\nijkl\n", 5, &ApproximateTokens);
+        let (short_prefix, long_suffix) =
+            trim_to_budget("x = ", "1\nabcd\nefgh\nijkl\n", 5, &ApproximateTokens);
         assert_eq!((short_prefix, long_suffix), ("x = ", "1\nabcd\n"));
     }
 }

@@ -46,20 +46,31 @@ impl Target {
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ModelError::Config {
-                detail: format!("`model.endpoint` = `{endpoint}` must start with http:// or https://"),
+                detail: format!(
+                    "`model.endpoint` = `{endpoint}` must start with http:// or https://"
+                ),
             });
         }
         if config.name.trim().is_empty() && config.backend != Backend::Llamacpp {
-            return Err(ModelError::Config { detail: "`model.name` is empty; name the model to ask".into() });
+            return Err(ModelError::Config {
+                detail: "`model.name` is empty; name the model to ask".into(),
+            });
         }
         if config.timeout_ms == 0 || config.first_token_timeout_ms == 0 {
             return Err(ModelError::Config {
-                detail: "`model.timeout_ms` and `model.first_token_timeout_ms` must be more than 0".into(),
+                detail: "`model.timeout_ms` and `model.first_token_timeout_ms` must be more than 0"
+                    .into(),
             });
         }
-        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let loopback = host.eq_ignore_ascii_case("localhost")
-            || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback());
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|address| address.is_loopback());
         Ok(Target {
             backend: config.backend,
             endpoint,
@@ -78,7 +89,11 @@ impl Target {
     /// The API key, read from the environment now.
     pub fn api_key(&self) -> Option<ApiKey> {
         let name = self.key_env.as_ref()?;
-        std::env::var(name).ok().map(|value| value.trim().to_string()).filter(|value| !value.is_empty()).map(ApiKey)
+        std::env::var(name)
+            .ok()
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+            .map(ApiKey)
     }
 
     /// The shared client; servers on this machine are reached without any configured proxy.
@@ -93,7 +108,12 @@ impl Target {
     }
 
     /// Starts a request to `path` with the backend's authentication headers.
-    pub fn request(&self, method: reqwest::Method, path: &str, key: Option<&ApiKey>) -> RequestBuilder {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&ApiKey>,
+    ) -> RequestBuilder {
         let mut builder = self.client().request(method, self.url(path));
         if self.backend == Backend::Anthropic {
             builder = builder.header("anthropic-version", ANTHROPIC_VERSION);
@@ -116,36 +136,66 @@ impl Target {
     }
 
     pub fn bad_response(&self, detail: impl Into<String>) -> ModelError {
-        ModelError::BadResponse { endpoint: self.endpoint.clone(), detail: detail.into() }
+        ModelError::BadResponse {
+            endpoint: self.endpoint.clone(),
+            detail: detail.into(),
+        }
     }
 
     pub fn timeout(&self, what: &'static str, after: Duration) -> ModelError {
-        ModelError::Timeout { endpoint: self.endpoint.clone(), what, after }
+        ModelError::Timeout {
+            endpoint: self.endpoint.clone(),
+            what,
+            after,
+        }
     }
 
     pub fn model_not_found(&self) -> ModelError {
-        ModelError::ModelNotFound { endpoint: self.endpoint.clone(), model: self.model.clone(), backend: self.backend }
+        ModelError::ModelNotFound {
+            endpoint: self.endpoint.clone(),
+            model: self.model.clone(),
+            backend: self.backend,
+        }
     }
 
     /// Maps a failure to send a request or read its body.
     pub fn transport_error(&self, error: &reqwest::Error, key: Option<&ApiKey>) -> ModelError {
         let detail = redact(&transport_detail(error), key);
         if error.is_body() || error.is_decode() {
-            self.bad_response(format!("the connection broke in the middle of the answer ({detail})"))
+            self.bad_response(format!(
+                "the connection broke in the middle of the answer ({detail})"
+            ))
         } else {
             self.unreachable(detail)
         }
     }
 
     /// Maps an answer whose status is not a success.
-    pub fn status_error(&self, status: StatusCode, headers: &HeaderMap, body: &str, key: Option<&ApiKey>) -> ModelError {
+    pub fn status_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &str,
+        key: Option<&ApiKey>,
+    ) -> ModelError {
         let detail = redact(&error_detail(body), key);
         let code = status.as_u16();
         match code {
-            401 | 403 => ModelError::Unauthorized { endpoint: self.endpoint.clone(), status: code, key_env: self.key_env.clone() },
-            429 => ModelError::RateLimited { endpoint: self.endpoint.clone(), retry_after: retry_after(headers) },
+            401 | 403 => ModelError::Unauthorized {
+                endpoint: self.endpoint.clone(),
+                status: code,
+                key_env: self.key_env.clone(),
+            },
+            429 => ModelError::RateLimited {
+                endpoint: self.endpoint.clone(),
+                retry_after: retry_after(headers),
+            },
             404 if mentions_missing_model(body) => self.model_not_found(),
-            _ => ModelError::Server { endpoint: self.endpoint.clone(), status: code, detail },
+            _ => ModelError::Server {
+                endpoint: self.endpoint.clone(),
+                status: code,
+                detail,
+            },
         }
     }
 
@@ -181,14 +231,25 @@ impl Target {
         let key = self.api_key();
         let deadline = Instant::now() + self.first_token_timeout;
         let builder = self.request(reqwest::Method::GET, path, key.as_ref());
-        let response = self.send(builder, key.as_ref(), deadline, "an answer", self.first_token_timeout).await?;
+        let response = self
+            .send(
+                builder,
+                key.as_ref(),
+                deadline,
+                "an answer",
+                self.first_token_timeout,
+            )
+            .await?;
         let body = match tokio::time::timeout_at(deadline, response.bytes()).await {
             Err(_) => return Err(self.timeout("an answer", self.first_token_timeout)),
             Ok(Err(error)) => return Err(self.transport_error(&error, key.as_ref())),
             Ok(Ok(body)) => body,
         };
         serde_json::from_slice(&body).map_err(|error| {
-            self.bad_response(redact(&format!("{path} did not answer with JSON ({error})"), key.as_ref()))
+            self.bad_response(redact(
+                &format!("{path} did not answer with JSON ({error})"),
+                key.as_ref(),
+            ))
         })
     }
 }
@@ -220,7 +281,8 @@ impl fmt::Debug for ApiKey {
 
 impl ApiKey {
     fn header_value(&self, prefix: &str) -> HeaderValue {
-        let mut value = HeaderValue::from_str(&format!("{prefix}{}", self.0)).unwrap_or_else(|_| HeaderValue::from_static(""));
+        let mut value = HeaderValue::from_str(&format!("{prefix}{}", self.0))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
         value.set_sensitive(true);
         value
     }
@@ -286,19 +348,28 @@ fn truncate_chars(text: &str, limit: usize) -> String {
 fn mentions_missing_model(body: &str) -> bool {
     let lower = body.to_lowercase();
     lower.contains("model")
-        && (lower.contains("not found") || lower.contains("not_found") || lower.contains("does not exist") || lower.contains("no such"))
+        && (lower.contains("not found")
+            || lower.contains("not_found")
+            || lower.contains("does not exist")
+            || lower.contains("no such"))
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not read), or OpenAI's `retry-after-ms`.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = |name| headers.get(name).and_then(|value: &HeaderValue| value.to_str().ok()).map(str::trim);
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(millis) = text("retry-after-ms").and_then(|value| value.parse::<f64>().ok()) {
         if millis.is_finite() && millis >= 0.0 {
             return Some(Duration::from_millis(millis as u64));
         }
     }
     let seconds = text(RETRY_AFTER.as_str())?.parse::<f64>().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_millis((seconds * 1000.0) as u64))
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| Duration::from_millis((seconds * 1000.0) as u64))
 }
 
 fn server_name(backend: Backend) -> &'static str {
@@ -311,7 +382,10 @@ fn server_name(backend: Backend) -> &'static str {
 }
 
 fn port_of(endpoint: &str) -> u16 {
-    reqwest::Url::parse(endpoint).ok().and_then(|url| url.port_or_known_default()).unwrap_or(8080)
+    reqwest::Url::parse(endpoint)
+        .ok()
+        .and_then(|url| url.port_or_known_default())
+        .unwrap_or(8080)
 }
 
 impl ModelError {
@@ -382,7 +456,11 @@ mod tests {
     use super::*;
 
     fn target(backend: Backend) -> Target {
-        Target::from_config(&ModelConfig { backend, ..ModelConfig::default() }).unwrap()
+        Target::from_config(&ModelConfig {
+            backend,
+            ..ModelConfig::default()
+        })
+        .unwrap()
     }
 
     #[test]
@@ -392,16 +470,54 @@ mod tests {
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(
             target.status_error(StatusCode::TOO_MANY_REQUESTS, &headers, "", None),
-            ModelError::RateLimited { endpoint: "http://127.0.0.1:11434".into(), retry_after: Some(Duration::from_secs(7)) }
+            ModelError::RateLimited {
+                endpoint: "http://127.0.0.1:11434".into(),
+                retry_after: Some(Duration::from_secs(7))
+            }
         );
-        let not_found = target.status_error(StatusCode::NOT_FOUND, &HeaderMap::new(), r#"{"error":"model 'x' not found, try pulling it first"}"#, None);
-        assert!(matches!(not_found, ModelError::ModelNotFound { .. }), "{not_found:?}");
-        let plain_404 = target.status_error(StatusCode::NOT_FOUND, &HeaderMap::new(), "404 page not found", None);
-        assert!(matches!(plain_404, ModelError::Server { status: 404, .. }), "{plain_404:?}");
-        let server = target.status_error(StatusCode::BAD_GATEWAY, &HeaderMap::new(), r#"{"error":{"message":"upstream died"}}"#, None);
-        assert_eq!(server, ModelError::Server { endpoint: "http://127.0.0.1:11434".into(), status: 502, detail: "upstream died".into() });
+        let not_found = target.status_error(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            r#"{"error":"model 'x' not found, try pulling it first"}"#,
+            None,
+        );
+        assert!(
+            matches!(not_found, ModelError::ModelNotFound { .. }),
+            "{not_found:?}"
+        );
+        let plain_404 = target.status_error(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            "404 page not found",
+            None,
+        );
+        assert!(
+            matches!(plain_404, ModelError::Server { status: 404, .. }),
+            "{plain_404:?}"
+        );
+        let server = target.status_error(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            r#"{"error":{"message":"upstream died"}}"#,
+            None,
+        );
+        assert_eq!(
+            server,
+            ModelError::Server {
+                endpoint: "http://127.0.0.1:11434".into(),
+                status: 502,
+                detail: "upstream died".into()
+            }
+        );
         let forbidden = target.status_error(StatusCode::FORBIDDEN, &HeaderMap::new(), "", None);
-        assert!(matches!(forbidden, ModelError::Unauthorized { status: 403, key_env: None, .. }));
+        assert!(matches!(
+            forbidden,
+            ModelError::Unauthorized {
+                status: 403,
+                key_env: None,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -410,15 +526,25 @@ mod tests {
         headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
         let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&headers), None);
     }
 
     #[test]
     fn endpoints_must_be_urls() {
-        let config = ModelConfig { endpoint: "localhost:11434".into(), ..ModelConfig::default() };
+        let config = ModelConfig {
+            endpoint: "localhost:11434".into(),
+            ..ModelConfig::default()
+        };
         let error = Target::from_config(&config).unwrap_err();
-        assert!(error.user_message().contains("`model.endpoint`"), "{}", error.user_message());
+        assert!(
+            error.user_message().contains("`model.endpoint`"),
+            "{}",
+            error.user_message()
+        );
     }
 
     #[test]
@@ -429,18 +555,45 @@ mod tests {
             "spackle cannot reach Ollama at http://127.0.0.1:11434 (connection refused): start it with `ollama serve` and pull the model with `ollama pull qwen2.5-coder:1.5b`."
         );
         let llamacpp = target(Backend::Llamacpp).unreachable("connection refused");
-        assert!(llamacpp.user_message().contains("llama-server -m MODEL.gguf --port 8080"), "{}", llamacpp.user_message());
-        let unauthorized = target(Backend::Openai).status_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), "", None);
-        assert!(unauthorized.user_message().contains("set OPENAI_API_KEY to a valid API key"), "{}", unauthorized.user_message());
-        let timeout = target(Backend::Ollama).timeout(crate::llm::stream::FIRST_TOKEN, Duration::from_millis(1500));
-        assert!(timeout.user_message().contains("raise `model.first_token_timeout_ms`"), "{}", timeout.user_message());
+        assert!(
+            llamacpp
+                .user_message()
+                .contains("llama-server -m MODEL.gguf --port 8080"),
+            "{}",
+            llamacpp.user_message()
+        );
+        let unauthorized = target(Backend::Openai).status_error(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            "",
+            None,
+        );
+        assert!(
+            unauthorized
+                .user_message()
+                .contains("set OPENAI_API_KEY to a valid API key"),
+            "{}",
+            unauthorized.user_message()
+        );
+        let timeout = target(Backend::Ollama)
+            .timeout(crate::llm::stream::FIRST_TOKEN, Duration::from_millis(1500));
+        assert!(
+            timeout
+                .user_message()
+                .contains("raise `model.first_token_timeout_ms`"),
+            "{}",
+            timeout.user_message()
+        );
     }
 
     #[test]
     fn keys_are_redacted_and_hidden_from_debug() {
         let key = ApiKey("sk-very-secret-key".into());
         assert_eq!(format!("{key:?}"), "ApiKey(<hidden>)");
-        assert_eq!(redact("bad key sk-very-secret-key!", Some(&key)), "bad key <api key>!");
+        assert_eq!(
+            redact("bad key sk-very-secret-key!", Some(&key)),
+            "bad key <api key>!"
+        );
         assert!(!format!("{:?}", key.header_value("Bearer ")).contains("secret"));
     }
 }

@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 
 use crate::llm::http::Target;
 use crate::llm::stream::{stream_answer, Wire};
-use crate::llm::{finish_chat_infill, merged_stops, messages_json, several, GenerateRequest, Generation, Model, ModelResult, RequestKind};
+use crate::llm::{
+    finish_chat_infill, merged_stops, messages_json, several, GenerateRequest, Generation, Model,
+    ModelResult, RequestKind,
+};
 use crate::prompt::{chat_infill_messages, FimTemplate, PromptFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,16 +49,34 @@ impl LlamacppModel {
             PromptFormat::Fim(template) => template.stop_tokens(),
             PromptFormat::Chat => &[],
         };
-        LlamacppModel { target, route, extra_stops }
+        LlamacppModel {
+            target,
+            route,
+            extra_stops,
+        }
     }
 
-    async fn post(&self, path: &str, body: &Value, wire: Wire, stop: &[String]) -> ModelResult<Generation> {
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        wire: Wire,
+        stop: &[String],
+    ) -> ModelResult<Generation> {
         let key = self.target.api_key();
-        let builder = self.target.request(reqwest::Method::POST, path, key.as_ref()).json(body);
+        let builder = self
+            .target
+            .request(reqwest::Method::POST, path, key.as_ref())
+            .json(body);
         stream_answer(&self.target, builder, key.as_ref(), wire, stop, 1).await
     }
 
-    async fn chat(&self, request: &GenerateRequest, messages: Vec<Value>, stop: &[String]) -> ModelResult<Generation> {
+    async fn chat(
+        &self,
+        request: &GenerateRequest,
+        messages: Vec<Value>,
+        stop: &[String],
+    ) -> ModelResult<Generation> {
         let mut body = json!({
             "model": self.target.model,
             "messages": messages,
@@ -66,17 +87,34 @@ impl LlamacppModel {
         if !stop.is_empty() {
             body["stop"] = json!(stop);
         }
-        several(request.candidates, || Box::pin(self.post("/v1/chat/completions", &body, Wire::OpenaiChat, stop))).await
+        several(request.candidates, || {
+            Box::pin(self.post("/v1/chat/completions", &body, Wire::OpenaiChat, stop))
+        })
+        .await
     }
 }
 
 impl Model for LlamacppModel {
-    fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, ModelResult<Generation>> {
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, ModelResult<Generation>> {
         Box::pin(async move {
             match (&request.kind, self.route) {
-                (RequestKind::Infill { prefix, suffix, context, .. }, Route::Infill) => {
+                (
+                    RequestKind::Infill {
+                        prefix,
+                        suffix,
+                        context,
+                        ..
+                    },
+                    Route::Infill,
+                ) => {
                     let stop = merged_stops(&request.stop, self.extra_stops);
-                    let extra: Vec<Value> = context.iter().map(|file| json!({ "filename": file.path, "text": file.text })).collect();
+                    let extra: Vec<Value> = context
+                        .iter()
+                        .map(|file| json!({ "filename": file.path, "text": file.text }))
+                        .collect();
                     let body = json!({
                         "input_prefix": prefix,
                         "input_suffix": suffix,
@@ -88,9 +126,20 @@ impl Model for LlamacppModel {
                         "stream": true,
                         "cache_prompt": true,
                     });
-                    several(request.candidates, || Box::pin(self.post("/infill", &body, Wire::Llamacpp, &stop))).await
+                    several(request.candidates, || {
+                        Box::pin(self.post("/infill", &body, Wire::Llamacpp, &stop))
+                    })
+                    .await
                 }
-                (RequestKind::Infill { path, prefix, suffix, context }, Route::Completion(template)) => {
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    Route::Completion(template),
+                ) => {
                     let stop = merged_stops(&request.stop, template.stop_tokens());
                     let body = json!({
                         "prompt": template.render(path, prefix, suffix, context),
@@ -100,14 +149,29 @@ impl Model for LlamacppModel {
                         "stream": true,
                         "cache_prompt": true,
                     });
-                    several(request.candidates, || Box::pin(self.post("/completion", &body, Wire::Llamacpp, &stop))).await
+                    several(request.candidates, || {
+                        Box::pin(self.post("/completion", &body, Wire::Llamacpp, &stop))
+                    })
+                    .await
                 }
-                (RequestKind::Infill { path, prefix, suffix, context }, Route::Chat) => {
-                    let messages = messages_json(&chat_infill_messages(path, prefix, suffix, context));
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    Route::Chat,
+                ) => {
+                    let messages =
+                        messages_json(&chat_infill_messages(path, prefix, suffix, context));
                     let generation = self.chat(request, messages, &[]).await?;
                     Ok(finish_chat_infill(generation, prefix, &request.stop))
                 }
-                (RequestKind::Chat { messages }, _) => self.chat(request, messages_json(messages), &request.stop).await,
+                (RequestKind::Chat { messages }, _) => {
+                    self.chat(request, messages_json(messages), &request.stop)
+                        .await
+                }
             }
         })
     }
@@ -115,7 +179,9 @@ impl Model for LlamacppModel {
     fn describe(&self) -> String {
         let form = match self.route {
             Route::Infill => "/infill".to_string(),
-            Route::Completion(template) => format!("/completion with the {} template", template.name()),
+            Route::Completion(template) => {
+                format!("/completion with the {} template", template.name())
+            }
             Route::Chat => "/v1/chat/completions".into(),
         };
         format!("llamacpp at {}, {form}", self.target.endpoint)
@@ -130,14 +196,20 @@ pub async fn probe(target: &Target) -> ModelResult<String> {
         return Err(target.bad_response(format!("/health says `{status}`")));
     }
     let model = match target.get_json("/props").await {
-        Ok(props) => props.get("model_path").and_then(Value::as_str).map(str::to_string),
+        Ok(props) => props
+            .get("model_path")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         Err(error) => {
             tracing::debug!(%error, "llama.cpp's /props did not answer");
             None
         }
     };
     Ok(match model {
-        Some(model) => format!("llama.cpp's server at {} is ready with {model}", target.endpoint),
+        Some(model) => format!(
+            "llama.cpp's server at {} is ready with {model}",
+            target.endpoint
+        ),
         None => format!("llama.cpp's server at {} is ready", target.endpoint),
     })
 }

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 
 use crate::llm::http::Target;
 use crate::llm::stream::{stream_answer, Wire};
-use crate::llm::{finish_chat_infill, merged_stops, messages_json, several, GenerateRequest, Generation, Model, ModelResult, RequestKind};
+use crate::llm::{
+    finish_chat_infill, merged_stops, messages_json, several, GenerateRequest, Generation, Model,
+    ModelResult, RequestKind,
+};
 use crate::prompt::{approximate_tokens, chat_infill_messages, PromptFormat};
 
 /// Ollama's smallest usual context window; longer prompts ask for a larger one.
@@ -35,7 +38,11 @@ impl OllamaModel {
         if !stop.is_empty() {
             options["stop"] = json!(stop);
         }
-        let need = prompt_chars.iter().map(|text| approximate_tokens(text)).sum::<usize>() + request.max_tokens as usize;
+        let need = prompt_chars
+            .iter()
+            .map(|text| approximate_tokens(text))
+            .sum::<usize>()
+            + request.max_tokens as usize;
         if need > DEFAULT_CONTEXT_TOKENS {
             // Steps of 4096 keep the window the same from request to request, so Ollama does not reload the model.
             options["num_ctx"] = json!(need.div_ceil(CONTEXT_STEP_TOKENS) * CONTEXT_STEP_TOKENS);
@@ -43,29 +50,60 @@ impl OllamaModel {
         options
     }
 
-    async fn post(&self, path: &str, body: &Value, wire: Wire, stop: &[String]) -> ModelResult<Generation> {
+    async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        wire: Wire,
+        stop: &[String],
+    ) -> ModelResult<Generation> {
         let key = self.target.api_key();
-        let builder = self.target.request(reqwest::Method::POST, path, key.as_ref()).json(body);
+        let builder = self
+            .target
+            .request(reqwest::Method::POST, path, key.as_ref())
+            .json(body);
         stream_answer(&self.target, builder, key.as_ref(), wire, stop, 1).await
     }
 
-    async fn chat(&self, request: &GenerateRequest, messages: Vec<Value>, stop: &[String]) -> ModelResult<Generation> {
-        let texts: Vec<&str> = messages.iter().filter_map(|message| message.get("content").and_then(Value::as_str)).collect();
+    async fn chat(
+        &self,
+        request: &GenerateRequest,
+        messages: Vec<Value>,
+        stop: &[String],
+    ) -> ModelResult<Generation> {
+        let texts: Vec<&str> = messages
+            .iter()
+            .filter_map(|message| message.get("content").and_then(Value::as_str))
+            .collect();
         let body = json!({
             "model": self.target.model,
             "messages": messages,
             "stream": true,
             "options": self.options(request, stop, &texts),
         });
-        several(request.candidates, || Box::pin(self.post("/api/chat", &body, Wire::OllamaChat, stop))).await
+        several(request.candidates, || {
+            Box::pin(self.post("/api/chat", &body, Wire::OllamaChat, stop))
+        })
+        .await
     }
 }
 
 impl Model for OllamaModel {
-    fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, ModelResult<Generation>> {
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, ModelResult<Generation>> {
         Box::pin(async move {
             match (&request.kind, self.format) {
-                (RequestKind::Infill { path, prefix, suffix, context }, PromptFormat::Fim(template)) => {
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    PromptFormat::Fim(template),
+                ) => {
                     let stop = merged_stops(&request.stop, template.stop_tokens());
                     let body = if context.is_empty() && !suffix.is_empty() {
                         // Ollama renders the model's own fill-in-the-middle template around these.
@@ -83,24 +121,45 @@ impl Model for OllamaModel {
                         let options = self.options(request, &stop, &[&prompt]);
                         json!({ "model": self.target.model, "prompt": prompt, "raw": true, "stream": true, "options": options })
                     };
-                    several(request.candidates, || Box::pin(self.post("/api/generate", &body, Wire::OllamaGenerate, &stop))).await
+                    several(request.candidates, || {
+                        Box::pin(self.post("/api/generate", &body, Wire::OllamaGenerate, &stop))
+                    })
+                    .await
                 }
-                (RequestKind::Infill { path, prefix, suffix, context }, PromptFormat::Chat) => {
-                    let messages = messages_json(&chat_infill_messages(path, prefix, suffix, context));
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    PromptFormat::Chat,
+                ) => {
+                    let messages =
+                        messages_json(&chat_infill_messages(path, prefix, suffix, context));
                     let generation = self.chat(request, messages, &[]).await?;
                     Ok(finish_chat_infill(generation, prefix, &request.stop))
                 }
-                (RequestKind::Chat { messages }, _) => self.chat(request, messages_json(messages), &request.stop).await,
+                (RequestKind::Chat { messages }, _) => {
+                    self.chat(request, messages_json(messages), &request.stop)
+                        .await
+                }
             }
         })
     }
 
     fn describe(&self) -> String {
         let form = match self.format {
-            PromptFormat::Fim(template) => format!("/api/generate with suffix ({} template for context)", template.name()),
+            PromptFormat::Fim(template) => format!(
+                "/api/generate with suffix ({} template for context)",
+                template.name()
+            ),
             PromptFormat::Chat => "/api/chat".into(),
         };
-        format!("ollama at {}, model {}, {form}", self.target.endpoint, self.target.model)
+        format!(
+            "ollama at {}, model {}, {form}",
+            self.target.endpoint, self.target.model
+        )
     }
 }
 
@@ -113,12 +172,23 @@ fn same_model(listed: &str, wanted: &str) -> bool {
 /// Lists the installed models (`/api/tags`) and checks that the configured one is there.
 pub async fn probe(target: &Target) -> ModelResult<String> {
     let tags = target.get_json("/api/tags").await?;
-    let models = tags.get("models").and_then(Value::as_array).ok_or_else(|| target.bad_response("/api/tags has no `models` list"))?;
+    let models = tags
+        .get("models")
+        .and_then(Value::as_array)
+        .ok_or_else(|| target.bad_response("/api/tags has no `models` list"))?;
     let found = models.iter().any(|model| {
-        ["name", "model"].iter().filter_map(|key| model.get(*key).and_then(Value::as_str)).any(|name| same_model(name, &target.model))
+        ["name", "model"]
+            .iter()
+            .filter_map(|key| model.get(*key).and_then(Value::as_str))
+            .any(|name| same_model(name, &target.model))
     });
     if !found {
         return Err(target.model_not_found());
     }
-    Ok(format!("Ollama at {} has `{}` ({} models installed)", target.endpoint, target.model, models.len()))
+    Ok(format!(
+        "Ollama at {} has `{}` ({} models installed)",
+        target.endpoint,
+        target.model,
+        models.len()
+    ))
 }

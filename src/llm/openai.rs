@@ -11,7 +11,8 @@ use crate::config::{ModelConfig, OpenaiApi};
 use crate::llm::http::Target;
 use crate::llm::stream::{stream_answer, Wire};
 use crate::llm::{
-    finish_chat_infill, merged_stops, messages_json, GenerateRequest, Generation, Model, ModelError, ModelResult, RequestKind,
+    finish_chat_infill, merged_stops, messages_json, GenerateRequest, Generation, Model,
+    ModelError, ModelResult, RequestKind,
 };
 use crate::prompt::{chat_infill_messages, FimTemplate, PromptFormat};
 
@@ -32,7 +33,11 @@ pub struct OpenaiModel {
 }
 
 impl OpenaiModel {
-    pub fn new(target: Target, config: &ModelConfig, format: PromptFormat) -> ModelResult<OpenaiModel> {
+    pub fn new(
+        target: Target,
+        config: &ModelConfig,
+        format: PromptFormat,
+    ) -> ModelResult<OpenaiModel> {
         let route = match (config.api, format) {
             (OpenaiApi::Chat, _) | (OpenaiApi::Auto, PromptFormat::Chat) => InfillRoute::Chat,
             (_, PromptFormat::Fim(template)) => InfillRoute::Completions(template),
@@ -48,7 +53,12 @@ impl OpenaiModel {
         Ok(OpenaiModel { target, route })
     }
 
-    async fn completions(&self, request: &GenerateRequest, prompt: String, stop: Vec<String>) -> ModelResult<Generation> {
+    async fn completions(
+        &self,
+        request: &GenerateRequest,
+        prompt: String,
+        stop: Vec<String>,
+    ) -> ModelResult<Generation> {
         let mut body = json!({
             "model": self.target.model,
             "prompt": prompt,
@@ -58,11 +68,31 @@ impl OpenaiModel {
         });
         add_common(&mut body, request.candidates, &stop);
         let key = self.target.api_key();
-        let builder = self.target.request(reqwest::Method::POST, &v1_path(&self.target, "/completions"), key.as_ref()).json(&body);
-        stream_answer(&self.target, builder, key.as_ref(), Wire::OpenaiCompletions, &stop, request.candidates).await
+        let builder = self
+            .target
+            .request(
+                reqwest::Method::POST,
+                &v1_path(&self.target, "/completions"),
+                key.as_ref(),
+            )
+            .json(&body);
+        stream_answer(
+            &self.target,
+            builder,
+            key.as_ref(),
+            Wire::OpenaiCompletions,
+            &stop,
+            request.candidates,
+        )
+        .await
     }
 
-    async fn chat(&self, request: &GenerateRequest, messages: Vec<Value>, stop: &[String]) -> ModelResult<Generation> {
+    async fn chat(
+        &self,
+        request: &GenerateRequest,
+        messages: Vec<Value>,
+        stop: &[String],
+    ) -> ModelResult<Generation> {
         let mut body = json!({
             "model": self.target.model,
             "messages": messages,
@@ -72,8 +102,23 @@ impl OpenaiModel {
         });
         add_common(&mut body, request.candidates, stop);
         let key = self.target.api_key();
-        let builder = self.target.request(reqwest::Method::POST, &v1_path(&self.target, "/chat/completions"), key.as_ref()).json(&body);
-        stream_answer(&self.target, builder, key.as_ref(), Wire::OpenaiChat, stop, request.candidates).await
+        let builder = self
+            .target
+            .request(
+                reqwest::Method::POST,
+                &v1_path(&self.target, "/chat/completions"),
+                key.as_ref(),
+            )
+            .json(&body);
+        stream_answer(
+            &self.target,
+            builder,
+            key.as_ref(),
+            Wire::OpenaiChat,
+            stop,
+            request.candidates,
+        )
+        .await
     }
 }
 
@@ -96,30 +141,58 @@ pub(crate) fn v1_path(target: &Target, path: &str) -> String {
 }
 
 impl Model for OpenaiModel {
-    fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, ModelResult<Generation>> {
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, ModelResult<Generation>> {
         Box::pin(async move {
             match (&request.kind, self.route) {
-                (RequestKind::Infill { path, prefix, suffix, context }, InfillRoute::Completions(template)) => {
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    InfillRoute::Completions(template),
+                ) => {
                     let prompt = template.render(path, prefix, suffix, context);
                     let stop = merged_stops(&request.stop, template.stop_tokens());
                     self.completions(request, prompt, stop).await
                 }
-                (RequestKind::Infill { path, prefix, suffix, context }, InfillRoute::Chat) => {
-                    let messages = messages_json(&chat_infill_messages(path, prefix, suffix, context));
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    InfillRoute::Chat,
+                ) => {
+                    let messages =
+                        messages_json(&chat_infill_messages(path, prefix, suffix, context));
                     let generation = self.chat(request, messages, &[]).await?;
                     Ok(finish_chat_infill(generation, prefix, &request.stop))
                 }
-                (RequestKind::Chat { messages }, _) => self.chat(request, messages_json(messages), &request.stop).await,
+                (RequestKind::Chat { messages }, _) => {
+                    self.chat(request, messages_json(messages), &request.stop)
+                        .await
+                }
             }
         })
     }
 
     fn describe(&self) -> String {
         let form = match self.route {
-            InfillRoute::Completions(template) => format!("/v1/completions with the {} template", template.name()),
+            InfillRoute::Completions(template) => {
+                format!("/v1/completions with the {} template", template.name())
+            }
             InfillRoute::Chat => "/v1/chat/completions".into(),
         };
-        format!("openai at {}, model {}, {form}", self.target.endpoint, self.target.model)
+        format!(
+            "openai at {}, model {}, {form}",
+            self.target.endpoint, self.target.model
+        )
     }
 }
 
@@ -134,10 +207,18 @@ pub async fn probe(target: &Target) -> ModelResult<String> {
         .filter_map(|model| model.get("id").and_then(Value::as_str))
         .collect();
     if ids.is_empty() {
-        return Ok(format!("the OpenAI-compatible server at {} answers (it lists no models)", target.endpoint));
+        return Ok(format!(
+            "the OpenAI-compatible server at {} answers (it lists no models)",
+            target.endpoint
+        ));
     }
     if !ids.contains(&target.model.as_str()) {
         return Err(target.model_not_found());
     }
-    Ok(format!("the OpenAI-compatible server at {} serves `{}` ({} models listed)", target.endpoint, target.model, ids.len()))
+    Ok(format!(
+        "the OpenAI-compatible server at {} serves `{}` ({} models listed)",
+        target.endpoint,
+        target.model,
+        ids.len()
+    ))
 }

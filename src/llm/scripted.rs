@@ -34,8 +34,15 @@ pub struct Reply {
 
 #[derive(Debug, Clone)]
 enum Body {
-    Bytes { content_type: String, bytes: Vec<u8> },
-    Stream { backend: Backend, candidates: Vec<Vec<String>>, shape: Shape },
+    Bytes {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+    Stream {
+        backend: Backend,
+        candidates: Vec<Vec<String>>,
+        shape: Shape,
+    },
     Hang,
 }
 
@@ -57,7 +64,11 @@ impl Reply {
     /// An answer with any status; the body is sent as JSON when it parses as JSON.
     pub fn status(status: u16, body: impl Into<String>) -> Reply {
         let body = body.into();
-        let content_type = if serde_json::from_str::<Value>(&body).is_ok() { "application/json" } else { "text/plain; charset=utf-8" };
+        let content_type = if serde_json::from_str::<Value>(&body).is_ok() {
+            "application/json"
+        } else {
+            "text/plain; charset=utf-8"
+        };
         Reply::bytes(status, content_type, body.into_bytes())
     }
 
@@ -65,7 +76,10 @@ impl Reply {
         Reply {
             status,
             headers: Vec::new(),
-            body: Body::Bytes { content_type: content_type.to_string(), bytes },
+            body: Body::Bytes {
+                content_type: content_type.to_string(),
+                bytes,
+            },
             delay: Duration::ZERO,
             chunk_delay: Duration::ZERO,
         }
@@ -79,7 +93,11 @@ impl Reply {
 
     /// Several candidates in one stream (OpenAI's `n`; other backends send the first only).
     pub fn stream_candidates(backend: Backend, candidates: &[&[&str]]) -> Reply {
-        Reply::streamed(backend, candidates.iter().map(|chunks| owned(chunks)).collect(), Shape::Complete)
+        Reply::streamed(
+            backend,
+            candidates.iter().map(|chunks| owned(chunks)).collect(),
+            Shape::Complete,
+        )
     }
 
     /// A stream that sends `chunks` and then closes the connection before it is complete.
@@ -89,28 +107,46 @@ impl Reply {
 
     /// A stream whose second event is not JSON.
     pub fn malformed_stream(backend: Backend) -> Reply {
-        Reply::streamed(backend, vec![vec!["x = ".to_string(), "1".to_string()]], Shape::Malformed)
+        Reply::streamed(
+            backend,
+            vec![vec!["x = ".to_string(), "1".to_string()]],
+            Shape::Malformed,
+        )
     }
 
     /// Accepts the request and never answers.
     pub fn hang() -> Reply {
-        Reply { status: 200, headers: Vec::new(), body: Body::Hang, delay: Duration::ZERO, chunk_delay: Duration::ZERO }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Hang,
+            delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+        }
     }
 
     /// The 401 each backend sends for a bad key.
     pub fn unauthorized(backend: Backend) -> Reply {
         let body = match backend {
-            Backend::Anthropic => json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
+            Backend::Anthropic => {
+                json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})
+            }
             Backend::Ollama => json!({"error": "unauthorized"}),
-            _ => json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "code": "invalid_api_key"}}),
+            _ => {
+                json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "code": "invalid_api_key"}})
+            }
         };
         Reply::status(401, body.to_string())
     }
 
     /// A 429 with `Retry-After: seconds`.
     pub fn rate_limited(seconds: u64) -> Reply {
-        Reply::status(429, json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error"}}).to_string())
-            .header("Retry-After", &seconds.to_string())
+        Reply::status(
+            429,
+            json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error"}})
+                .to_string(),
+        )
+        .header("Retry-After", &seconds.to_string())
     }
 
     /// A 500 with a JSON error message.
@@ -121,9 +157,15 @@ impl Reply {
     /// The 404 each backend sends for a model it does not have.
     pub fn model_not_found(backend: Backend, model: &str) -> Reply {
         let body = match backend {
-            Backend::Ollama => json!({"error": format!("model '{model}' not found, try pulling it first")}),
-            Backend::Anthropic => json!({"type": "error", "error": {"type": "not_found_error", "message": format!("model: {model}")}}),
-            _ => json!({"error": {"message": format!("The model `{model}` does not exist or you do not have access to it."), "code": "model_not_found"}}),
+            Backend::Ollama => {
+                json!({"error": format!("model '{model}' not found, try pulling it first")})
+            }
+            Backend::Anthropic => {
+                json!({"type": "error", "error": {"type": "not_found_error", "message": format!("model: {model}")}})
+            }
+            _ => {
+                json!({"error": {"message": format!("The model `{model}` does not exist or you do not have access to it."), "code": "model_not_found"}})
+            }
         };
         Reply::status(404, body.to_string())
     }
@@ -147,7 +189,17 @@ impl Reply {
     }
 
     fn streamed(backend: Backend, candidates: Vec<Vec<String>>, shape: Shape) -> Reply {
-        Reply { status: 200, headers: Vec::new(), body: Body::Stream { backend, candidates, shape }, delay: Duration::ZERO, chunk_delay: Duration::ZERO }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Stream {
+                backend,
+                candidates,
+                shape,
+            },
+            delay: Duration::ZERO,
+            chunk_delay: Duration::ZERO,
+        }
     }
 }
 
@@ -173,7 +225,10 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str())
+        self.headers
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 
@@ -187,12 +242,25 @@ struct Shared {
 
 impl Shared {
     fn next_reply(&self) -> Reply {
-        if let Some(reply) = self.replies.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+        if let Some(reply) = self
+            .replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+        {
             return reply;
         }
-        match self.fallback.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        match self
+            .fallback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
             Some(reply) => reply,
-            None => Reply::status(500, json!({"error": {"message": "the scripted server has no reply left"}}).to_string()),
+            None => Reply::status(
+                500,
+                json!({"error": {"message": "the scripted server has no reply left"}}).to_string(),
+            ),
         }
     }
 }
@@ -212,11 +280,17 @@ impl Drop for ScriptedServer {
 
 impl ScriptedServer {
     /// Starts a server on 127.0.0.1 with a free port that gives `replies` in order, then 500s.
-    pub async fn start(replies: impl IntoIterator<Item = Reply>) -> std::io::Result<ScriptedServer> {
+    pub async fn start(
+        replies: impl IntoIterator<Item = Reply>,
+    ) -> std::io::Result<ScriptedServer> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        shared.replies.lock().unwrap_or_else(|e| e.into_inner()).extend(replies);
+        shared
+            .replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(replies);
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(ScriptedServer { addr, shared, task })
     }
@@ -224,7 +298,11 @@ impl ScriptedServer {
     /// Starts a server that gives the same reply to every request (for benchmarks).
     pub async fn repeating(reply: Reply) -> std::io::Result<ScriptedServer> {
         let server = ScriptedServer::start([]).await?;
-        *server.shared.fallback.lock().unwrap_or_else(|e| e.into_inner()) = Some(reply);
+        *server
+            .shared
+            .fallback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(reply);
         Ok(server)
     }
 
@@ -235,12 +313,20 @@ impl ScriptedServer {
 
     /// Adds a reply at the end of the script.
     pub fn push(&self, reply: Reply) {
-        self.shared.replies.lock().unwrap_or_else(|e| e.into_inner()).push_back(reply);
+        self.shared
+            .replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(reply);
     }
 
     /// The requests received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// How many times a client hung up before its reply was complete.
@@ -250,7 +336,15 @@ impl ScriptedServer {
 
     /// Waits until at least `count` requests arrived; false when `within` passed first.
     pub async fn wait_for_requests(&self, count: usize, within: Duration) -> bool {
-        wait_until(within, || self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).len() >= count).await
+        wait_until(within, || {
+            self.shared
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len()
+                >= count
+        })
+        .await
     }
 
     /// Waits until clients hung up early at least `count` times; false when `within` passed first.
@@ -274,8 +368,11 @@ async fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// An address where nothing listens: connecting to it is refused.
 pub fn refused_address() -> SocketAddr {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("binding 127.0.0.1:0 works");
-    listener.local_addr().expect("a bound listener has an address")
+    let listener =
+        std::net::TcpListener::bind(("127.0.0.1", 0)).expect("binding 127.0.0.1:0 works");
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -315,7 +412,9 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             Ok(Some(request)) => request,
             _ => return,
         };
-        let close_requested = request.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
+        let close_requested = request
+            .header("connection")
+            .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         let path = request.path.clone();
         let index = {
             let mut requests = shared.requests.lock().unwrap_or_else(|e| e.into_inner());
@@ -330,7 +429,12 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 return;
             }
             Sent::KeepAlive | Sent::Close => {
-                if let Some(request) = shared.requests.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index) {
+                if let Some(request) = shared
+                    .requests
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(index)
+                {
                     request.replied_at = Some(Instant::now());
                 }
             }
@@ -343,10 +447,15 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Option<RecordedRequest>> {
+async fn read_request(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Option<RecordedRequest>> {
     loop {
         if let Some(end) = find(buffer, b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
@@ -358,7 +467,11 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
                 .filter_map(|line| line.split_once(':'))
                 .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
                 .collect();
-            let length = headers.iter().find(|(name, _)| name == "content-length").and_then(|(_, value)| value.parse::<usize>().ok()).unwrap_or(0);
+            let length = headers
+                .iter()
+                .find(|(name, _)| name == "content-length")
+                .and_then(|(_, value)| value.parse::<usize>().ok())
+                .unwrap_or(0);
             let start = end + 4;
             while buffer.len() < start + length {
                 if stream.read_buf(buffer).await? == 0 {
@@ -368,7 +481,15 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
             let body = String::from_utf8_lossy(&buffer[start..start + length]).into_owned();
             buffer.drain(..start + length);
             let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-            return Ok(Some(RecordedRequest { method, path, headers, json, body, received_at: Instant::now(), replied_at: None }));
+            return Ok(Some(RecordedRequest {
+                method,
+                path,
+                headers,
+                json,
+                body,
+                received_at: Instant::now(),
+                replied_at: None,
+            }));
         }
         if stream.read_buf(buffer).await? == 0 {
             return Ok(None);
@@ -377,7 +498,11 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::
 }
 
 /// Waits `duration`, watching the connection; true if the client hung up meanwhile.
-async fn pause_or_hang_up(stream: &mut TcpStream, buffer: &mut Vec<u8>, duration: Option<Duration>) -> bool {
+async fn pause_or_hang_up(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    duration: Option<Duration>,
+) -> bool {
     let deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
     loop {
         let read = stream.read_buf(buffer);
@@ -395,11 +520,19 @@ async fn pause_or_hang_up(stream: &mut TcpStream, buffer: &mut Vec<u8>, duration
     }
 }
 
-async fn send_reply(stream: &mut TcpStream, buffer: &mut Vec<u8>, path: &str, reply: &Reply) -> Sent {
+async fn send_reply(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    path: &str,
+    reply: &Reply,
+) -> Sent {
     if !reply.delay.is_zero() && pause_or_hang_up(stream, buffer, Some(reply.delay)).await {
         return Sent::ClientGone;
     }
-    let reason = reqwest::StatusCode::from_u16(reply.status).ok().and_then(|status| status.canonical_reason()).unwrap_or("Unknown");
+    let reason = reqwest::StatusCode::from_u16(reply.status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("Unknown");
     let mut head = format!("HTTP/1.1 {} {reason}\r\n", reply.status);
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -409,8 +542,14 @@ async fn send_reply(stream: &mut TcpStream, buffer: &mut Vec<u8>, path: &str, re
             pause_or_hang_up(stream, buffer, None).await;
             Sent::ClientGone
         }
-        Body::Bytes { content_type, bytes } => {
-            head.push_str(&format!("content-type: {content_type}\r\ncontent-length: {}\r\n\r\n", bytes.len()));
+        Body::Bytes {
+            content_type,
+            bytes,
+        } => {
+            head.push_str(&format!(
+                "content-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+                bytes.len()
+            ));
             let mut message = head.into_bytes();
             message.extend_from_slice(bytes);
             match stream.write_all(&message).await {
@@ -418,18 +557,28 @@ async fn send_reply(stream: &mut TcpStream, buffer: &mut Vec<u8>, path: &str, re
                 Err(_) => Sent::ClientGone,
             }
         }
-        Body::Stream { backend, candidates, shape } => {
+        Body::Stream {
+            backend,
+            candidates,
+            shape,
+        } => {
             let (content_type, events, ending) = stream_events(*backend, path, candidates, *shape);
-            head.push_str(&format!("content-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"));
+            head.push_str(&format!(
+                "content-type: {content_type}\r\ntransfer-encoding: chunked\r\n\r\n"
+            ));
             if stream.write_all(head.as_bytes()).await.is_err() {
                 return Sent::ClientGone;
             }
             for event in events.iter().chain(ending.iter()) {
-                if !reply.chunk_delay.is_zero() && pause_or_hang_up(stream, buffer, Some(reply.chunk_delay)).await {
+                if !reply.chunk_delay.is_zero()
+                    && pause_or_hang_up(stream, buffer, Some(reply.chunk_delay)).await
+                {
                     return Sent::ClientGone;
                 }
                 let chunk = format!("{:x}\r\n{event}\r\n", event.len());
-                if stream.write_all(chunk.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+                if stream.write_all(chunk.as_bytes()).await.is_err()
+                    || stream.flush().await.is_err()
+                {
                     return Sent::ClientGone;
                 }
             }
@@ -445,10 +594,19 @@ async fn send_reply(stream: &mut TcpStream, buffer: &mut Vec<u8>, path: &str, re
 }
 
 /// The events of a stream, and the events that end it (left out when the stream is cut).
-fn stream_events(backend: Backend, path: &str, candidates: &[Vec<String>], shape: Shape) -> (&'static str, Vec<String>, Vec<String>) {
-    let completion_tokens = candidates.first().map(|chunks| chunks.len() as u64).unwrap_or(0);
+fn stream_events(
+    backend: Backend,
+    path: &str,
+    candidates: &[Vec<String>],
+    shape: Shape,
+) -> (&'static str, Vec<String>, Vec<String>) {
+    let completion_tokens = candidates
+        .first()
+        .map(|chunks| chunks.len() as u64)
+        .unwrap_or(0);
     let first: &[String] = candidates.first().map(Vec::as_slice).unwrap_or(&[]);
-    let openai_style = backend == Backend::Openai || (backend == Backend::Llamacpp && path.starts_with("/v1/"));
+    let openai_style =
+        backend == Backend::Openai || (backend == Backend::Llamacpp && path.starts_with("/v1/"));
     let sse = |value: Value| format!("data: {value}\n\n");
     let (content_type, mut events, ending, broken) = if openai_style {
         let chat = path.ends_with("/chat/completions");
@@ -463,11 +621,17 @@ fn stream_events(backend: Backend, path: &str, candidates: &[Vec<String>], shape
                 json!({"index": index, "text": text.unwrap_or(""), "finish_reason": finish})
             }
         };
-        let object = if chat { "chat.completion.chunk" } else { "text_completion" };
+        let object = if chat {
+            "chat.completion.chunk"
+        } else {
+            "text_completion"
+        };
         let mut events = Vec::new();
         if chat {
             let roles: Vec<Value> = (0..candidates.len()).map(|index| json!({"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": null})).collect();
-            events.push(sse(json!({"id": "scripted", "object": object, "choices": roles})));
+            events.push(sse(
+                json!({"id": "scripted", "object": object, "choices": roles}),
+            ));
         }
         let longest = candidates.iter().map(Vec::len).max().unwrap_or(0);
         for position in 0..longest {
@@ -481,7 +645,12 @@ fn stream_events(backend: Backend, path: &str, candidates: &[Vec<String>], shape
         let total: u64 = candidates.iter().map(|chunks| chunks.len() as u64).sum();
         ending.push(sse(json!({"id": "scripted", "object": object, "choices": [], "usage": {"prompt_tokens": SCRIPTED_PROMPT_TOKENS, "completion_tokens": total}})));
         ending.push("data: [DONE]\n\n".to_string());
-        ("text/event-stream", events, ending, "data: {\"choices\": [{\"text\": \"oops\"\n\n".to_string())
+        (
+            "text/event-stream",
+            events,
+            ending,
+            "data: {\"choices\": [{\"text\": \"oops\"\n\n".to_string(),
+        )
     } else {
         match backend {
             Backend::Ollama => {
@@ -500,7 +669,12 @@ fn stream_events(backend: Backend, path: &str, candidates: &[Vec<String>], shape
                     format!("{value}\n")
                 };
                 let events = first.iter().map(|chunk| line(chunk, false)).collect();
-                ("application/x-ndjson", events, vec![line("", true)], "{\"response\": \"oops\", \"done\"\n".to_string())
+                (
+                    "application/x-ndjson",
+                    events,
+                    vec![line("", true)],
+                    "{\"response\": \"oops\", \"done\"\n".to_string(),
+                )
             }
             Backend::Anthropic => {
                 let event = |name: &str, value: Value| format!("event: {name}\ndata: {value}\n\n");
@@ -509,23 +683,42 @@ fn stream_events(backend: Backend, path: &str, candidates: &[Vec<String>], shape
                         "message_start",
                         json!({"type": "message_start", "message": {"id": "msg_scripted", "type": "message", "role": "assistant", "content": [], "model": "scripted", "usage": {"input_tokens": SCRIPTED_PROMPT_TOKENS, "output_tokens": 1}}}),
                     ),
-                    event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+                    event(
+                        "content_block_start",
+                        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                    ),
                     event("ping", json!({"type": "ping"})),
                 ];
                 for chunk in first {
                     events.push(event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}})));
                 }
                 let ending = vec![
-                    event("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
-                    event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": completion_tokens}})),
+                    event(
+                        "content_block_stop",
+                        json!({"type": "content_block_stop", "index": 0}),
+                    ),
+                    event(
+                        "message_delta",
+                        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": completion_tokens}}),
+                    ),
                     event("message_stop", json!({"type": "message_stop"})),
                 ];
                 ("text/event-stream", events, ending, "event: content_block_delta\ndata: {\"type\": \"content_block_delta\", \"delta\"\n\n".to_string())
             }
             Backend::Llamacpp | Backend::Openai => {
-                let events = first.iter().map(|chunk| sse(json!({"content": chunk, "stop": false, "id_slot": 0}))).collect();
-                let ending = vec![sse(json!({"content": "", "stop": true, "stop_type": "eos", "tokens_evaluated": SCRIPTED_PROMPT_TOKENS, "tokens_predicted": completion_tokens}))];
-                ("text/event-stream", events, ending, "data: {\"content\": \"oops\"\n\n".to_string())
+                let events = first
+                    .iter()
+                    .map(|chunk| sse(json!({"content": chunk, "stop": false, "id_slot": 0})))
+                    .collect();
+                let ending = vec![sse(
+                    json!({"content": "", "stop": true, "stop_type": "eos", "tokens_evaluated": SCRIPTED_PROMPT_TOKENS, "tokens_predicted": completion_tokens}),
+                )];
+                (
+                    "text/event-stream",
+                    events,
+                    ending,
+                    "data: {\"content\": \"oops\"\n\n".to_string(),
+                )
             }
         }
     };

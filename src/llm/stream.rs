@@ -54,8 +54,14 @@ pub struct Frame {
 /// What an event meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
-    Text { index: usize, text: String },
-    Usage { prompt: Option<u64>, completion: Option<u64> },
+    Text {
+        index: usize,
+        text: String,
+    },
+    Usage {
+        prompt: Option<u64>,
+        completion: Option<u64>,
+    },
     Done,
 }
 
@@ -79,7 +85,12 @@ pub struct Framer {
 
 impl Framer {
     pub fn new(wire: Wire) -> Framer {
-        Framer { ndjson: wire.is_ndjson(), buffer: Vec::new(), event: None, data: None }
+        Framer {
+            ndjson: wire.is_ndjson(),
+            buffer: Vec::new(),
+            event: None,
+            data: None,
+        }
     }
 
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Frame>) -> Result<(), WireError> {
@@ -89,13 +100,17 @@ impl Framer {
             let end = start + newline;
             let line = &self.buffer[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let line = std::str::from_utf8(line).map_err(|_| WireError::Malformed("a line is not UTF-8".into()))?.to_string();
+            let line = std::str::from_utf8(line)
+                .map_err(|_| WireError::Malformed("a line is not UTF-8".into()))?
+                .to_string();
             self.line(&line, out);
             start = end + 1;
         }
         self.buffer.drain(..start);
         if self.buffer.len() > MAX_LINE_BYTES {
-            return Err(WireError::Malformed(format!("a line is longer than {MAX_LINE_BYTES} bytes")));
+            return Err(WireError::Malformed(format!(
+                "a line is longer than {MAX_LINE_BYTES} bytes"
+            )));
         }
         Ok(())
     }
@@ -104,7 +119,9 @@ impl Framer {
     pub fn finish(&mut self, out: &mut Vec<Frame>) -> Result<(), WireError> {
         if !self.buffer.is_empty() {
             let rest = std::mem::take(&mut self.buffer);
-            let line = std::str::from_utf8(&rest).map_err(|_| WireError::Malformed("a line is not UTF-8".into()))?.to_string();
+            let line = std::str::from_utf8(&rest)
+                .map_err(|_| WireError::Malformed("a line is not UTF-8".into()))?
+                .to_string();
             self.line(line.trim_end_matches('\r'), out);
         }
         self.dispatch(out);
@@ -114,7 +131,10 @@ impl Framer {
     fn line(&mut self, line: &str, out: &mut Vec<Frame>) {
         if self.ndjson {
             if !line.trim().is_empty() {
-                out.push(Frame { event: None, data: line.to_string() });
+                out.push(Frame {
+                    event: None,
+                    data: line.to_string(),
+                });
             }
             return;
         }
@@ -141,7 +161,10 @@ impl Framer {
             // llama.cpp writes `error: {...}` lines outside the SSE grammar.
             "error" => {
                 self.dispatch(out);
-                out.push(Frame { event: Some("error".into()), data: value.to_string() });
+                out.push(Frame {
+                    event: Some("error".into()),
+                    data: value.to_string(),
+                });
             }
             _ => {}
         }
@@ -163,11 +186,15 @@ fn parse_json(data: &str) -> Result<Value, WireError> {
 }
 
 fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(value, |value, key| value.get(*key))?.as_str()
+    path.iter()
+        .try_fold(value, |value, key| value.get(*key))?
+        .as_str()
 }
 
 fn count_at(value: &Value, path: &[&str]) -> Option<u64> {
-    path.iter().try_fold(value, |value, key| value.get(*key))?.as_u64()
+    path.iter()
+        .try_fold(value, |value, key| value.get(*key))?
+        .as_u64()
 }
 
 /// An `error` member of an event, as a reported error.
@@ -178,8 +205,15 @@ fn reported(error: &Value, default_status: u16) -> WireError {
         .or_else(|| error.as_str())
         .map(str::to_string)
         .unwrap_or_else(|| error.to_string());
-    let status = error.get("code").and_then(Value::as_u64).filter(|code| (400..600).contains(code)).map(|code| code as u16);
-    WireError::Reported { status: status.unwrap_or(default_status), message }
+    let status = error
+        .get("code")
+        .and_then(Value::as_u64)
+        .filter(|code| (400..600).contains(code))
+        .map(|code| code as u16);
+    WireError::Reported {
+        status: status.unwrap_or(default_status),
+        message,
+    }
 }
 
 /// Decodes one frame of the given format.
@@ -195,7 +229,12 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
             if let Some(error) = value.get("error") {
                 return Err(reported(error, 500));
             }
-            for choice in value.get("choices").and_then(Value::as_array).into_iter().flatten() {
+            for choice in value
+                .get("choices")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
                 let text = if wire == Wire::OpenaiChat {
                     text_at(choice, &["delta", "content"]).or_else(|| text_at(choice, &["text"]))
@@ -203,11 +242,17 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
                     text_at(choice, &["text"]).or_else(|| text_at(choice, &["delta", "content"]))
                 };
                 if let Some(text) = text.filter(|text| !text.is_empty()) {
-                    out.push(Piece::Text { index, text: text.to_string() });
+                    out.push(Piece::Text {
+                        index,
+                        text: text.to_string(),
+                    });
                 }
             }
             if let Some(usage) = value.get("usage").filter(|usage| usage.is_object()) {
-                out.push(Piece::Usage { prompt: count_at(usage, &["prompt_tokens"]), completion: count_at(usage, &["completion_tokens"]) });
+                out.push(Piece::Usage {
+                    prompt: count_at(usage, &["prompt_tokens"]),
+                    completion: count_at(usage, &["completion_tokens"]),
+                });
             }
         }
         Wire::OllamaGenerate | Wire::OllamaChat => {
@@ -215,12 +260,22 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
             if let Some(error) = value.get("error") {
                 return Err(reported(error, 500));
             }
-            let text = if wire == Wire::OllamaChat { text_at(&value, &["message", "content"]) } else { text_at(&value, &["response"]) };
+            let text = if wire == Wire::OllamaChat {
+                text_at(&value, &["message", "content"])
+            } else {
+                text_at(&value, &["response"])
+            };
             if let Some(text) = text.filter(|text| !text.is_empty()) {
-                out.push(Piece::Text { index: 0, text: text.to_string() });
+                out.push(Piece::Text {
+                    index: 0,
+                    text: text.to_string(),
+                });
             }
             if value.get("done").and_then(Value::as_bool) == Some(true) {
-                out.push(Piece::Usage { prompt: count_at(&value, &["prompt_eval_count"]), completion: count_at(&value, &["eval_count"]) });
+                out.push(Piece::Usage {
+                    prompt: count_at(&value, &["prompt_eval_count"]),
+                    completion: count_at(&value, &["eval_count"]),
+                });
                 out.push(Piece::Done);
             }
         }
@@ -237,31 +292,48 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
                 return Err(reported(error, 500));
             }
             if let Some(text) = text_at(&value, &["content"]).filter(|text| !text.is_empty()) {
-                out.push(Piece::Text { index: 0, text: text.to_string() });
+                out.push(Piece::Text {
+                    index: 0,
+                    text: text.to_string(),
+                });
             }
             if value.get("stop").and_then(Value::as_bool) == Some(true) {
-                let prompt = count_at(&value, &["tokens_evaluated"]).or_else(|| count_at(&value, &["timings", "prompt_n"]));
-                let completion = count_at(&value, &["tokens_predicted"]).or_else(|| count_at(&value, &["timings", "predicted_n"]));
+                let prompt = count_at(&value, &["tokens_evaluated"])
+                    .or_else(|| count_at(&value, &["timings", "prompt_n"]));
+                let completion = count_at(&value, &["tokens_predicted"])
+                    .or_else(|| count_at(&value, &["timings", "predicted_n"]));
                 out.push(Piece::Usage { prompt, completion });
                 out.push(Piece::Done);
             }
         }
         Wire::Anthropic => {
             let value = parse_json(data)?;
-            let kind = frame.event.as_deref().or_else(|| value.get("type").and_then(Value::as_str)).unwrap_or_default();
+            let kind = frame
+                .event
+                .as_deref()
+                .or_else(|| value.get("type").and_then(Value::as_str))
+                .unwrap_or_default();
             match kind {
                 "message_start" => out.push(Piece::Usage {
                     prompt: count_at(&value, &["message", "usage", "input_tokens"]),
                     completion: None,
                 }),
-                "content_block_delta" => {
-                    if text_at(&value, &["delta", "type"]) == Some("text_delta") {
-                        if let Some(text) = text_at(&value, &["delta", "text"]).filter(|text| !text.is_empty()) {
-                            out.push(Piece::Text { index: 0, text: text.to_string() });
-                        }
+                "content_block_delta"
+                    if text_at(&value, &["delta", "type"]) == Some("text_delta") =>
+                {
+                    if let Some(text) =
+                        text_at(&value, &["delta", "text"]).filter(|text| !text.is_empty())
+                    {
+                        out.push(Piece::Text {
+                            index: 0,
+                            text: text.to_string(),
+                        });
                     }
                 }
-                "message_delta" => out.push(Piece::Usage { prompt: None, completion: count_at(&value, &["usage", "output_tokens"]) }),
+                "message_delta" => out.push(Piece::Usage {
+                    prompt: None,
+                    completion: count_at(&value, &["usage", "output_tokens"]),
+                }),
                 "message_stop" => out.push(Piece::Done),
                 "error" => {
                     let error = value.get("error").unwrap_or(&value);
@@ -274,8 +346,8 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
                         Some("invalid_request_error") => 400,
                         _ => 500,
                     };
-                    let WireError::Reported { message, .. } = reported(error, status) else { unreachable!("reported() gives Reported") };
-                    return Err(WireError::Reported { status, message });
+                    // Anthropic's errors carry a type, not a numeric code.
+                    return Err(reported(error, status));
                 }
                 _ => {}
             }
@@ -298,10 +370,19 @@ const MAX_CANDIDATES: usize = 64;
 
 impl Accumulator {
     pub fn new(candidates: usize, stop: &[String]) -> Accumulator {
-        let stop: Vec<String> = stop.iter().filter(|stop| !stop.is_empty()).cloned().collect();
+        let stop: Vec<String> = stop
+            .iter()
+            .filter(|stop| !stop.is_empty())
+            .cloned()
+            .collect();
         let longest_stop = stop.iter().map(String::len).max().unwrap_or(0);
         let candidates = candidates.clamp(1, MAX_CANDIDATES);
-        Accumulator { texts: vec![String::new(); candidates], stopped: vec![false; candidates], stop, longest_stop }
+        Accumulator {
+            texts: vec![String::new(); candidates],
+            stopped: vec![false; candidates],
+            stop,
+            longest_stop,
+        }
     }
 
     /// Appends text to candidate `index`; returns whether it reached a stop sequence.
@@ -324,7 +405,11 @@ impl Accumulator {
         while !target.is_char_boundary(from) {
             from -= 1;
         }
-        let cut = self.stop.iter().filter_map(|stop| target[from..].find(stop.as_str()).map(|at| from + at)).min();
+        let cut = self
+            .stop
+            .iter()
+            .filter_map(|stop| target[from..].find(stop.as_str()).map(|at| from + at))
+            .min();
         if let Some(cut) = cut {
             target.truncate(cut);
             self.stopped[index] = true;
@@ -354,7 +439,8 @@ fn wire_error(target: &Target, error: WireError, key: Option<&ApiKey>) -> crate:
         WireError::Malformed(detail) => target.bad_response(redact(&detail, key)),
         WireError::Reported { status, message } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = serde_json::json!({ "error": { "message": redact(&message, key) } }).to_string();
+            let body =
+                serde_json::json!({ "error": { "message": redact(&message, key) } }).to_string();
             target.status_error(status, &reqwest::header::HeaderMap::new(), &body, key)
         }
     }
@@ -372,8 +458,14 @@ pub async fn stream_answer(
     let started = Instant::now();
     let total_deadline = started + target.timeout;
     let first_deadline = (started + target.first_token_timeout).min(total_deadline);
-    let first_wait = if target.first_token_timeout < target.timeout { (FIRST_TOKEN, target.first_token_timeout) } else { (WHOLE_ANSWER, target.timeout) };
-    let response = target.send(builder, key, first_deadline, first_wait.0, first_wait.1).await?;
+    let first_wait = if target.first_token_timeout < target.timeout {
+        (FIRST_TOKEN, target.first_token_timeout)
+    } else {
+        (WHOLE_ANSWER, target.timeout)
+    };
+    let response = target
+        .send(builder, key, first_deadline, first_wait.0, first_wait.1)
+        .await?;
     let mut body = response.bytes_stream();
     let mut framer = Framer::new(wire);
     let mut accumulator = Accumulator::new(candidates, stop);
@@ -384,8 +476,11 @@ pub async fn stream_answer(
     let mut done = false;
     let mut ended = false;
     while !done && !ended && !accumulator.all_stopped() {
-        let (deadline, (what, after)) =
-            if first_token_at.is_some() { (total_deadline, (WHOLE_ANSWER, target.timeout)) } else { (first_deadline, first_wait) };
+        let (deadline, (what, after)) = if first_token_at.is_some() {
+            (total_deadline, (WHOLE_ANSWER, target.timeout))
+        } else {
+            (first_deadline, first_wait)
+        };
         let next = match tokio::time::timeout_at(deadline, body.next()).await {
             Err(_) => return Err(target.timeout(what, after)),
             Ok(next) => next,
@@ -423,7 +518,9 @@ pub async fn stream_answer(
     }
     let stopped = accumulator.all_stopped();
     if !done && !stopped {
-        return Err(target.bad_response("the stream ended before the server said the answer was complete"));
+        return Err(
+            target.bad_response("the stream ended before the server said the answer was complete")
+        );
     }
     tracing::debug!(
         backend = target.backend.name(),
@@ -459,7 +556,10 @@ mod tests {
     }
 
     fn text(index: usize, text: &str) -> Piece {
-        Piece::Text { index, text: text.into() }
+        Piece::Text {
+            index,
+            text: text.into(),
+        }
     }
 
     #[test]
@@ -469,13 +569,23 @@ mod tests {
         assert_eq!(whole, vec![text(0, "é€"), Piece::Done]);
         let bytes = stream.as_bytes();
         for split in 1..bytes.len() {
-            assert_eq!(pieces(Wire::Anthropic, &[&bytes[..split], &bytes[split..]]).unwrap(), whole, "split at {split}");
+            assert_eq!(
+                pieces(Wire::Anthropic, &[&bytes[..split], &bytes[split..]]).unwrap(),
+                whole,
+                "split at {split}"
+            );
         }
     }
 
     #[test]
     fn multi_line_data_is_joined() {
-        assert_eq!(frames(Wire::Llamacpp, &[b"data: {\"content\":\ndata: \"x\"}\n\n"]), vec![Frame { event: None, data: "{\"content\":\n\"x\"}".into() }]);
+        assert_eq!(
+            frames(Wire::Llamacpp, &[b"data: {\"content\":\ndata: \"x\"}\n\n"]),
+            vec![Frame {
+                event: None,
+                data: "{\"content\":\n\"x\"}".into()
+            }]
+        );
     }
 
     #[test]
@@ -483,10 +593,21 @@ mod tests {
         let stream = b"data: {\"choices\":[{\"index\":0,\"text\":\"a\"},{\"index\":1,\"text\":\"b\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
         assert_eq!(
             pieces(Wire::OpenaiCompletions, &[stream]).unwrap(),
-            vec![text(0, "a"), text(1, "b"), Piece::Usage { prompt: Some(5), completion: Some(2) }, Piece::Done]
+            vec![
+                text(0, "a"),
+                text(1, "b"),
+                Piece::Usage {
+                    prompt: Some(5),
+                    completion: Some(2)
+                },
+                Piece::Done
+            ]
         );
         let chat = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
-        assert_eq!(pieces(Wire::OpenaiChat, &[chat]).unwrap(), vec![text(0, "x")]);
+        assert_eq!(
+            pieces(Wire::OpenaiChat, &[chat]).unwrap(),
+            vec![text(0, "x")]
+        );
     }
 
     #[test]
@@ -494,10 +615,21 @@ mod tests {
         let stream = b"{\"response\":\"de\",\"done\":false}\n{\"response\":\"f\",\"done\":false}\n{\"response\":\"\",\"done\":true,\"prompt_eval_count\":9,\"eval_count\":2}";
         assert_eq!(
             pieces(Wire::OllamaGenerate, &[stream]).unwrap(),
-            vec![text(0, "de"), text(0, "f"), Piece::Usage { prompt: Some(9), completion: Some(2) }, Piece::Done]
+            vec![
+                text(0, "de"),
+                text(0, "f"),
+                Piece::Usage {
+                    prompt: Some(9),
+                    completion: Some(2)
+                },
+                Piece::Done
+            ]
         );
         let chat = b"{\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},\"done\":false}\n";
-        assert_eq!(pieces(Wire::OllamaChat, &[chat]).unwrap(), vec![text(0, "hi")]);
+        assert_eq!(
+            pieces(Wire::OllamaChat, &[chat]).unwrap(),
+            vec![text(0, "hi")]
+        );
     }
 
     #[test]
@@ -505,21 +637,56 @@ mod tests {
         let stream = b"data: {\"content\":\"x\",\"stop\":false}\n\ndata: {\"content\":\"\",\"stop\":true,\"tokens_evaluated\":30,\"tokens_predicted\":1}\n\n";
         assert_eq!(
             pieces(Wire::Llamacpp, &[stream]).unwrap(),
-            vec![text(0, "x"), Piece::Usage { prompt: Some(30), completion: Some(1) }, Piece::Done]
+            vec![
+                text(0, "x"),
+                Piece::Usage {
+                    prompt: Some(30),
+                    completion: Some(1)
+                },
+                Piece::Done
+            ]
         );
     }
 
     #[test]
     fn errors_inside_streams_are_reported() {
         let malformed = pieces(Wire::OpenaiChat, &[b"data: {\"choices\": [\n\n"]).unwrap_err();
-        assert!(matches!(malformed, WireError::Malformed(_)), "{malformed:?}");
-        let ollama = pieces(Wire::OllamaGenerate, &[b"{\"error\":\"out of memory\"}\n"]).unwrap_err();
-        assert_eq!(ollama, WireError::Reported { status: 500, message: "out of memory".into() });
+        assert!(
+            matches!(malformed, WireError::Malformed(_)),
+            "{malformed:?}"
+        );
+        let ollama =
+            pieces(Wire::OllamaGenerate, &[b"{\"error\":\"out of memory\"}\n"]).unwrap_err();
+        assert_eq!(
+            ollama,
+            WireError::Reported {
+                status: 500,
+                message: "out of memory".into()
+            }
+        );
         let anthropic = pieces(Wire::Anthropic, &[b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"]).unwrap_err();
-        assert_eq!(anthropic, WireError::Reported { status: 529, message: "Overloaded".into() });
-        let llamacpp = pieces(Wire::Llamacpp, &[b"error: {\"code\":503,\"message\":\"Loading model\"}\n\n"]).unwrap_err();
-        assert_eq!(llamacpp, WireError::Reported { status: 503, message: "Loading model".into() });
-        let utf8 = Framer::new(Wire::OllamaChat).push(b"\xff\xfe\n", &mut Vec::new()).unwrap_err();
+        assert_eq!(
+            anthropic,
+            WireError::Reported {
+                status: 529,
+                message: "Overloaded".into()
+            }
+        );
+        let llamacpp = pieces(
+            Wire::Llamacpp,
+            &[b"error: {\"code\":503,\"message\":\"Loading model\"}\n\n"],
+        )
+        .unwrap_err();
+        assert_eq!(
+            llamacpp,
+            WireError::Reported {
+                status: 503,
+                message: "Loading model".into()
+            }
+        );
+        let utf8 = Framer::new(Wire::OllamaChat)
+            .push(b"\xff\xfe\n", &mut Vec::new())
+            .unwrap_err();
         assert!(matches!(utf8, WireError::Malformed(_)));
     }
 
@@ -544,6 +711,9 @@ mod tests {
         assert!(!accumulator.all_stopped());
         accumulator.push(0, "bEND");
         assert!(accumulator.all_stopped());
-        assert_eq!(accumulator.into_texts(), vec!["b".to_string(), "a".to_string()]);
+        assert_eq!(
+            accumulator.into_texts(),
+            vec!["b".to_string(), "a".to_string()]
+        );
     }
 }
