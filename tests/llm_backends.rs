@@ -1022,3 +1022,25 @@ async fn bad_configurations_are_config_errors() {
     let model = model_from_config(&ModelConfig::default()).unwrap();
     assert_eq!(model.describe(), "ollama at http://127.0.0.1:11434, model qwen2.5-coder:1.5b, /api/generate with suffix (qwen template for context)");
 }
+
+#[tokio::test]
+async fn the_scripted_server_stops_when_dropped() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let address = server.addr;
+    let client = tokio::spawn(tokio::net::TcpStream::connect(address));
+    assert!(
+        client.await.unwrap().is_ok(),
+        "the server listens while it lives"
+    );
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match tokio::net::TcpStream::connect(address).await {
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ if Instant::now() > deadline => {
+                panic!("the dropped server still accepts connections")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}

@@ -426,7 +426,7 @@ impl ModelError {
                 format!("{} at {endpoint} does not have the model `{model}`: {fix}.", server_name(*backend))
             }
             ModelError::Timeout { endpoint, what, after } => {
-                let setting = if *what == crate::llm::stream::FIRST_TOKEN { "model.first_token_timeout_ms" } else { "model.timeout_ms" };
+                let setting = if *what == crate::llm::stream::WHOLE_ANSWER { "model.timeout_ms" } else { "model.first_token_timeout_ms" };
                 format!(
                     "the model server at {endpoint} did not send {what} within {:.1} s: the model may still be loading or be too slow for this machine; try a smaller model or raise `{setting}`.",
                     after.as_secs_f32()

@@ -218,8 +218,10 @@ pub struct RecordedRequest {
     pub json: Value,
     pub body: String,
     pub received_at: Instant,
-    /// When the last byte of the reply was written, if the reply was completed.
-    pub replied_at: Option<Instant>,
+    /// When the server began writing the last part of its reply (the final event of a stream,
+    /// or the whole of any other body). It is set before the write, so a client that returns as
+    /// soon as it reads that part finds it set.
+    pub last_write_at: Option<Instant>,
 }
 
 impl RecordedRequest {
@@ -238,6 +240,7 @@ struct Shared {
     fallback: Mutex<Option<Reply>>,
     requests: Mutex<Vec<RecordedRequest>>,
     disconnects: AtomicUsize,
+    connections: AtomicUsize,
 }
 
 impl Shared {
@@ -334,6 +337,11 @@ impl ScriptedServer {
         self.shared.disconnects.load(Ordering::SeqCst)
     }
 
+    /// How many connections clients opened (fewer than requests when connections are reused).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
     /// Waits until at least `count` requests arrived; false when `within` passed first.
     pub async fn wait_for_requests(&self, count: usize, within: Duration) -> bool {
         wait_until(within, || {
@@ -382,6 +390,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.connections.fetch_add(1, Ordering::SeqCst);
                     let _ = stream.set_nodelay(true);
                     connections.spawn(serve_connection(stream, shared.clone()));
                 }
@@ -422,22 +431,20 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
             requests.len() - 1
         };
         let reply = shared.next_reply();
-        let sent = send_reply(&mut stream, &mut buffer, &path, &reply).await;
-        match sent {
-            Sent::ClientGone => {
-                shared.disconnects.fetch_add(1, Ordering::SeqCst);
-                return;
+        let mark_last_write = || {
+            if let Some(request) = shared
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(index)
+            {
+                request.last_write_at = Some(Instant::now());
             }
-            Sent::KeepAlive | Sent::Close => {
-                if let Some(request) = shared
-                    .requests
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_mut(index)
-                {
-                    request.replied_at = Some(Instant::now());
-                }
-            }
+        };
+        let sent = send_reply(&mut stream, &mut buffer, &path, &reply, &mark_last_write).await;
+        if matches!(sent, Sent::ClientGone) {
+            shared.disconnects.fetch_add(1, Ordering::SeqCst);
+            return;
         }
         if close_requested || matches!(sent, Sent::Close) {
             let _ = stream.shutdown().await;
@@ -488,7 +495,7 @@ async fn read_request(
                 json,
                 body,
                 received_at: Instant::now(),
-                replied_at: None,
+                last_write_at: None,
             }));
         }
         if stream.read_buf(buffer).await? == 0 {
@@ -525,6 +532,7 @@ async fn send_reply(
     buffer: &mut Vec<u8>,
     path: &str,
     reply: &Reply,
+    mark_last_write: &(dyn Fn() + Sync),
 ) -> Sent {
     if !reply.delay.is_zero() && pause_or_hang_up(stream, buffer, Some(reply.delay)).await {
         return Sent::ClientGone;
@@ -552,6 +560,7 @@ async fn send_reply(
             ));
             let mut message = head.into_bytes();
             message.extend_from_slice(bytes);
+            mark_last_write();
             match stream.write_all(&message).await {
                 Ok(()) => Sent::KeepAlive,
                 Err(_) => Sent::ClientGone,
@@ -569,25 +578,36 @@ async fn send_reply(
             if stream.write_all(head.as_bytes()).await.is_err() {
                 return Sent::ClientGone;
             }
-            for event in events.iter().chain(ending.iter()) {
+            let count = events.len() + ending.len();
+            for (position, event) in events.iter().chain(ending.iter()).enumerate() {
                 if !reply.chunk_delay.is_zero()
                     && pause_or_hang_up(stream, buffer, Some(reply.chunk_delay)).await
                 {
                     return Sent::ClientGone;
                 }
-                let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+                let mut chunk = format!("{:x}\r\n{event}\r\n", event.len());
+                let last = position + 1 == count;
+                if last {
+                    mark_last_write();
+                    if *shape != Shape::Cut {
+                        // The end of the body travels with the last event, so the client can
+                        // put the connection back in its pool at once.
+                        chunk.push_str("0\r\n\r\n");
+                    }
+                }
                 if stream.write_all(chunk.as_bytes()).await.is_err()
                     || stream.flush().await.is_err()
                 {
                     return Sent::ClientGone;
                 }
             }
-            if *shape == Shape::Cut {
-                return Sent::Close;
+            if count == 0 && *shape != Shape::Cut && stream.write_all(b"0\r\n\r\n").await.is_err() {
+                return Sent::ClientGone;
             }
-            match stream.write_all(b"0\r\n\r\n").await {
-                Ok(()) => Sent::KeepAlive,
-                Err(_) => Sent::ClientGone,
+            if *shape == Shape::Cut {
+                Sent::Close
+            } else {
+                Sent::KeepAlive
             }
         }
     }

@@ -5,7 +5,7 @@
 //! connection and so ends the server's work early. A stream that ends before the server said it
 //! was done is an error, unless a stop sequence had already ended every candidate.
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -515,6 +515,10 @@ pub async fn stream_answer(
                 break;
             }
         }
+    }
+    if done {
+        // Read the end of the body when it is already here, so the connection can be reused.
+        while let Some(Some(Ok(_))) = body.next().now_or_never() {}
     }
     let stopped = accumulator.all_stopped();
     if !done && !stopped {
