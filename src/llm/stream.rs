@@ -361,6 +361,8 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
 pub struct Accumulator {
     texts: Vec<String>,
     stopped: Vec<bool>,
+    /// Whether any text arrived for the candidate.
+    heard: Vec<bool>,
     stop: Vec<String>,
     longest_stop: usize,
 }
@@ -380,6 +382,7 @@ impl Accumulator {
         Accumulator {
             texts: vec![String::new(); candidates],
             stopped: vec![false; candidates],
+            heard: vec![false; candidates],
             stop,
             longest_stop,
         }
@@ -393,7 +396,9 @@ impl Accumulator {
         if index >= self.texts.len() {
             self.texts.resize(index + 1, String::new());
             self.stopped.resize(index + 1, false);
+            self.heard.resize(index + 1, false);
         }
+        self.heard[index] = true;
         if self.stopped[index] {
             return true;
         }
@@ -422,8 +427,16 @@ impl Accumulator {
         self.stopped.iter().all(|&stopped| stopped)
     }
 
+    /// The texts; candidates the server never sent (it gave fewer than asked) are left out,
+    /// except the first, which may be an empty answer.
     pub fn into_texts(self) -> Vec<String> {
         self.texts
+            .into_iter()
+            .zip(self.heard)
+            .enumerate()
+            .filter(|(index, (_, heard))| *index == 0 || *heard)
+            .map(|(_, (text, _))| text)
+            .collect()
     }
 }
 
@@ -705,6 +718,18 @@ mod tests {
         assert_eq!(accumulator.into_texts(), vec!["return a\n".to_string()]);
         assert_eq!(cut_at_stop("x = 1<|file_sep|>other.py", &stop), "x = 1");
         assert_eq!(cut_at_stop("héllo", &["llo".into()]), "hé");
+    }
+
+    #[test]
+    fn candidates_the_server_did_not_send_are_left_out() {
+        let mut accumulator = Accumulator::new(3, &[]);
+        accumulator.push(0, "a");
+        accumulator.push(2, "c");
+        assert_eq!(
+            accumulator.into_texts(),
+            vec!["a".to_string(), "c".to_string()]
+        );
+        assert_eq!(Accumulator::new(2, &[]).into_texts(), vec![String::new()]);
     }
 
     #[test]
