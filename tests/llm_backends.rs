@@ -670,7 +670,7 @@ async fn cut_and_malformed_streams_are_bad_responses() {
 
 #[tokio::test]
 async fn a_stream_ending_without_its_final_event_is_a_bad_response() {
-    // Close-delimited body: the transport sees a clean end, only the missing `[DONE]` tells.
+    // A body of known length: the transport sees a clean end, only the missing `[DONE]` tells.
     let body = "data: {\"choices\":[{\"index\":0,\"text\":\"sum(\"}]}\n\n"
         .as_bytes()
         .to_vec();

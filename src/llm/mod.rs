@@ -203,3 +203,71 @@ pub(crate) fn finish_chat_infill(mut generation: Generation, prefix: &str, stop:
 pub(crate) fn messages_json(messages: &[ChatMessage]) -> Vec<serde_json::Value> {
     messages.iter().map(|message| serde_json::json!({ "role": message.role.name(), "content": message.content })).collect()
 }
+
+/// The prompt text a request becomes under this configuration, for `spackle context` and logs:
+/// the fill-in-the-middle prompt in the model's template, or the chat messages one after another.
+/// For llama.cpp's `/infill` the server applies the model's own tokens; the text shown uses the
+/// template the model's name suggests, or plain text with a hole marker when it suggests none.
+pub fn render_prompt(config: &ModelConfig, request: &GenerateRequest) -> ModelResult<String> {
+    let format = crate::prompt::PromptFormat::resolve(&config.template, &config.name)
+        .map_err(|detail| ModelError::Config { detail })?;
+    let (path, prefix, suffix, context) = match &request.kind {
+        RequestKind::Chat { messages } => return Ok(render_messages(messages)),
+        RequestKind::Infill { path, prefix, suffix, context } => (path, prefix, suffix, context),
+    };
+    let automatic = matches!(config.template.trim().to_ascii_lowercase().as_str(), "" | "auto");
+    let format = match config.backend {
+        Backend::Anthropic => crate::prompt::PromptFormat::Chat,
+        Backend::Openai if config.api == crate::config::OpenaiApi::Chat => crate::prompt::PromptFormat::Chat,
+        Backend::Llamacpp if automatic => match format {
+            crate::prompt::PromptFormat::Fim(template) => crate::prompt::PromptFormat::Fim(template),
+            crate::prompt::PromptFormat::Chat => {
+                let mut text = String::new();
+                for file in context {
+                    text.push_str(&format!("# {}\n{}\n", file.path, file.text.trim_end()));
+                }
+                text.push_str(&format!("{prefix}{}{suffix}", crate::prompt::HOLE_MARKER));
+                return Ok(text);
+            }
+        },
+        _ => format,
+    };
+    Ok(match format {
+        crate::prompt::PromptFormat::Fim(template) => template.render(path, prefix, suffix, context),
+        crate::prompt::PromptFormat::Chat => {
+            render_messages(&crate::prompt::chat_infill_messages(path, prefix, suffix, context))
+        }
+    })
+}
+
+fn render_messages(messages: &[ChatMessage]) -> String {
+    messages.iter().map(|message| format!("[{}]\n{}", message.role.name(), message.content)).collect::<Vec<_>>().join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> GenerateRequest {
+        GenerateRequest {
+            kind: RequestKind::Infill { path: "a.py".into(), prefix: "x = ".into(), suffix: "\n".into(), context: Vec::new() },
+            stop: Vec::new(),
+            max_tokens: 16,
+            temperature: 0.0,
+            candidates: 1,
+        }
+    }
+
+    #[test]
+    fn rendered_prompts_follow_the_backend_and_template() {
+        let ollama = ModelConfig::default();
+        assert_eq!(render_prompt(&ollama, &request()).unwrap(), "<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>");
+        let anthropic = ModelConfig { backend: Backend::Anthropic, name: "claude-3-5-haiku-latest".into(), ..ModelConfig::default() };
+        let chat = render_prompt(&anthropic, &request()).unwrap();
+        assert!(chat.starts_with("[system]\nYou complete code.") && chat.contains("[user]\n") && chat.contains("x = <CURSOR>"), "{chat}");
+        let llamacpp = ModelConfig { backend: Backend::Llamacpp, name: "model.gguf".into(), ..ModelConfig::default() };
+        assert_eq!(render_prompt(&llamacpp, &request()).unwrap(), "x = <CURSOR>\n");
+        let bad = ModelConfig { template: "nope".into(), ..ModelConfig::default() };
+        assert!(matches!(render_prompt(&bad, &request()), Err(ModelError::Config { .. })));
+    }
+}
