@@ -826,9 +826,19 @@ async fn dropping_the_future_closes_the_connection() {
 // ---- API keys never leak ----
 
 #[tokio::test]
-async fn api_keys_never_appear_in_errors() {
+async fn api_keys_never_appear_in_errors_or_logs() {
     const SECRET: &str = "sk-spackle-secret-0123456789abcdef";
     std::env::set_var("SPACKLE_TEST_SECRET_KEY", SECRET);
+    // Everything logged on this thread (the test's runtime, the scripted server, reqwest and
+    // hyper included) at every level goes into `log`.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || LogWriter(writer.clone()))
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
     for backend in ALL_BACKENDS {
         let echo = |status: u16| {
             Reply::status(
@@ -878,8 +888,16 @@ async fn api_keys_never_appear_in_errors() {
                 );
             }
         }
+        // Several candidates: failures are logged, and a success logs its timings.
+        server.push(echo(500));
+        server.push(Reply::stream(backend, &["ok"]));
+        let several = GenerateRequest {
+            candidates: 2,
+            ..infill(false)
+        };
+        let _ = model.generate(&several).await;
         let requests = server.requests();
-        assert_eq!(requests.len(), 7);
+        assert!(requests.len() >= 8);
         let sent = requests[0]
             .header("authorization")
             .or(requests[0].header("x-api-key"))
@@ -888,6 +906,32 @@ async fn api_keys_never_appear_in_errors() {
             sent.ends_with(SECRET),
             "{backend:?}: the key was sent, so the test exercised it"
         );
+    }
+    let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("model answer streamed"),
+        "the log was captured: {log}"
+    );
+    assert!(
+        log.contains("one of several model requests failed"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("0123456789abcdef"),
+        "the key leaked into the log: {log}"
+    );
+}
+
+struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
