@@ -722,14 +722,14 @@ async fn a_slow_stream_times_out_as_a_whole() {
         .chunk_delay(Duration::from_millis(300));
     let server = ScriptedServer::start([reply]).await.unwrap();
     let started = Instant::now();
-    let error = generate(
-        &config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b"),
-        &infill(false),
-    )
-    .await
-    .unwrap_err();
+    // The first piece comes well within the first-token timeout, the whole would take 2.1 s.
+    let config = ModelConfig {
+        first_token_timeout_ms: 1200,
+        ..config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b")
+    };
+    let error = generate(&config, &infill(false)).await.unwrap_err();
     assert!(
-        matches!(error, ModelError::Timeout { what, .. } if what == WHOLE_ANSWER),
+        matches!(error, ModelError::Timeout { what, after, .. } if what == WHOLE_ANSWER && after == Duration::from_millis(1500)),
         "{error:?}"
     );
     assert!(
