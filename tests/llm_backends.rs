@@ -301,6 +301,27 @@ async fn openai_chat_requests_pass_messages_and_stops() {
     assert_eq!(request.json["stop"], json!(["STOP"]));
 }
 
+#[tokio::test]
+async fn servers_that_ignore_stream_are_read_whole() {
+    let whole = json!({
+        "choices": [{"index": 0, "text": "sum(items)\n\nprint()", "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 5},
+    });
+    let server = ScriptedServer::start([Reply::json(whole)]).await.unwrap();
+    let generation = generate(
+        &config(Backend::Openai, &server.url(), "qwen2.5-coder"),
+        &infill(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        generation.candidates,
+        vec!["sum(items)"],
+        "the stop sequence still applies"
+    );
+    assert_eq!(generation.prompt_tokens, Some(30));
+}
+
 // ---- Ollama ----
 
 #[tokio::test]

@@ -356,6 +356,69 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
     Ok(())
 }
 
+/// Decodes an answer a server sent whole, as one JSON document, although a stream was asked for
+/// (some OpenAI-compatible servers ignore `stream`).
+pub fn decode_whole(wire: Wire, data: &str, out: &mut Vec<Piece>) -> Result<(), WireError> {
+    let value = parse_json(data.trim())?;
+    if let Some(error) = value.get("error").filter(|error| !error.is_null()) {
+        return Err(reported(error, 500));
+    }
+    match wire {
+        Wire::OpenaiCompletions | Wire::OpenaiChat => {
+            for choice in value
+                .get("choices")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let text = text_at(choice, &["text"])
+                    .or_else(|| text_at(choice, &["message", "content"]))
+                    .unwrap_or_default();
+                out.push(Piece::Text {
+                    index,
+                    text: text.to_string(),
+                });
+            }
+            if let Some(usage) = value.get("usage") {
+                out.push(Piece::Usage {
+                    prompt: count_at(usage, &["prompt_tokens"]),
+                    completion: count_at(usage, &["completion_tokens"]),
+                });
+            }
+        }
+        Wire::Anthropic => {
+            let blocks = value
+                .get("content")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            let text: String = blocks
+                .filter_map(|block| text_at(block, &["text"]))
+                .collect();
+            out.push(Piece::Text { index: 0, text });
+            out.push(Piece::Usage {
+                prompt: count_at(&value, &["usage", "input_tokens"]),
+                completion: count_at(&value, &["usage", "output_tokens"]),
+            });
+        }
+        Wire::Llamacpp | Wire::OllamaGenerate | Wire::OllamaChat => {
+            let frame = Frame {
+                event: None,
+                data: data.to_string(),
+            };
+            decode(wire, &frame, out)?;
+            if !out.contains(&Piece::Done) && wire == Wire::Llamacpp {
+                // A whole llama.cpp answer may leave out `stop`.
+                out.push(Piece::Done);
+            }
+            return Ok(());
+        }
+    }
+    out.push(Piece::Done);
+    Ok(())
+}
+
 /// The candidates' texts, each cut at its first stop sequence.
 #[derive(Debug)]
 pub struct Accumulator {
@@ -479,6 +542,24 @@ pub async fn stream_answer(
     let response = target
         .send(builder, key, first_deadline, first_wait.0, first_wait.1)
         .await?;
+    let whole_json = !wire.is_ndjson()
+        && response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/json"));
+    if whole_json {
+        return whole_answer(
+            target,
+            response,
+            key,
+            wire,
+            stop,
+            candidates,
+            total_deadline,
+        )
+        .await;
+    }
     let mut body = response.bytes_stream();
     let mut framer = Framer::new(wire);
     let mut accumulator = Accumulator::new(candidates, stop);
@@ -550,9 +631,95 @@ pub async fn stream_answer(
     Ok(generation)
 }
 
+/// Reads an answer sent as one JSON document.
+async fn whole_answer(
+    target: &Target,
+    response: reqwest::Response,
+    key: Option<&ApiKey>,
+    wire: Wire,
+    stop: &[String],
+    candidates: usize,
+    deadline: Instant,
+) -> ModelResult<Generation> {
+    let body = match tokio::time::timeout_at(deadline, response.text()).await {
+        Err(_) => return Err(target.timeout(WHOLE_ANSWER, target.timeout)),
+        Ok(Err(error)) => return Err(target.transport_error(&error, key)),
+        Ok(Ok(body)) => body,
+    };
+    let mut pieces = Vec::new();
+    decode_whole(wire, &body, &mut pieces).map_err(|error| wire_error(target, error, key))?;
+    let mut accumulator = Accumulator::new(candidates, stop);
+    let mut generation = Generation::default();
+    for piece in pieces {
+        match piece {
+            Piece::Text { index, text } => {
+                accumulator.push(index, &text);
+            }
+            Piece::Usage { prompt, completion } => {
+                generation.prompt_tokens = prompt.or(generation.prompt_tokens);
+                generation.completion_tokens = completion.or(generation.completion_tokens);
+            }
+            Piece::Done => {}
+        }
+    }
+    generation.candidates = accumulator.into_texts();
+    Ok(generation)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_answers_are_read_too() {
+        let mut out = Vec::new();
+        decode_whole(
+            Wire::OpenaiChat,
+            r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"x"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Piece::Text {
+                    index: 0,
+                    text: "x".into()
+                },
+                Piece::Usage {
+                    prompt: Some(3),
+                    completion: Some(1)
+                },
+                Piece::Done
+            ]
+        );
+        out.clear();
+        decode_whole(
+            Wire::Anthropic,
+            r#"{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"usage":{"input_tokens":4,"output_tokens":2}}"#,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out[0],
+            Piece::Text {
+                index: 0,
+                text: "ab".into()
+            }
+        );
+        out.clear();
+        decode_whole(Wire::Llamacpp, r#"{"content":"z"}"#, &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Piece::Text {
+                    index: 0,
+                    text: "z".into()
+                },
+                Piece::Done
+            ]
+        );
+    }
 
     fn frames(wire: Wire, chunks: &[&[u8]]) -> Vec<Frame> {
         let mut framer = Framer::new(wire);
