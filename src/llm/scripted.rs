@@ -19,6 +19,9 @@ use tokio::task::JoinSet;
 
 use crate::config::Backend;
 
+/// How many bytes the server reads at a time.
+const READ_SIZE: usize = 64 * 1024;
+
 /// The prompt size reported in the usage of every scripted stream.
 pub const SCRIPTED_PROMPT_TOKENS: u64 = 12;
 
@@ -481,6 +484,8 @@ async fn read_request(
                 .unwrap_or(0);
             let start = end + 4;
             while buffer.len() < start + length {
+                buffer.reserve(READ_SIZE);
+                buffer.reserve(READ_SIZE);
                 if stream.read_buf(buffer).await? == 0 {
                     return Ok(None);
                 }
@@ -498,6 +503,7 @@ async fn read_request(
                 last_write_at: None,
             }));
         }
+        buffer.reserve(READ_SIZE);
         if stream.read_buf(buffer).await? == 0 {
             return Ok(None);
         }
@@ -512,6 +518,7 @@ async fn pause_or_hang_up(
 ) -> bool {
     let deadline = duration.map(|duration| tokio::time::Instant::now() + duration);
     loop {
+        buffer.reserve(READ_SIZE);
         let read = stream.read_buf(buffer);
         let result = match deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
