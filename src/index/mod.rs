@@ -1,6 +1,8 @@
 //! The repository index: every module of the workspace and the installed packages it imports.
 
+pub mod extract;
 pub mod model;
+pub mod resolve;
 
 use std::sync::Arc;
 
