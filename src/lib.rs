@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod context;
 pub mod index;
 pub mod llm;
 pub mod store;

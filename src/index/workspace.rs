@@ -78,6 +78,7 @@ pub struct Index {
     /// By path relative to the root.
     files: Arc<HashMap<String, FileState>>,
     environment: Arc<Environment>,
+    symbol_docs: Arc<super::search::SymbolDocs>,
 }
 
 impl std::fmt::Debug for Index {
@@ -111,6 +112,7 @@ impl Index {
             modules: Arc::default(),
             files: Arc::default(),
             environment,
+            symbol_docs: Arc::default(),
         }
     }
 
@@ -271,6 +273,22 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.modules.is_empty()
+    }
+
+    /// BM25 over the symbols of the workspace's modules, leaving out `exclude_module`.
+    pub fn search(
+        &self,
+        query: &[u64],
+        exclude_module: &str,
+        limit: usize,
+    ) -> Vec<super::search::Hit> {
+        let docs: Vec<(String, Arc<Vec<super::search::SymbolDoc>>)> = self
+            .modules
+            .iter()
+            .filter(|(name, _)| name.as_str() != exclude_module)
+            .map(|(name, module)| (name.clone(), self.symbol_docs.of(module)))
+            .collect();
+        super::search::bm25(&docs, query, limit)
     }
 
     /// The path relative to the root, or `None` for a path outside the workspace.

@@ -1,0 +1,572 @@
+//! The hole at the cursor: enclosing function and class, expected type, typed names in scope.
+//!
+//! An empty body (the usual shape of a hole) often does not parse: the document is repaired by
+//! putting `...` at the cursor when the cursor's line is blank, and parsed again, so the
+//! enclosing definitions are found the same way whether the body is empty or half written.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::{Node, Tree};
+
+use crate::index::extract::{extract_module, node_text};
+use crate::index::model::{FunctionInfo, ModuleInfo};
+
+/// A name visible at the cursor, with its type when one is written or can be read off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedName {
+    pub name: String,
+    /// An annotation as written, or the callee of the constructor/call it was assigned from
+    /// (`Foo` for `x = Foo(...)`, `self.make` for `x = self.make(...)`), prefixed with `call:`.
+    pub type_text: Option<String>,
+    pub origin: NameOrigin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameOrigin {
+    Parameter,
+    Local,
+    SelfAttribute,
+}
+
+/// What the code around the cursor says about the hole.
+#[derive(Debug, Clone, Default)]
+pub struct Hole {
+    /// The current module, extracted from the (repaired) document text.
+    pub module: ModuleInfo,
+    /// The innermost enclosing class, as a qualname.
+    pub class_qualname: Option<String>,
+    /// The innermost enclosing function as the index knows it (methods and module functions).
+    pub function: Option<FunctionInfo>,
+    /// The qualname of the innermost enclosing function (`Class.method`, `outer.inner`).
+    pub function_qualname: Option<String>,
+    pub expected_type: Option<String>,
+    pub names_in_scope: Vec<TypedName>,
+    /// Identifiers in the enclosing function's header and docstring, and in lines near the cursor.
+    pub nearby_identifiers: Vec<String>,
+    /// How the rest of the document uses names.
+    pub usage: Usage,
+}
+
+/// Name and attribute uses in the document, outside of import statements.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// Identifier uses (not attribute names) in the whole document.
+    pub names: HashMap<String, u32>,
+    /// Identifier uses inside the enclosing class.
+    pub names_in_class: HashMap<String, u32>,
+    /// Attribute names (`x.name`) anywhere in the document.
+    pub attributes: HashMap<String, u32>,
+    /// `name.attr` pairs where `name` is a plain identifier.
+    pub qualified: HashMap<(String, String), u32>,
+    /// Names and dotted names that are called somewhere (`Foo(...)`, `mod.Foo(...)`).
+    pub called: HashSet<String>,
+}
+
+/// Lines above and below the cursor whose identifiers feed the retrieval query.
+const NEARBY_LINES: usize = 12;
+
+/// Reads the hole at byte `offset` of `text`, whose tree is `tree`, in module `module_name`.
+pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: usize) -> Hole {
+    let offset = floor_boundary(text, offset.min(text.len()));
+    let repaired = repair(text, offset);
+    let reparsed;
+    let (text, tree) = match &repaired {
+        Some(repaired) => {
+            // An incremental reparse: the tree is edited where `...` went in.
+            let mut edited = tree.clone();
+            let inserted = repaired.len() - text.len();
+            let start = point_at(text, offset);
+            let mut end = start;
+            for c in repaired[offset..offset + inserted].chars() {
+                if c == '\n' {
+                    end.row += 1;
+                    end.column = 0;
+                } else {
+                    end.column += c.len_utf8();
+                }
+            }
+            edited.edit(&tree_sitter::InputEdit {
+                start_byte: offset,
+                old_end_byte: offset,
+                new_end_byte: offset + inserted,
+                start_position: start,
+                old_end_position: start,
+                new_end_position: end,
+            });
+            match crate::store::parse_python(repaired, Some(&edited)) {
+                Some(parsed) => {
+                    reparsed = parsed;
+                    (repaired.as_str(), &reparsed)
+                }
+                None => (text, tree),
+            }
+        }
+        None => (text, tree),
+    };
+    // The cursor now sits on the `...` that was put in (when it was).
+    let offset = match &repaired {
+        Some(r) if text.len() == r.len() => offset + r[offset..].find("...").unwrap_or(0),
+        _ => offset,
+    };
+    let module = extract_module(module_name, path, text, tree);
+    let mut hole = Hole {
+        module,
+        ..Hole::default()
+    };
+    let Some(node) = tree.root_node().descendant_for_byte_range(offset, offset) else {
+        return hole;
+    };
+
+    // Enclosing definitions, innermost first.
+    let mut definitions: Vec<Node> = Vec::new();
+    let mut ancestor = Some(node);
+    while let Some(current) = ancestor {
+        if matches!(current.kind(), "function_definition" | "class_definition") {
+            definitions.push(current);
+        }
+        ancestor = current.parent();
+    }
+    let function_node = definitions
+        .iter()
+        .copied()
+        .find(|n| n.kind() == "function_definition");
+    let outer_first: Vec<Node> = definitions.iter().rev().copied().collect();
+    let names: Vec<&str> = outer_first
+        .iter()
+        .filter_map(|n| {
+            n.child_by_field_name("name")
+                .map(|name| node_text(name, text))
+        })
+        .collect();
+    if let Some(function) = function_node {
+        let position = outer_first
+            .iter()
+            .position(|n| n.id() == function.id())
+            .unwrap_or(0);
+        hole.function_qualname =
+            Some(names[..=position.min(names.len().saturating_sub(1))].join("."));
+        // The class the function is a method of, or the innermost class around the cursor.
+        let classes: Vec<&str> = outer_first[..position]
+            .iter()
+            .filter(|n| n.kind() == "class_definition")
+            .filter_map(|n| {
+                n.child_by_field_name("name")
+                    .map(|name| node_text(name, text))
+            })
+            .collect();
+        if !classes.is_empty()
+            && outer_first[..position]
+                .iter()
+                .all(|n| n.kind() == "class_definition")
+        {
+            hole.class_qualname = Some(classes.join("."));
+        }
+        hole.function = find_function(&hole.module, hole.class_qualname.as_deref(), function, text);
+    } else {
+        let classes: Vec<&str> = outer_first
+            .iter()
+            .take_while(|n| n.kind() == "class_definition")
+            .filter_map(|n| {
+                n.child_by_field_name("name")
+                    .map(|name| node_text(name, text))
+            })
+            .collect();
+        if !classes.is_empty() {
+            hole.class_qualname = Some(classes.join("."));
+        }
+    }
+
+    hole.expected_type = expected_type(node, function_node, hole.function.as_ref(), text, offset);
+    if let Some(function) = &hole.function {
+        for param in &function.params {
+            hole.names_in_scope.push(TypedName {
+                name: param.name.clone(),
+                type_text: param.annotation.clone(),
+                origin: NameOrigin::Parameter,
+            });
+        }
+    }
+    if let Some(function) = function_node {
+        if let Some(body) = function.child_by_field_name("body") {
+            collect_locals(body, text, offset, &mut hole.names_in_scope, 0);
+        }
+    }
+    hole.nearby_identifiers = nearby_identifiers(text, offset, function_node);
+    let class_node = definitions
+        .iter()
+        .copied()
+        .find(|n| n.kind() == "class_definition");
+    let class_range = class_node.map(|n| (n.start_byte(), n.end_byte()));
+    count_usage(tree.root_node(), text, class_range, &mut hole.usage, 0);
+    hole
+}
+
+fn count_usage(
+    node: Node,
+    text: &str,
+    class_range: Option<(usize, usize)>,
+    usage: &mut Usage,
+    depth: usize,
+) {
+    if depth > 200 {
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        match child.kind() {
+            "import_statement" | "import_from_statement" | "future_import_statement" => {}
+            "identifier" => {
+                let name = node_text(child, text);
+                *usage.names.entry(name.to_string()).or_default() += 1;
+                if let Some((start, end)) = class_range {
+                    if child.start_byte() >= start && child.end_byte() <= end {
+                        *usage.names_in_class.entry(name.to_string()).or_default() += 1;
+                    }
+                }
+            }
+            "attribute" => {
+                let object = child.child_by_field_name("object");
+                let attribute = child.child_by_field_name("attribute");
+                if let Some(attribute) = attribute {
+                    let name = node_text(attribute, text).to_string();
+                    if let Some(object) = object.filter(|o| o.kind() == "identifier") {
+                        *usage
+                            .qualified
+                            .entry((node_text(object, text).to_string(), name.clone()))
+                            .or_default() += 1;
+                    }
+                    *usage.attributes.entry(name).or_default() += 1;
+                }
+                if let Some(object) = object {
+                    if object.kind() == "identifier" {
+                        count_usage_identifier(object, text, class_range, usage);
+                    } else {
+                        count_usage(child, text, class_range, usage, depth + 1);
+                    }
+                }
+            }
+            "call" => {
+                if let Some(function) = child.child_by_field_name("function") {
+                    if matches!(function.kind(), "identifier" | "attribute") {
+                        usage.called.insert(node_text(function, text).to_string());
+                    }
+                }
+                count_usage(child, text, class_range, usage, depth + 1);
+            }
+            _ => count_usage(child, text, class_range, usage, depth + 1),
+        }
+    }
+}
+
+fn count_usage_identifier(
+    node: Node,
+    text: &str,
+    class_range: Option<(usize, usize)>,
+    usage: &mut Usage,
+) {
+    let name = node_text(node, text);
+    *usage.names.entry(name.to_string()).or_default() += 1;
+    if let Some((start, end)) = class_range {
+        if node.start_byte() >= start && node.end_byte() <= end {
+            *usage.names_in_class.entry(name.to_string()).or_default() += 1;
+        }
+    }
+}
+
+/// The document with `...` at the cursor when the cursor's line is blank up to its end.
+fn repair(text: &str, offset: usize) -> Option<String> {
+    let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[offset..]
+        .find('\n')
+        .map(|i| offset + i)
+        .unwrap_or(text.len());
+    let before = text[line_start..offset].trim_end();
+    let blank = text[line_start..line_end].trim().is_empty();
+    let open = before.ends_with(['=', '(', '[', '{', ',', ':'])
+        || before.ends_with("return")
+        || before.ends_with("await");
+    if !blank && !(open && text[offset..line_end].trim().is_empty()) {
+        return None;
+    }
+    if !blank {
+        let mut repaired = String::with_capacity(text.len() + 4);
+        repaired.push_str(&text[..offset]);
+        repaired.push_str(if text[..offset].ends_with(' ') {
+            "..."
+        } else {
+            " ..."
+        });
+        repaired.push_str(&text[offset..]);
+        return Some(repaired);
+    }
+    let mut repaired = String::with_capacity(text.len() + 3);
+    repaired.push_str(&text[..offset]);
+    if offset == line_start {
+        // An unindented blank line: indent like the previous non-blank line's body would be.
+        let previous = text[..line_start]
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let indent = previous.len() - previous.trim_start().len();
+        let extra = if previous.trim_end().ends_with(':') {
+            4
+        } else {
+            0
+        };
+        repaired.push_str(&" ".repeat(indent + extra));
+    }
+    repaired.push_str("...");
+    repaired.push_str(&text[offset..]);
+    Some(repaired)
+}
+
+fn point_at(text: &str, offset: usize) -> tree_sitter::Point {
+    let before = &text[..offset];
+    let row = before.matches('\n').count();
+    let column = offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    tree_sitter::Point { row, column }
+}
+
+fn floor_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+fn find_function(
+    module: &ModuleInfo,
+    class: Option<&str>,
+    node: Node,
+    text: &str,
+) -> Option<FunctionInfo> {
+    let name = node_text(node.child_by_field_name("name")?, text);
+    let line = node.start_position().row as u32;
+    let candidates: &[FunctionInfo] = match class {
+        Some(qualname) => &crate::index::resolve::find_class(module, qualname)?.methods,
+        None => &module.functions,
+    };
+    candidates
+        .iter()
+        .find(|f| f.name == name && f.line == line)
+        .or_else(|| candidates.iter().find(|f| f.name == name))
+        .cloned()
+}
+
+/// The type the code at the cursor should produce, when the code says so.
+fn expected_type(
+    node: Node,
+    function_node: Option<Node>,
+    function: Option<&FunctionInfo>,
+    text: &str,
+    offset: usize,
+) -> Option<String> {
+    let returns = function
+        .and_then(|f| f.returns.clone())
+        .filter(|r| r != "None");
+    let mut ancestor = Some(node);
+    while let Some(current) = ancestor {
+        match current.kind() {
+            "return_statement" => return returns,
+            "assignment" => {
+                let right_start = current
+                    .child_by_field_name("right")
+                    .map(|r| r.start_byte())
+                    .unwrap_or(usize::MAX);
+                if offset >= right_start {
+                    if let Some(annotation) = current.child_by_field_name("type") {
+                        return Some(node_text(annotation, text).to_string());
+                    }
+                }
+            }
+            "function_definition" | "class_definition" | "lambda" => break,
+            _ => {}
+        }
+        ancestor = current.parent();
+    }
+    // An empty (or `...`) body: the whole body is to be written, and it must return `returns`.
+    let body = function_node?.child_by_field_name("body")?;
+    let mut cursor = body.walk();
+    let statements: Vec<Node> = body
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .filter(|n| {
+            !(n.kind() == "expression_statement"
+                && n.named_child(0).map(|c| c.kind()) == Some("string"))
+        })
+        .collect();
+    let empty = statements
+        .iter()
+        .all(|n| matches!(node_text(*n, text).trim(), "..." | "pass"));
+    if empty {
+        returns
+    } else {
+        None
+    }
+}
+
+/// Names assigned in the function before the cursor (not inside nested definitions).
+fn collect_locals(node: Node, text: &str, offset: usize, out: &mut Vec<TypedName>, depth: usize) {
+    if depth > 48 {
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        if child.start_byte() >= offset {
+            break;
+        }
+        match child.kind() {
+            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => {}
+            "assignment" => {
+                let left = child.child_by_field_name("left");
+                let annotation = child
+                    .child_by_field_name("type")
+                    .map(|t| node_text(t, text).to_string());
+                let right = child.child_by_field_name("right");
+                if let Some(left) = left.filter(|l| l.kind() == "identifier") {
+                    let type_text = annotation.or_else(|| right.and_then(|r| call_type(r, text)));
+                    let name = node_text(left, text).to_string();
+                    out.retain(|n| !(n.name == name && n.origin == NameOrigin::Local));
+                    out.push(TypedName {
+                        name,
+                        type_text,
+                        origin: NameOrigin::Local,
+                    });
+                }
+                collect_locals(child, text, offset, out, depth + 1);
+            }
+            _ => collect_locals(child, text, offset, out, depth + 1),
+        }
+    }
+}
+
+/// `Foo(...)` or `self.make(...)` as `call:Foo` / `call:self.make`: a type read off a call.
+fn call_type(value: Node, text: &str) -> Option<String> {
+    let value = if value.kind() == "await" {
+        value.named_child(0)?
+    } else {
+        value
+    };
+    if value.kind() != "call" {
+        return None;
+    }
+    let function = value.child_by_field_name("function")?;
+    if !matches!(function.kind(), "identifier" | "attribute") {
+        return None;
+    }
+    Some(format!("call:{}", node_text(function, text)))
+}
+
+/// Identifiers of the enclosing function's header and docstring and of the lines near the cursor.
+fn nearby_identifiers(text: &str, offset: usize, function_node: Option<Node>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(function) = function_node {
+        let header_end = function
+            .child_by_field_name("body")
+            .and_then(|b| b.named_child(0))
+            .filter(|first| first.kind() == "expression_statement")
+            .map(|first| first.end_byte())
+            .unwrap_or_else(|| {
+                function
+                    .child_by_field_name("body")
+                    .map(|b| b.start_byte())
+                    .unwrap_or(function.end_byte())
+            });
+        identifiers_into(
+            &text[function.start_byte()..header_end.min(text.len()).max(function.start_byte())],
+            &mut out,
+        );
+    }
+    let before: Vec<usize> = text[..offset].match_indices('\n').map(|(i, _)| i).collect();
+    let start = if before.len() > NEARBY_LINES {
+        before[before.len() - NEARBY_LINES]
+    } else {
+        0
+    };
+    let end = text[offset..]
+        .match_indices('\n')
+        .nth(NEARBY_LINES)
+        .map(|(i, _)| offset + i)
+        .unwrap_or(text.len());
+    identifiers_into(&text[start..end], &mut out);
+    out
+}
+
+/// Appends every identifier of `text` (outside of nothing: strings and comments count too).
+pub fn identifiers_into(text: &str, out: &mut Vec<String>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            out.push(text[start..i].to_string());
+        } else {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hole_at(source: &str) -> Hole {
+        let offset = source.find("<CURSOR>").expect("fixture has a cursor");
+        let text = source.replace("<CURSOR>", "");
+        let tree = crate::store::parse_python(&text, None).expect("parses");
+        analyze(&text, &tree, "pkg.mod", "pkg/mod.py", offset)
+    }
+
+    #[test]
+    fn an_empty_method_body_is_found_with_its_types() {
+        let hole = hole_at(
+            "from .models import Request, Response\n\nclass Client:\n    def send(self, request: Request, *, timeout: float = 1.0) -> Response:\n        \"\"\"Send it.\"\"\"\n        <CURSOR>\n\n    def close(self) -> None:\n        pass\n",
+        );
+        assert_eq!(hole.class_qualname.as_deref(), Some("Client"));
+        assert_eq!(hole.function_qualname.as_deref(), Some("Client.send"));
+        assert_eq!(hole.expected_type.as_deref(), Some("Response"));
+        let names: Vec<_> = hole
+            .names_in_scope
+            .iter()
+            .map(|n| (n.name.as_str(), n.type_text.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("self", None),
+                ("request", Some("Request")),
+                ("timeout", Some("float"))
+            ]
+        );
+        assert!(hole.nearby_identifiers.iter().any(|i| i == "Send"));
+    }
+
+    #[test]
+    fn a_body_without_docstring_or_statements_is_repaired() {
+        let hole =
+            hole_at("def parse(text: str) -> Token:\n    <CURSOR>\n\ndef other():\n    pass\n");
+        assert_eq!(hole.function_qualname.as_deref(), Some("parse"));
+        assert_eq!(hole.expected_type.as_deref(), Some("Token"));
+        assert!(hole.module.functions.iter().any(|f| f.name == "other"));
+    }
+
+    #[test]
+    fn locals_and_assignment_annotations() {
+        let hole = hole_at("def f(a):\n    b = Builder(a)\n    c: Result = <CURSOR>\n");
+        assert_eq!(hole.expected_type.as_deref(), Some("Result"));
+        let local = hole
+            .names_in_scope
+            .iter()
+            .find(|n| n.name == "b")
+            .expect("b is a local");
+        assert_eq!(local.type_text.as_deref(), Some("call:Builder"));
+        // Module level, no function: nothing breaks.
+        let hole = hole_at("x = 1\n<CURSOR>");
+        assert!(hole.function.is_none());
+    }
+}

@@ -1,0 +1,345 @@
+//! BM25 over the index's symbols: names split into words, parameter names, docstring words.
+//!
+//! Each module's symbol documents are built once per version of the module (cached by the
+//! module's `Arc`, shared by every snapshot), so a query scans prepared term lists and never
+//! re-splits names. Document frequencies are counted during the scan, so no global state needs
+//! updating when one file changes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::model::{ClassInfo, FunctionInfo, ModuleInfo};
+
+/// One searchable symbol.
+#[derive(Debug, Clone)]
+pub struct SymbolDoc {
+    /// The class qualname for a method, attribute or nested class; `None` at module level.
+    pub class: Option<String>,
+    /// The symbol's own name (for a class: the class's qualname and `class` is `None`).
+    pub name: String,
+    pub kind: SymbolKind,
+    /// Hashed words, sorted (repeats kept: they are the term frequencies).
+    terms: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolKind {
+    Class,
+    Function,
+    Member,
+    Variable,
+}
+
+/// A search hit: module, symbol and score.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub module: String,
+    pub class: Option<String>,
+    pub name: String,
+    pub kind: SymbolKind,
+    pub score: f64,
+}
+
+/// The per-module symbol documents, shared between snapshots.
+#[derive(Default)]
+pub struct SymbolDocs {
+    by_module: Mutex<HashMap<String, (Arc<ModuleInfo>, Arc<Vec<SymbolDoc>>)>>,
+}
+
+impl SymbolDocs {
+    /// The documents of one module version, built on first use.
+    pub fn of(&self, module: &Arc<ModuleInfo>) -> Arc<Vec<SymbolDoc>> {
+        if let Ok(cache) = self.by_module.lock() {
+            if let Some((cached_module, docs)) = cache.get(&module.name) {
+                if Arc::ptr_eq(cached_module, module) {
+                    return docs.clone();
+                }
+            }
+        }
+        let docs = Arc::new(module_docs(module));
+        if let Ok(mut cache) = self.by_module.lock() {
+            cache.insert(module.name.clone(), (module.clone(), docs.clone()));
+        }
+        docs
+    }
+}
+
+fn module_docs(module: &ModuleInfo) -> Vec<SymbolDoc> {
+    let mut out = Vec::new();
+    for class in &module.classes {
+        class_docs(class, None, &mut out);
+    }
+    for function in &module.functions {
+        out.push(SymbolDoc {
+            class: None,
+            name: function.name.clone(),
+            kind: SymbolKind::Function,
+            terms: function_terms(function, None),
+        });
+    }
+    for variable in &module.variables {
+        if variable.name.starts_with("__") {
+            continue;
+        }
+        let mut terms = Vec::new();
+        words_of_identifier(&variable.name, &mut terms);
+        if let Some(annotation) = &variable.annotation {
+            words_of_text(annotation, &mut terms);
+        }
+        out.push(SymbolDoc {
+            class: None,
+            name: variable.name.clone(),
+            kind: SymbolKind::Variable,
+            terms: finish(terms),
+        });
+    }
+    out
+}
+
+fn class_docs(class: &ClassInfo, outer: Option<&str>, out: &mut Vec<SymbolDoc>) {
+    let qualname = match outer {
+        Some(outer) => format!("{outer}.{}", class.name),
+        None => class.name.clone(),
+    };
+    let mut terms = Vec::new();
+    words_of_identifier(&class.name, &mut terms);
+    words_of_identifier(&class.name, &mut terms);
+    for base in &class.bases {
+        words_of_text(base, &mut terms);
+    }
+    if let Some(doc) = &class.docstring {
+        words_of_text(doc, &mut terms);
+    }
+    out.push(SymbolDoc {
+        class: outer.map(str::to_string),
+        name: qualname.clone(),
+        kind: SymbolKind::Class,
+        terms: finish(terms),
+    });
+    for method in &class.methods {
+        out.push(SymbolDoc {
+            class: Some(qualname.clone()),
+            name: method.name.clone(),
+            kind: SymbolKind::Member,
+            terms: function_terms(method, Some(&class.name)),
+        });
+    }
+    for attribute in class.attributes.iter().chain(&class.instance_attributes) {
+        if attribute.name.starts_with("__") {
+            continue;
+        }
+        let mut terms = Vec::new();
+        words_of_identifier(&attribute.name, &mut terms);
+        words_of_identifier(&attribute.name, &mut terms);
+        words_of_identifier(&class.name, &mut terms);
+        if let Some(annotation) = &attribute.annotation {
+            words_of_text(annotation, &mut terms);
+        }
+        out.push(SymbolDoc {
+            class: Some(qualname.clone()),
+            name: attribute.name.clone(),
+            kind: SymbolKind::Member,
+            terms: finish(terms),
+        });
+    }
+    for nested in &class.classes {
+        class_docs(nested, Some(&qualname), out);
+    }
+}
+
+fn function_terms(function: &FunctionInfo, class: Option<&str>) -> Vec<u64> {
+    let mut terms = Vec::new();
+    // The name counts twice: it is what a query most often matches.
+    words_of_identifier(&function.name, &mut terms);
+    words_of_identifier(&function.name, &mut terms);
+    if let Some(class) = class {
+        words_of_identifier(class, &mut terms);
+    }
+    for param in &function.params {
+        if param.name != "self" && param.name != "cls" {
+            words_of_identifier(&param.name, &mut terms);
+        }
+        if let Some(annotation) = &param.annotation {
+            words_of_text(annotation, &mut terms);
+        }
+    }
+    if let Some(returns) = &function.returns {
+        words_of_text(returns, &mut terms);
+    }
+    if let Some(doc) = &function.docstring {
+        words_of_text(doc, &mut terms);
+    }
+    finish(terms)
+}
+
+fn finish(mut terms: Vec<u64>) -> Vec<u64> {
+    terms.sort_unstable();
+    terms
+}
+
+const STOP_WORDS: &[&str] = &[
+    "the", "and", "for", "with", "that", "this", "from", "are", "was", "not", "but", "its", "into",
+    "self", "cls", "none", "true", "false", "return", "returns", "str", "int", "bool", "any",
+    "optional", "typing", "def", "get", "set", "is", "of", "to", "in", "a", "an", "or", "be", "if",
+    "on", "as", "by", "it",
+];
+
+fn hash_word(word: &str) -> u64 {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in word.bytes() {
+        hash ^= u64::from(byte.to_ascii_lowercase());
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    hash
+}
+
+/// Splits an identifier into lowercase words (`render_lines`, `HTTPStatusError`) and hashes them.
+pub fn words_of_identifier(identifier: &str, out: &mut Vec<u64>) {
+    for word in split_identifier(identifier) {
+        if word.len() >= 2 && !STOP_WORDS.contains(&word.as_str()) {
+            out.push(hash_word(&word));
+        }
+    }
+}
+
+/// The lowercase words of an identifier.
+pub fn split_identifier(identifier: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for part in identifier.split(|c: char| !c.is_alphanumeric()) {
+        let chars: Vec<char> = part.chars().collect();
+        let mut current = String::new();
+        for (i, &c) in chars.iter().enumerate() {
+            let boundary = c.is_uppercase()
+                && !current.is_empty()
+                && (chars[i - 1].is_lowercase()
+                    || chars[i - 1].is_ascii_digit()
+                    || chars.get(i + 1).map(|n| n.is_lowercase()).unwrap_or(false));
+            if boundary {
+                words.push(std::mem::take(&mut current).to_lowercase());
+            }
+            current.push(c);
+        }
+        if !current.is_empty() {
+            words.push(current.to_lowercase());
+        }
+    }
+    words
+}
+
+/// Hashes the identifier-like words of free text (docstrings, annotations).
+pub fn words_of_text(text: &str, out: &mut Vec<u64>) {
+    for token in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+        if !token.is_empty() {
+            words_of_identifier(token, out);
+        }
+    }
+}
+
+/// Scores every document of `modules` against the query words and returns the best `limit`.
+pub fn bm25(docs: &[(String, Arc<Vec<SymbolDoc>>)], query: &[u64], limit: usize) -> Vec<Hit> {
+    const K1: f64 = 1.2;
+    const B: f64 = 0.75;
+    let mut query: Vec<u64> = query.to_vec();
+    query.sort_unstable();
+    query.dedup();
+    if query.is_empty() {
+        return Vec::new();
+    }
+    let mut total_length = 0usize;
+    let mut count = 0usize;
+    let mut frequencies = vec![0usize; query.len()];
+    // (module index, doc index, term frequencies per query word)
+    let mut matches: Vec<(usize, usize, Vec<u16>, usize)> = Vec::new();
+    for (module_index, (_, module_docs)) in docs.iter().enumerate() {
+        for (doc_index, doc) in module_docs.iter().enumerate() {
+            count += 1;
+            total_length += doc.terms.len();
+            let mut tf: Vec<u16> = Vec::new();
+            for (q, word) in query.iter().enumerate() {
+                let n = count_sorted(&doc.terms, *word);
+                if n > 0 {
+                    if tf.is_empty() {
+                        tf = vec![0; query.len()];
+                    }
+                    tf[q] = n as u16;
+                    frequencies[q] += 1;
+                }
+            }
+            if !tf.is_empty() {
+                matches.push((module_index, doc_index, tf, doc.terms.len()));
+            }
+        }
+    }
+    if count == 0 {
+        return Vec::new();
+    }
+    let average = total_length as f64 / count as f64;
+    let idf: Vec<f64> = frequencies
+        .iter()
+        .map(|&df| ((count as f64 - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln())
+        .collect();
+    let mut hits: Vec<Hit> = matches
+        .into_iter()
+        .map(|(module_index, doc_index, tf, length)| {
+            let mut score = 0.0;
+            for (q, &n) in tf.iter().enumerate() {
+                if n > 0 {
+                    let n = f64::from(n);
+                    score += idf[q] * n * (K1 + 1.0)
+                        / (n + K1 * (1.0 - B + B * length as f64 / average.max(1.0)));
+                }
+            }
+            let doc = &docs[module_index].1[doc_index];
+            Hit {
+                module: docs[module_index].0.clone(),
+                class: doc.class.clone(),
+                name: doc.name.clone(),
+                kind: doc.kind,
+                score,
+            }
+        })
+        .collect();
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    hits.truncate(limit);
+    hits
+}
+
+fn count_sorted(terms: &[u64], word: u64) -> usize {
+    let start = terms.partition_point(|t| *t < word);
+    terms[start..].iter().take_while(|t| **t == word).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_split_into_words() {
+        assert_eq!(split_identifier("render_lines"), vec!["render", "lines"]);
+        assert_eq!(
+            split_identifier("HTTPStatusError"),
+            vec!["http", "status", "error"]
+        );
+        assert_eq!(split_identifier("getUTF8Name"), vec!["get", "utf8", "name"]);
+    }
+
+    #[test]
+    fn bm25_prefers_the_symbol_named_by_the_query() {
+        let source = crate::index::resolve::MapSource::from_sources(&[(
+            "m",
+            "m.py",
+            "def render_lines(lines): ...\ndef parse_header(value: str) -> str:\n    \"\"\"Parse a header value.\"\"\"\nclass Renderer:\n    def render(self): ...\n",
+        )]);
+        let docs = SymbolDocs::default();
+        let module = source.modules["m"].clone();
+        let all = vec![("m".to_string(), docs.of(&module))];
+        let mut query = Vec::new();
+        words_of_text("parse the header", &mut query);
+        let hits = bm25(&all, &query, 3);
+        assert_eq!(hits[0].name, "parse_header");
+        assert!(
+            Arc::ptr_eq(&docs.of(&module), &docs.of(&module)),
+            "documents are cached per module version"
+        );
+    }
+}
