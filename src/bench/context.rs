@@ -44,6 +44,8 @@ struct Arguments {
     cache: PathBuf,
     out: PathBuf,
     budget: usize,
+    /// Where to write each case's part listing (`HoleContext::describe`), if anywhere.
+    explain: Option<PathBuf>,
 }
 
 fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
@@ -51,6 +53,7 @@ fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
     let mut cache = None;
     let mut out = None;
     let mut budget = 6144;
+    let mut explain = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -60,6 +63,7 @@ fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
                 ))
             }
             "--out" => out = Some(PathBuf::from(iter.next().context("--out needs a file")?)),
+            "--explain" => explain = Some(PathBuf::from(iter.next().context("--explain needs a file")?)),
             "--budget" => {
                 budget = iter
                     .next()
@@ -83,6 +87,7 @@ fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
         cache,
         out,
         budget,
+        explain,
     })
 }
 
@@ -155,6 +160,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         std::fs::File::create(&arguments.out)
             .with_context(|| format!("writing {}", arguments.out.display()))?,
     );
+    let mut explain = match &arguments.explain {
+        Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => None,
+    };
     let mut indexes: HashMap<String, Index> = HashMap::new();
     let mut times_ms = Vec::new();
     let mut bytes_total = 0usize;
@@ -227,6 +236,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         let repository = context.repository_text();
         times_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         bytes_total += repository.len();
+        if let Some(explain) = explain.as_mut() {
+            writeln!(explain, "== {}\n{}", case.id, context.describe())?;
+        }
         serde_json::to_writer(
             &mut out,
             &serde_json::json!({ "id": case.id, "context": repository }),

@@ -84,6 +84,39 @@ impl HoleContext {
     pub fn repository_text(&self) -> String {
         render_groups(&self.parts)
     }
+
+    /// A listing of every part for `spackle context`: rank, tokens, score, module, reason, and
+    /// the part's first line.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        if let Some(function) = &self.enclosing_function {
+            out.push_str(&format!("enclosing function: {function}\n"));
+        }
+        if let Some(class) = &self.enclosing_class {
+            out.push_str(&format!("enclosing class: {class}\n"));
+        }
+        if let Some(expected) = &self.expected_type {
+            out.push_str(&format!("expected type: {expected}\n"));
+        }
+        let names: Vec<String> = self
+            .names_in_scope
+            .iter()
+            .map(|(name, ty)| match ty {
+                Some(ty) => format!("{name}: {ty}"),
+                None => name.clone(),
+            })
+            .collect();
+        out.push_str(&format!("names in scope: {}\n", names.join(", ")));
+        out.push_str(&format!("{} parts, {} tokens, {} candidates left out\n", self.parts.len(), self.tokens, self.left_out));
+        for part in &self.parts {
+            let first = part.text.lines().next().unwrap_or("");
+            out.push_str(&format!(
+                "#{:<3} {:>4} tok  score {:>5.2}  {}  {}  [{}]\n",
+                part.rank, part.tokens, part.score, part.module, first, part.reason
+            ));
+        }
+        out
+    }
 }
 
 fn render_groups(parts: &[ContextPart]) -> String {
@@ -117,6 +150,12 @@ pub fn count_tokens(text: &str) -> usize {
     tiktoken_rs::cl100k_base_singleton()
         .encode_ordinary(text)
         .len()
+}
+
+/// A quick upper estimate of the tokens of stub text (cl100k gives about 3.5 bytes a token on
+/// Python stubs); the packed text is counted exactly at the end.
+fn estimate_tokens(text: &str) -> usize {
+    text.len() / 3 + 1
 }
 
 /// Builds the repository context for the cursor at byte `offset` of `document_text`.
@@ -300,11 +339,7 @@ fn pack(
             0
         };
         let added_bytes = added.len() + extra;
-        let added_tokens = if budget.max_tokens.is_some() {
-            count_tokens(&added) + 1
-        } else {
-            0
-        };
+        let added_tokens = if budget.max_tokens.is_some() { estimate_tokens(&added) } else { 0 };
         if used_bytes + added_bytes > max_bytes || used_tokens + added_tokens > max_tokens {
             left_out += 1;
             continue;

@@ -99,6 +99,8 @@ pub struct Ranker<'a> {
     /// Classes already expanded, with the weight they were expanded at.
     expanded: HashMap<(String, String), f64>,
     nearby: HashSet<String>,
+    /// `class_members` results, computed once per class per request.
+    members_cache: std::cell::RefCell<HashMap<(String, String), Option<std::rc::Rc<resolve::Members>>>>,
 }
 
 impl<'a> Ranker<'a> {
@@ -110,6 +112,29 @@ impl<'a> Ranker<'a> {
             scores: HashMap::new(),
             expanded: HashMap::new(),
             nearby,
+            members_cache: std::cell::RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn members(&self, module: &str, qualname: &str) -> Option<std::rc::Rc<resolve::Members>> {
+        let key = (module.to_string(), qualname.to_string());
+        if let Some(found) = self.members_cache.borrow().get(&key) {
+            return found.clone();
+        }
+        let found = resolve::class_members(self.source, module, qualname).map(std::rc::Rc::new);
+        self.members_cache.borrow_mut().insert(key, found.clone());
+        found
+    }
+
+    /// The classes `self.method(...)` returns, for a method of `module.class` or its bases.
+    fn self_method_returns(&self, module: &str, class: &str, method: &str) -> Vec<(String, String)> {
+        let Some(members) = self.members(module, class) else { return Vec::new() };
+        match members.get(method).map(|m| (&m.kind, &m.owner_module)) {
+            Some((resolve::MemberKind::Method(function), owner_module)) => match &function.returns {
+                Some(returns) => self.classes_in_annotation(owner_module, returns),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
         }
     }
 
@@ -200,7 +225,7 @@ impl<'a> Ranker<'a> {
         }
         // Attributes of `self` (its own and inherited) whose types are known.
         let mut attributes = Vec::new();
-        let members = resolve::class_members(self.source, module, qualname);
+        let members = self.members(module, qualname);
         let mut owners = vec![(module.to_string(), class.clone())];
         if let Some(members) = &members {
             for (owner_module, owner_qualname) in members.classes.iter().skip(1) {
@@ -343,23 +368,7 @@ impl<'a> Ranker<'a> {
             return Vec::new();
         }
         if let Some(method) = callee.strip_prefix("self.") {
-            let symbol = resolve::resolve_attribute(
-                self.source,
-                &Symbol::Class {
-                    module: module.to_string(),
-                    qualname: class_name.to_string(),
-                },
-                method,
-            );
-            if let Some(Symbol::Function { module, qualname }) = symbol {
-                if let Some(returns) = self
-                    .function_info(&module, &qualname)
-                    .and_then(|f| f.returns)
-                {
-                    return self.classes_in_annotation(&module, &returns);
-                }
-            }
-            return Vec::new();
+            return self.self_method_returns(module, class_name, method);
         }
         self.classes_of_call(module, callee)
     }

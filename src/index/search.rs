@@ -245,23 +245,31 @@ pub fn bm25(docs: &[(String, Arc<Vec<SymbolDoc>>)], query: &[u64], limit: usize)
     if query.is_empty() {
         return Vec::new();
     }
+    let positions: HashMap<u64, usize> = query.iter().enumerate().map(|(i, w)| (*w, i)).collect();
     let mut total_length = 0usize;
     let mut count = 0usize;
     let mut frequencies = vec![0usize; query.len()];
-    // (module index, doc index, term frequencies per query word)
-    let mut matches: Vec<(usize, usize, Vec<u16>, usize)> = Vec::new();
+    // (module index, doc index, (query word, term frequency) pairs, document length)
+    let mut matches: Vec<(usize, usize, Vec<(usize, u16)>, usize)> = Vec::new();
     for (module_index, (_, module_docs)) in docs.iter().enumerate() {
         for (doc_index, doc) in module_docs.iter().enumerate() {
             count += 1;
             total_length += doc.terms.len();
-            let mut tf: Vec<u16> = Vec::new();
-            for (q, word) in query.iter().enumerate() {
-                let n = count_sorted(&doc.terms, *word);
-                if n > 0 {
-                    if tf.is_empty() {
-                        tf = vec![0; query.len()];
+            let mut tf: Vec<(usize, u16)> = Vec::new();
+            // Terms are sorted, so repeats are adjacent.
+            let mut previous = None;
+            for term in &doc.terms {
+                if Some(*term) == previous {
+                    if let Some(last) = tf.last_mut() {
+                        if query[last.0] == *term {
+                            last.1 += 1;
+                        }
                     }
-                    tf[q] = n as u16;
+                    continue;
+                }
+                previous = Some(*term);
+                if let Some(&q) = positions.get(term) {
+                    tf.push((q, 1));
                     frequencies[q] += 1;
                 }
             }
@@ -282,12 +290,9 @@ pub fn bm25(docs: &[(String, Arc<Vec<SymbolDoc>>)], query: &[u64], limit: usize)
         .into_iter()
         .map(|(module_index, doc_index, tf, length)| {
             let mut score = 0.0;
-            for (q, &n) in tf.iter().enumerate() {
-                if n > 0 {
-                    let n = f64::from(n);
-                    score += idf[q] * n * (K1 + 1.0)
-                        / (n + K1 * (1.0 - B + B * length as f64 / average.max(1.0)));
-                }
+            for &(q, n) in &tf {
+                let n = f64::from(n);
+                score += idf[q] * n * (K1 + 1.0) / (n + K1 * (1.0 - B + B * length as f64 / average.max(1.0)));
             }
             let doc = &docs[module_index].1[doc_index];
             Hit {
@@ -304,10 +309,6 @@ pub fn bm25(docs: &[(String, Arc<Vec<SymbolDoc>>)], query: &[u64], limit: usize)
     hits
 }
 
-fn count_sorted(terms: &[u64], word: u64) -> usize {
-    let start = terms.partition_point(|t| *t < word);
-    terms[start..].iter().take_while(|t| **t == word).count()
-}
 
 #[cfg(test)]
 mod tests {

@@ -126,7 +126,8 @@ fn is_identifier(text: &str) -> bool {
 /// `pkg/sub/mod.py` is `pkg.sub.mod`, `pkg/__init__.py` is `pkg`. A leading `src/`
 /// (the src layout) is not part of the name. Folders that are not identifiers cut the name: the
 /// module is named from the first identifier folder after the last one that is not (so
-/// `scripts-2/tool.py` is `tool`). Returns `None` when the file name itself is not an identifier.
+/// `scripts-2/tool.py` is `tool`). Returns `None` when the file name has characters other than
+/// letters, digits and `_`.
 pub fn module_name(relative: &str) -> Option<String> {
     let relative = relative.trim_start_matches("./");
     let mut parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty()).collect();
@@ -134,7 +135,9 @@ pub fn module_name(relative: &str) -> Option<String> {
     let stem = file
         .strip_suffix(".pyi")
         .or_else(|| file.strip_suffix(".py"))?;
-    if !is_identifier(stem) {
+    // A stem such as `0001_initial` cannot be named in an import statement, but `importlib` loads
+    // it (Django's migrations): it is indexed under that name.
+    if stem.is_empty() || !stem.chars().all(|c| c.is_alphanumeric() || c == '_') {
         return None;
     }
     if parts.first() == Some(&"src") {
@@ -174,6 +177,7 @@ mod tests {
         assert_eq!(module_name("setup.py").as_deref(), Some("setup"));
         assert_eq!(module_name("my-scripts/tool.py").as_deref(), Some("tool"));
         assert_eq!(module_name("pkg/not-a-module.py"), None);
+        assert_eq!(module_name("app/migrations/0001_initial.py").as_deref(), Some("app.migrations.0001_initial"));
         assert_eq!(module_name("__init__.py"), None);
     }
 
