@@ -45,6 +45,19 @@ pub struct Hole {
     pub nearby_identifiers: Vec<String>,
     /// How the rest of the document uses names.
     pub usage: Usage,
+    /// The call whose argument the cursor is in, if any.
+    pub call_argument: Option<CallArgument>,
+}
+
+/// The cursor stands in an argument of a call: which callee, which argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallArgument {
+    /// The callee as written (`make`, `self.build`, `mod.Class`).
+    pub callee: String,
+    /// How many positional arguments come before the cursor's.
+    pub position: usize,
+    /// The keyword, when the cursor is in `name=...`.
+    pub keyword: Option<String>,
 }
 
 /// Name and attribute uses in the document, outside of import statements.
@@ -68,6 +81,7 @@ const NEARBY_LINES: usize = 12;
 /// Reads the hole at byte `offset` of `text`, whose tree is `tree`, in module `module_name`.
 pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: usize) -> Hole {
     let offset = floor_boundary(text, offset.min(text.len()));
+    let p0 = std::time::Instant::now();
     let repaired = repair(text, offset);
     let reparsed;
     let (text, tree) = match &repaired {
@@ -108,7 +122,9 @@ pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: u
         Some(r) if text.len() == r.len() => offset + r[offset..].find("...").unwrap_or(0),
         _ => offset,
     };
+    let p1 = p0.elapsed();
     let module = extract_module(module_name, path, text, tree);
+    let p2 = p0.elapsed();
     let mut hole = Hole {
         module,
         ..Hole::default()
@@ -177,6 +193,7 @@ pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: u
     }
 
     hole.expected_type = expected_type(node, function_node, hole.function.as_ref(), text, offset);
+    hole.call_argument = call_argument(node, text, offset);
     if let Some(function) = &hole.function {
         for param in &function.params {
             hole.names_in_scope.push(TypedName {
@@ -197,80 +214,160 @@ pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: u
         .copied()
         .find(|n| n.kind() == "class_definition");
     let class_range = class_node.map(|n| (n.start_byte(), n.end_byte()));
-    count_usage(tree.root_node(), text, class_range, &mut hole.usage, 0);
+    let p3 = p0.elapsed();
+    count_usage(tree.root_node(), text, class_range, &mut hole.usage);
+    if std::env::var_os("SPACKLE_PROFILE").is_some() {
+        eprintln!("PROFILE reparse {:?} extract {:?} hole {:?} usage {:?}", p1, p2 - p1, p3 - p2, p0.elapsed() - p3);
+    }
     hole
 }
 
-fn count_usage(
-    node: Node,
-    text: &str,
-    class_range: Option<(usize, usize)>,
-    usage: &mut Usage,
-    depth: usize,
-) {
-    if depth > 200 {
-        return;
-    }
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        match child.kind() {
-            "import_statement" | "import_from_statement" | "future_import_statement" => {}
-            "identifier" => {
-                let name = node_text(child, text);
-                *usage.names.entry(name.to_string()).or_default() += 1;
-                if let Some((start, end)) = class_range {
-                    if child.start_byte() >= start && child.end_byte() <= end {
-                        *usage.names_in_class.entry(name.to_string()).or_default() += 1;
-                    }
-                }
+/// Counts name, attribute and call uses outside import statements, strings and comments.
+///
+/// A lexical scan rather than a tree walk: it is several times faster on large modules (this
+/// runs on every request) and reads broken code the same way as clean code.
+fn count_usage(root: Node, text: &str, class_range: Option<(usize, usize)>, usage: &mut Usage) {
+    let imports = import_ranges(root);
+    let bytes = text.as_bytes();
+    let mut names: HashMap<&str, u32> = HashMap::new();
+    let mut names_in_class: HashMap<&str, u32> = HashMap::new();
+    let mut attributes: HashMap<&str, u32> = HashMap::new();
+    let mut qualified: HashMap<(&str, &str), u32> = HashMap::new();
+    let mut called: HashSet<&str> = HashSet::new();
+    let mut import_index = 0;
+    // The previous identifier, when it was followed directly by `.` (the object of an attribute),
+    // and the start of the dotted chain it belongs to.
+    let mut object: Option<&str> = None;
+    let mut chain_start: Option<usize> = None;
+    let mut after_dot = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        while import_index < imports.len() && imports[import_index].1 <= i {
+            import_index += 1;
+        }
+        if let Some(&(start, end)) = imports.get(import_index) {
+            if i >= start && i < end {
+                i = end;
+                continue;
             }
-            "attribute" => {
-                let object = child.child_by_field_name("object");
-                let attribute = child.child_by_field_name("attribute");
-                if let Some(attribute) = attribute {
-                    let name = node_text(attribute, text).to_string();
-                    if let Some(object) = object.filter(|o| o.kind() == "identifier") {
-                        *usage
-                            .qualified
-                            .entry((node_text(object, text).to_string(), name.clone()))
-                            .or_default() += 1;
-                    }
-                    *usage.attributes.entry(name).or_default() += 1;
+        }
+        let c = bytes[i];
+        match c {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
                 }
-                if let Some(object) = object {
-                    if object.kind() == "identifier" {
-                        count_usage_identifier(object, text, class_range, usage);
-                    } else {
-                        count_usage(child, text, class_range, usage, depth + 1);
-                    }
-                }
+                after_dot = false;
             }
-            "call" => {
-                if let Some(function) = child.child_by_field_name("function") {
-                    if matches!(function.kind(), "identifier" | "attribute") {
-                        usage.called.insert(node_text(function, text).to_string());
+            b'"' | b'\'' => {
+                i = skip_string(bytes, i);
+                after_dot = false;
+                object = None;
+            }
+            b'.' => {
+                after_dot = true;
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80) {
+                    i += 1;
+                }
+                // A string prefix (`f"`, `rb'`) belongs to the string that follows.
+                if i < bytes.len() && (bytes[i] == b'"' || bytes[i] == b'\'') && i - start <= 2 {
+                    continue;
+                }
+                let Some(word) = text.get(start..i) else { continue };
+                let mut next = i;
+                while next < bytes.len() && (bytes[next] == b' ' || bytes[next] == b'\t') {
+                    next += 1;
+                }
+                let followed_by_dot = next < bytes.len() && bytes[next] == b'.';
+                let followed_by_call = next < bytes.len() && bytes[next] == b'(';
+                if after_dot {
+                    *attributes.entry(word).or_default() += 1;
+                    if let Some(object) = object {
+                        *qualified.entry((object, word)).or_default() += 1;
+                    }
+                    object = None;
+                } else {
+                    *names.entry(word).or_default() += 1;
+                    if class_range.is_some_and(|(s, e)| start >= s && i <= e) {
+                        *names_in_class.entry(word).or_default() += 1;
+                    }
+                    object = if followed_by_dot { Some(word) } else { None };
+                    chain_start = Some(start);
+                }
+                if followed_by_call {
+                    if let Some(chain) = chain_start.and_then(|s| text.get(s..i)) {
+                        called.insert(chain);
                     }
                 }
-                count_usage(child, text, class_range, usage, depth + 1);
+                after_dot = false;
             }
-            _ => count_usage(child, text, class_range, usage, depth + 1),
+            b' ' | b'\t' | b'\\' => i += 1,
+            _ => {
+                after_dot = false;
+                object = None;
+                i += 1;
+            }
         }
     }
+    usage.names = names.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    usage.names_in_class = names_in_class.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    usage.attributes = attributes.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    usage.qualified = qualified.into_iter().map(|((o, a), v)| ((o.to_string(), a.to_string()), v)).collect();
+    usage.called = called.into_iter().map(str::to_string).collect();
 }
 
-fn count_usage_identifier(
-    node: Node,
-    text: &str,
-    class_range: Option<(usize, usize)>,
-    usage: &mut Usage,
-) {
-    let name = node_text(node, text);
-    *usage.names.entry(name.to_string()).or_default() += 1;
-    if let Some((start, end)) = class_range {
-        if node.start_byte() >= start && node.end_byte() <= end {
-            *usage.names_in_class.entry(name.to_string()).or_default() += 1;
+/// The index of the byte after the string literal starting at `start` (a quote).
+fn skip_string(bytes: &[u8], start: usize) -> usize {
+    let quote = bytes[start];
+    let triple = bytes.len() >= start + 3 && bytes[start + 1] == quote && bytes[start + 2] == quote;
+    let mut i = start + if triple { 3 } else { 1 };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'\n' if !triple => return i,
+            c if c == quote => {
+                if !triple {
+                    return i + 1;
+                }
+                if bytes.len() >= i + 3 && bytes[i + 1] == quote && bytes[i + 2] == quote {
+                    return i + 3;
+                }
+                i += 1;
+            }
+            _ => i += 1,
         }
     }
+    bytes.len()
+}
+
+/// Byte ranges of the import statements at module level and in blocks below it (not inside
+/// functions), in order.
+fn import_ranges(root: Node) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root, 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "import_statement" | "import_from_statement" | "future_import_statement" => {
+                    out.push((child.start_byte(), child.end_byte()));
+                }
+                "if_statement" | "try_statement" | "with_statement" | "else_clause" | "elif_clause"
+                | "except_clause" | "finally_clause" | "block" | "ERROR"
+                    if depth < 6 =>
+                {
+                    stack.push((child, depth + 1));
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out
 }
 
 /// The document with `...` at the cursor when the cursor's line is blank up to its end.
@@ -285,7 +382,8 @@ fn repair(text: &str, offset: usize) -> Option<String> {
     let open = before.ends_with(['=', '(', '[', '{', ',', ':'])
         || before.ends_with("return")
         || before.ends_with("await");
-    if !blank && !(open && text[offset..line_end].trim().is_empty()) {
+    let rest_closes = text[offset..line_end].trim().chars().all(|c| matches!(c, ')' | ']' | '}' | ',' | ':'));
+    if !blank && !(open && rest_closes) {
         return None;
     }
     if !blank {
@@ -370,13 +468,21 @@ fn expected_type(
         match current.kind() {
             "return_statement" => return returns,
             "assignment" => {
-                let right_start = current
-                    .child_by_field_name("right")
-                    .map(|r| r.start_byte())
-                    .unwrap_or(usize::MAX);
+                let right = current.child_by_field_name("right");
+                let right_start = right.map(|r| r.start_byte()).unwrap_or(usize::MAX);
                 if offset >= right_start {
                     if let Some(annotation) = current.child_by_field_name("type") {
-                        return Some(node_text(annotation, text).to_string());
+                        let annotation = node_text(annotation, text).to_string();
+                        // Inside a list, set or tuple literal: the element type of `list[T]`.
+                        let in_literal = right.is_some_and(|r| {
+                            matches!(r.kind(), "list" | "set" | "tuple") && r.start_byte() < offset
+                        });
+                        if in_literal {
+                            if let Some(element) = element_type(&annotation) {
+                                return Some(element);
+                            }
+                        }
+                        return Some(annotation);
                     }
                 }
             }
@@ -404,6 +510,59 @@ fn expected_type(
     } else {
         None
     }
+}
+
+/// The call argument the cursor is in, when it is in one (and not inside a nested definition).
+fn call_argument(node: Node, text: &str, offset: usize) -> Option<CallArgument> {
+    let mut keyword = None;
+    let mut ancestor = Some(node);
+    while let Some(current) = ancestor {
+        match current.kind() {
+            "keyword_argument" => {
+                if keyword.is_none() {
+                    keyword = current.child_by_field_name("name").map(|n| node_text(n, text).to_string());
+                }
+            }
+            "argument_list" => {
+                let call = current.parent().filter(|p| p.kind() == "call")?;
+                let function = call.child_by_field_name("function")?;
+                if !matches!(function.kind(), "identifier" | "attribute") {
+                    return None;
+                }
+                let mut cursor = current.walk();
+                let position = current
+                    .named_children(&mut cursor)
+                    .filter(|a| a.end_byte() < offset && !matches!(a.kind(), "keyword_argument" | "comment"))
+                    .count();
+                return Some(CallArgument { callee: node_text(function, text).to_string(), position, keyword });
+            }
+            "function_definition" | "class_definition" | "lambda" | "block" | "expression_statement" => return None,
+            _ => {}
+        }
+        ancestor = current.parent();
+    }
+    None
+}
+
+/// `T` of `list[T]`, `List[T]`, `set[T]`, `Sequence[T]`, `tuple[T, ...]` and the like.
+fn element_type(annotation: &str) -> Option<String> {
+    let (container, rest) = annotation.split_once('[')?;
+    let container = container.rsplit('.').next().unwrap_or(container).trim();
+    let known = ["list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence", "MutableSequence", "Iterable", "tuple", "Tuple"];
+    if !known.contains(&container) {
+        return None;
+    }
+    let inner = rest.strip_suffix(']')?;
+    let mut depth = 0;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => return Some(inner[..i].trim().to_string()),
+            _ => {}
+        }
+    }
+    Some(inner.trim().to_string())
 }
 
 /// Names assigned in the function before the cursor (not inside nested definitions).
@@ -556,6 +715,18 @@ mod tests {
     }
 
     #[test]
+    fn usage_counts_skip_imports_strings_and_comments() {
+        let hole = hole_at("import os\nfrom a import (\n    b,\n    c,\n)\nx = os.path.join('b', \"c\")  # b\ny = c.run(x).z\n<CURSOR>");
+        assert_eq!(hole.usage.names.get("b"), None);
+        assert_eq!(hole.usage.names.get("os"), Some(&1));
+        assert_eq!(hole.usage.names.get("c"), Some(&1));
+        assert_eq!(hole.usage.qualified.get(&("os".to_string(), "path".to_string())), Some(&1));
+        assert_eq!(hole.usage.attributes.get("join"), Some(&1));
+        assert!(hole.usage.called.contains("os.path.join"));
+        assert!(hole.usage.called.contains("c.run"));
+    }
+
+    #[test]
     fn locals_and_assignment_annotations() {
         let hole = hole_at("def f(a):\n    b = Builder(a)\n    c: Result = <CURSOR>\n");
         assert_eq!(hole.expected_type.as_deref(), Some("Result"));
@@ -565,6 +736,13 @@ mod tests {
             .find(|n| n.name == "b")
             .expect("b is a local");
         assert_eq!(local.type_text.as_deref(), Some("call:Builder"));
+        let hole = hole_at("def f(a):\n    xs: list[Item] = [<CURSOR>]\n");
+        assert_eq!(hole.expected_type.as_deref(), Some("Item"));
+        let hole = hole_at("def f(a):\n    g(a, b, key=<CURSOR>)\n");
+        assert_eq!(
+            hole.call_argument,
+            Some(CallArgument { callee: "g".into(), position: 2, keyword: Some("key".into()) })
+        );
         // Module level, no function: nothing breaks.
         let hole = hole_at("x = 1\n<CURSOR>");
         assert!(hole.function.is_none());

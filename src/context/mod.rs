@@ -171,15 +171,21 @@ pub fn build_context(
     offset: usize,
     budget: Budget,
 ) -> HoleContext {
-    let hole = hole::analyze(document_text, tree, module_name, path, offset);
-    let overlay = Overlay {
-        index,
-        current: Arc::new(hole.module.clone()),
-    };
+    let t0 = std::time::Instant::now();
+    let mut hole = hole::analyze(document_text, tree, module_name, path, offset);
+    let t1 = t0.elapsed();
+    let overlay = Overlay { index, current: Arc::new(hole.module.clone()) };
+    if hole.expected_type.is_none() {
+        hole.expected_type = rank::expected_type_of_call(&overlay, &hole);
+    }
     let mut ranker = Ranker::new(&overlay, &hole);
     ranker.rank();
     let scores = std::mem::take(&mut ranker.scores);
+    let t2 = t0.elapsed();
     let mut context = pack(&overlay, module_name, scores, budget);
+    if std::env::var_os("SPACKLE_PROFILE").is_some() {
+        eprintln!("PROFILE analyze {:?} rank {:?} pack {:?}", t1, t2 - t1, t0.elapsed() - t2);
+    }
     context.expected_type = hole.expected_type.clone();
     context.enclosing_function = hole.function_qualname.clone();
     context.enclosing_class = hole.class_qualname.clone();
@@ -419,16 +425,101 @@ fn render_member(class: &ClassInfo, name: &str) -> Option<(u32, String)> {
     if let Some(method) = class.methods.iter().find(|m| m.name == name) {
         return Some((method.line, render::function(method, "    ", false)));
     }
-    if let Some(attribute) = class
-        .attributes
-        .iter()
-        .chain(&class.instance_attributes)
-        .find(|a| a.name == name)
-    {
+    if let Some(attribute) = class.attributes.iter().find(|a| a.name == name) {
         return Some((attribute.line, render::variable(attribute, "    ")));
+    }
+    if let Some(attribute) = class.instance_attributes.iter().find(|a| a.name == name) {
+        // In a class body, `self.x: T = ...` reads best as `x: T`; a value is shown only when it
+        // says something on its own (not a parameter's name, nothing computed from `self`).
+        let mut attribute = attribute.clone();
+        let value_is_local = attribute
+            .value
+            .as_deref()
+            .is_some_and(|v| v.contains("self") || v.chars().all(|c| c.is_alphanumeric() || c == '_'));
+        if attribute.annotation.is_some() || value_is_local {
+            attribute.value = None;
+        }
+        return Some((attribute.line, render::variable(&attribute, "    ")));
     }
     if let Some(nested) = class.classes.iter().find(|c| c.name == name) {
         return Some((nested.line, format!("    class {}: ...\n", nested.name)));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::environment::Environment;
+    use std::path::{Path, PathBuf};
+
+    /// Indexes the files (as open buffers, nothing on disk) and builds the context at `<CURSOR>`
+    /// in the last one.
+    fn context_of(files: &[(&str, &str)], budget: Budget) -> HoleContext {
+        let root = PathBuf::from("/workspace");
+        let mut index = Index::empty(root.clone(), Arc::new(Environment::none()));
+        for (path, text) in files {
+            index.update_buffer(&root.join(path), &text.replace("<CURSOR>", ""));
+        }
+        let (path, text) = files.last().expect("at least one file");
+        let offset = text.find("<CURSOR>").expect("the last file has a cursor");
+        let text = text.replace("<CURSOR>", "");
+        let tree = crate::store::parse_python(&text, None).expect("parses");
+        let module = index.module_name_of(&Path::new("/workspace").join(path)).expect("module name");
+        build_context(&index, &text, &tree, &module, path, offset, budget)
+    }
+
+    const MODELS: &str = "class Request:\n    \"\"\"An HTTP request.\"\"\"\n    def __init__(self, method: str, url: str) -> None:\n        self.method = method\n        self.url = url\n        self.headers: Headers = Headers()\n    def read(self) -> bytes: ...\n\nclass Response:\n    status_code: int\n    def __init__(self, status_code: int, request: Request) -> None: ...\n    @property\n    def is_error(self) -> bool: ...\n\nclass Headers(dict):\n    def get_list(self, key: str) -> list[str]: ...\n";
+    const UTILS: &str = "def parse_header(value: str) -> dict[str, str]:\n    \"\"\"Parse a header value.\"\"\"\n\ndef unrelated_helper() -> None: ...\n";
+    const CLIENT: &str = "from .models import Request, Response\nfrom .utils import parse_header\n\nclass Client:\n    def send(self, request: Request) -> Response:\n        \"\"\"Send the request and read the response headers.\"\"\"\n        <CURSOR>\n\n    def close(self) -> None:\n        pass\n";
+
+    #[test]
+    fn the_hole_gets_its_types_and_the_imports_it_needs() {
+        let files = [("pkg/__init__.py", ""), ("pkg/models.py", MODELS), ("pkg/utils.py", UTILS), ("pkg/client.py", CLIENT)];
+        let context = context_of(&files, Budget::tokens(1500));
+        assert_eq!(context.expected_type.as_deref(), Some("Response"));
+        assert_eq!(context.enclosing_function.as_deref(), Some("Client.send"));
+        expect_test::expect![[r##"
+            # pkg.models
+            class Response:
+                status_code: int
+                def __init__(self, status_code: int, request: Request) -> None: ...
+                @property
+                def is_error(self) -> bool: ...
+            class Request:
+                """An HTTP request."""
+                def __init__(self, method: str, url: str) -> None: ...
+                method: str
+                url: str
+                headers: Headers
+                def read(self) -> bytes: ...
+            class Headers(dict):
+                def get_list(self, key: str) -> list[str]: ...
+
+            # pkg.utils
+            def parse_header(value: str) -> dict[str, str]:
+                """Parse a header value."""
+        "##]]
+        .assert_eq(&context.repository_text());
+        assert!(context.describe().contains("imported and not used elsewhere in the file"));
+    }
+
+    #[test]
+    fn a_small_budget_keeps_the_most_relevant_parts() {
+        let files = [("pkg/__init__.py", ""), ("pkg/models.py", MODELS), ("pkg/utils.py", UTILS), ("pkg/client.py", CLIENT)];
+        let context = context_of(&files, Budget::bytes(200));
+        let text = context.repository_text();
+        assert!(text.len() <= 200, "{text}");
+        assert!(text.contains("class Response"), "{text}");
+        assert!(context.left_out > 0);
+    }
+
+    #[test]
+    fn broken_and_odd_documents_do_not_break_the_builder() {
+        for document in ["", "def", "class A(:\n    def f(self", "x = (<CURSOR>", "<CURSOR>", "def f():\n<CURSOR>"] {
+            let files = [("pkg/models.py", MODELS), ("pkg/odd.py", if document.contains("<CURSOR>") { document } else { "<CURSOR>" })];
+            let context = context_of(&files, Budget::tokens(200));
+            assert!(context.tokens <= 200);
+        }
+    }
 }

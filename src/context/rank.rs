@@ -35,6 +35,8 @@ pub struct Scored {
 
 /// How far relevant types are followed through annotations and bases.
 const MAX_TYPE_DEPTH: usize = 2;
+/// How many distinct words a BM25 query keeps.
+const MAX_QUERY_WORDS: usize = 40;
 /// How many BM25 hits are considered.
 const BM25_HITS: usize = 40;
 /// Names that are never worth resolving as types.
@@ -155,10 +157,18 @@ impl<'a> Ranker<'a> {
 
     /// Runs every signal.
     pub fn rank(&mut self) {
+        let t0 = std::time::Instant::now();
         self.typed_names();
+        let t1 = t0.elapsed();
         self.imports();
+        let t2 = t0.elapsed();
         self.relevant_headers();
+        let t3 = t0.elapsed();
         self.retrieval();
+        let t4 = t0.elapsed();
+        if std::env::var_os("SPACKLE_PROFILE").is_some() {
+            eprintln!("PROFILE rank typed {:?} imports {:?} headers {:?} retrieval {:?}", t1, t2 - t1, t3 - t2, t4 - t3);
+        }
     }
 
     /// Types of parameters, locals, `self`, its attributes and the expected type.
@@ -694,6 +704,11 @@ impl<'a> Ranker<'a> {
             search::words_of_identifier(identifier, &mut query);
         }
         let current = self.current().to_string();
+        // The first distinct words (the function's name, its docstring, then the nearby lines)
+        // make the query: enough to retrieve on, and a bounded cost.
+        let mut seen = HashSet::new();
+        query.retain(|word| seen.insert(*word));
+        query.truncate(MAX_QUERY_WORDS);
         let hits = self.source.index.search(&query, &current, BM25_HITS);
         let Some(best) = hits.first().map(|h| h.score) else {
             return;
@@ -717,7 +732,76 @@ impl<'a> Ranker<'a> {
             };
             self.add(key, score, "similar words (BM25)");
         }
+        self.named_like_the_hole();
     }
+
+    /// A class or function named like the function being written (`def rule` and `class Rule`,
+    /// `def get_text` and `def text`) is what wrappers and delegating methods call.
+    fn named_like_the_hole(&mut self) {
+        let Some(function) = &self.hole.function else { return };
+        if function.name.starts_with("__") {
+            return;
+        }
+        let wanted = search::normalized_name(&function.name);
+        let mut names = vec![wanted.clone()];
+        for prefix in ["get", "make", "create", "build", "to", "as", "new"] {
+            if let Some(rest) = wanted.strip_prefix(prefix).filter(|rest| rest.len() >= 3) {
+                names.push(rest.to_string());
+            }
+        }
+        let current = self.current().to_string();
+        let found = self.source.index.find_named(&names, &current);
+        if found.len() <= 4 {
+            for hit in found {
+                let key = match hit.kind {
+                    search::SymbolKind::Class => Key { module: hit.module, class: Some(hit.name), name: None },
+                    _ => function_key(&hit.module, &hit.name),
+                };
+                self.add(key, 1.5, "named like the function being written");
+            }
+        }
+    }
+
+}
+
+/// The annotation of the parameter the cursor's call argument binds to, when it can be resolved.
+pub fn expected_type_of_call(source: &Overlay, hole: &Hole) -> Option<String> {
+    let call = hole.call_argument.as_ref()?;
+    let module = hole.module.name.as_str();
+    let symbol = match call.callee.strip_prefix("self.") {
+        Some(method) => {
+            let class = hole.class_qualname.as_ref()?;
+            resolve::resolve_attribute(source, &Symbol::Class { module: module.to_string(), qualname: class.clone() }, method)?
+        }
+        None => resolve_dotted(source, module, &call.callee)?,
+    };
+    let (function, bound) = match symbol {
+        Symbol::Function { module, qualname } => {
+            let info = source.module(&module)?;
+            match qualname.rsplit_once('.') {
+                Some((class, name)) => {
+                    let method = find_class(&info, class)?.methods.iter().find(|m| m.name == name)?.clone();
+                    let bound = !matches!(method.kind, FunctionKind::StaticMethod);
+                    (method, bound)
+                }
+                None => (info.functions.iter().find(|f| f.name == qualname)?.clone(), false),
+            }
+        }
+        Symbol::Class { module, qualname } => {
+            let members = resolve::class_members(source, &module, &qualname)?;
+            match &members.get("__init__")?.kind {
+                resolve::MemberKind::Method(init) => (init.clone(), true),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let params: Vec<&crate::index::model::Param> = function.params.iter().skip(usize::from(bound)).collect();
+    let param = match &call.keyword {
+        Some(keyword) => params.iter().find(|p| &p.name == keyword)?,
+        None => params.iter().filter(|p| matches!(p.kind, crate::index::model::ParamKind::PositionalOnly | crate::index::model::ParamKind::PositionalOrKeyword)).nth(call.position)?,
+    };
+    param.annotation.clone()
 }
 
 fn returns_one_of(function: &FunctionInfo, names: &HashSet<String>) -> bool {

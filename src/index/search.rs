@@ -18,8 +18,46 @@ pub struct SymbolDoc {
     /// The symbol's own name (for a class: the class's qualname and `class` is `None`).
     pub name: String,
     pub kind: SymbolKind,
-    /// Hashed words, sorted (repeats kept: they are the term frequencies).
+    /// Hashed words, sorted (repeats kept: they are the term frequencies); emptied once the
+    /// module's postings are built.
     terms: Vec<u64>,
+    /// How many words the document has.
+    length: u32,
+    /// The last part of `name`, normalized (see [`normalized_name`]).
+    pub normalized: String,
+}
+
+/// The name in a form that ignores case and underscores (`_get_text` and `GetText` → `gettext`).
+pub fn normalized_name(name: &str) -> String {
+    name.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
+}
+
+/// One module's symbol documents and their postings (word → documents holding it).
+#[derive(Debug, Default)]
+pub struct ModuleDocs {
+    pub docs: Vec<SymbolDoc>,
+    postings: HashMap<u64, Vec<(u32, u16)>>,
+    total_length: usize,
+}
+
+impl ModuleDocs {
+    fn new(mut docs: Vec<SymbolDoc>) -> ModuleDocs {
+        let mut postings: HashMap<u64, Vec<(u32, u16)>> = HashMap::new();
+        let mut total_length = 0;
+        for (index, doc) in docs.iter_mut().enumerate() {
+            let terms = std::mem::take(&mut doc.terms);
+            doc.length = terms.len() as u32;
+            doc.normalized = normalized_name(doc.name.rsplit('.').next().unwrap_or(&doc.name));
+            total_length += terms.len();
+            let mut start = 0;
+            while start < terms.len() {
+                let end = start + terms[start..].iter().take_while(|t| **t == terms[start]).count();
+                postings.entry(terms[start]).or_default().push((index as u32, (end - start) as u16));
+                start = end;
+            }
+        }
+        ModuleDocs { docs, postings, total_length }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,24 +81,39 @@ pub struct Hit {
 /// The per-module symbol documents, shared between snapshots.
 #[derive(Default)]
 pub struct SymbolDocs {
-    by_module: Mutex<HashMap<String, (Arc<ModuleInfo>, Arc<Vec<SymbolDoc>>)>>,
+    /// By the address of the module entry: snapshots holding different versions of a module
+    /// each find theirs. The `Weak` keeps the address from being reused while the entry exists.
+    by_module: Mutex<HashMap<usize, (std::sync::Weak<ModuleInfo>, Arc<ModuleDocs>)>>,
 }
 
 impl SymbolDocs {
     /// The documents of one module version, built on first use.
-    pub fn of(&self, module: &Arc<ModuleInfo>) -> Arc<Vec<SymbolDoc>> {
-        if let Ok(cache) = self.by_module.lock() {
-            if let Some((cached_module, docs)) = cache.get(&module.name) {
-                if Arc::ptr_eq(cached_module, module) {
-                    return docs.clone();
+    pub fn of(&self, module: &Arc<ModuleInfo>) -> Arc<ModuleDocs> {
+        self.of_all(std::iter::once(module)).pop().unwrap_or_default()
+    }
+
+    /// The documents of many modules under one lock; stale versions are swept now and then.
+    pub fn of_all<'m>(&self, modules: impl Iterator<Item = &'m Arc<ModuleInfo>>) -> Vec<Arc<ModuleDocs>> {
+        let Ok(mut cache) = self.by_module.lock() else { return Vec::new() };
+        let mut out = Vec::new();
+        let mut live = 0;
+        for module in modules {
+            live += 1;
+            let key = Arc::as_ptr(module) as usize;
+            let docs = match cache.get(&key) {
+                Some((_, docs)) => docs.clone(),
+                None => {
+                    let docs = Arc::new(ModuleDocs::new(module_docs(module)));
+                    cache.insert(key, (Arc::downgrade(module), docs.clone()));
+                    docs
                 }
-            }
+            };
+            out.push(docs);
         }
-        let docs = Arc::new(module_docs(module));
-        if let Ok(mut cache) = self.by_module.lock() {
-            cache.insert(module.name.clone(), (module.clone(), docs.clone()));
+        if cache.len() > 2 * live + 64 {
+            cache.retain(|_, (module, _)| module.strong_count() > 0);
         }
-        docs
+        out
     }
 }
 
@@ -74,7 +127,7 @@ fn module_docs(module: &ModuleInfo) -> Vec<SymbolDoc> {
             class: None,
             name: function.name.clone(),
             kind: SymbolKind::Function,
-            terms: function_terms(function, None),
+            terms: function_terms(function, None), length: 0, normalized: String::new()
         });
     }
     for variable in &module.variables {
@@ -90,7 +143,7 @@ fn module_docs(module: &ModuleInfo) -> Vec<SymbolDoc> {
             class: None,
             name: variable.name.clone(),
             kind: SymbolKind::Variable,
-            terms: finish(terms),
+            terms: finish(terms), length: 0, normalized: String::new()
         });
     }
     out
@@ -114,14 +167,14 @@ fn class_docs(class: &ClassInfo, outer: Option<&str>, out: &mut Vec<SymbolDoc>) 
         class: outer.map(str::to_string),
         name: qualname.clone(),
         kind: SymbolKind::Class,
-        terms: finish(terms),
+        terms: finish(terms), length: 0, normalized: String::new()
     });
     for method in &class.methods {
         out.push(SymbolDoc {
             class: Some(qualname.clone()),
             name: method.name.clone(),
             kind: SymbolKind::Member,
-            terms: function_terms(method, Some(&class.name)),
+            terms: function_terms(method, Some(&class.name)), length: 0, normalized: String::new()
         });
     }
     for attribute in class.attributes.iter().chain(&class.instance_attributes) {
@@ -139,7 +192,7 @@ fn class_docs(class: &ClassInfo, outer: Option<&str>, out: &mut Vec<SymbolDoc>) 
             class: Some(qualname.clone()),
             name: attribute.name.clone(),
             kind: SymbolKind::Member,
-            terms: finish(terms),
+            terms: finish(terms), length: 0, normalized: String::new()
         });
     }
     for nested in &class.classes {
@@ -235,80 +288,76 @@ pub fn words_of_text(text: &str, out: &mut Vec<u64>) {
     }
 }
 
-/// Scores every document of `modules` against the query words and returns the best `limit`.
-pub fn bm25(docs: &[(String, Arc<Vec<SymbolDoc>>)], query: &[u64], limit: usize) -> Vec<Hit> {
+/// Scores every document of `docs` against the query words and returns the best `limit`.
+pub fn bm25(docs: &[(String, Arc<ModuleDocs>)], query: &[u64], limit: usize) -> Vec<Hit> {
     const K1: f64 = 1.2;
     const B: f64 = 0.75;
     let mut query: Vec<u64> = query.to_vec();
     query.sort_unstable();
     query.dedup();
-    if query.is_empty() {
+    let count: usize = docs.iter().map(|(_, m)| m.docs.len()).sum();
+    if query.is_empty() || count == 0 {
         return Vec::new();
     }
-    let positions: HashMap<u64, usize> = query.iter().enumerate().map(|(i, w)| (*w, i)).collect();
-    let mut total_length = 0usize;
-    let mut count = 0usize;
+    let total_length: usize = docs.iter().map(|(_, m)| m.total_length).sum();
+    let average = (total_length as f64 / count as f64).max(1.0);
+    // One lookup per (module, word): the postings found give both the document frequencies
+    // and, in a second pass, the scores.
+    let mut found: Vec<(usize, usize, &Vec<(u32, u16)>)> = Vec::new();
     let mut frequencies = vec![0usize; query.len()];
-    // (module index, doc index, (query word, term frequency) pairs, document length)
-    let mut matches: Vec<(usize, usize, Vec<(usize, u16)>, usize)> = Vec::new();
-    for (module_index, (_, module_docs)) in docs.iter().enumerate() {
-        for (doc_index, doc) in module_docs.iter().enumerate() {
-            count += 1;
-            total_length += doc.terms.len();
-            let mut tf: Vec<(usize, u16)> = Vec::new();
-            // Terms are sorted, so repeats are adjacent.
-            let mut previous = None;
-            for term in &doc.terms {
-                if Some(*term) == previous {
-                    if let Some(last) = tf.last_mut() {
-                        if query[last.0] == *term {
-                            last.1 += 1;
-                        }
-                    }
-                    continue;
-                }
-                previous = Some(*term);
-                if let Some(&q) = positions.get(term) {
-                    tf.push((q, 1));
-                    frequencies[q] += 1;
-                }
-            }
-            if !tf.is_empty() {
-                matches.push((module_index, doc_index, tf, doc.terms.len()));
+    for (module_index, (_, module)) in docs.iter().enumerate() {
+        for (q, word) in query.iter().enumerate() {
+            if let Some(postings) = module.postings.get(word) {
+                frequencies[q] += postings.len();
+                found.push((module_index, q, postings));
             }
         }
     }
-    if count == 0 {
-        return Vec::new();
-    }
-    let average = total_length as f64 / count as f64;
     let idf: Vec<f64> = frequencies
         .iter()
         .map(|&df| ((count as f64 - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln())
         .collect();
-    let mut hits: Vec<Hit> = matches
-        .into_iter()
-        .map(|(module_index, doc_index, tf, length)| {
-            let mut score = 0.0;
-            for &(q, n) in &tf {
-                let n = f64::from(n);
-                score += idf[q] * n * (K1 + 1.0) / (n + K1 * (1.0 - B + B * length as f64 / average.max(1.0)));
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut scores: HashMap<u32, f64> = HashMap::new();
+    let mut start = 0;
+    while start < found.len() {
+        let module_index = found[start].0;
+        let end = start + found[start..].iter().take_while(|f| f.0 == module_index).count();
+        let module = &docs[module_index].1;
+        scores.clear();
+        for &(_, q, postings) in &found[start..end] {
+            for &(doc, tf) in postings {
+                let length = f64::from(module.docs[doc as usize].length);
+                let n = f64::from(tf);
+                *scores.entry(doc).or_default() += idf[q] * n * (K1 + 1.0) / (n + K1 * (1.0 - B + B * length / average));
             }
-            let doc = &docs[module_index].1[doc_index];
-            Hit {
-                module: docs[module_index].0.clone(),
-                class: doc.class.clone(),
-                name: doc.name.clone(),
-                kind: doc.kind,
-                score,
-            }
-        })
-        .collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
+        for (&doc, &score) in &scores {
+            let doc = &module.docs[doc as usize];
+            hits.push(Hit { module: docs[module_index].0.clone(), class: doc.class.clone(), name: doc.name.clone(), kind: doc.kind, score });
+        }
+        start = end;
+    }
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.module.cmp(&b.module)).then_with(|| a.name.cmp(&b.name)));
     hits.truncate(limit);
     hits
 }
 
+/// Module-level classes and functions whose normalized name is one of `names`.
+pub fn named(docs: &[(String, Arc<ModuleDocs>)], names: &[String]) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    for (module_name, module) in docs {
+        for doc in &module.docs {
+            if doc.class.is_some() || !matches!(doc.kind, SymbolKind::Class | SymbolKind::Function) {
+                continue;
+            }
+            if names.iter().any(|n| *n == doc.normalized) {
+                hits.push(Hit { module: module_name.clone(), class: None, name: doc.name.clone(), kind: doc.kind, score: 1.0 });
+            }
+        }
+    }
+    hits
+}
 
 #[cfg(test)]
 mod tests {
@@ -334,6 +383,7 @@ mod tests {
         let docs = SymbolDocs::default();
         let module = source.modules["m"].clone();
         let all = vec![("m".to_string(), docs.of(&module))];
+        assert_eq!(named(&all, &["renderlines".to_string()])[0].name, "render_lines");
         let mut query = Vec::new();
         words_of_text("parse the header", &mut query);
         let hits = bm25(&all, &query, 3);

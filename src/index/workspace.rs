@@ -146,10 +146,17 @@ impl Index {
             .cache_dir
             .as_ref()
             .map(|dir| cache::cache_file(dir, &root));
-        let mut cached = cache_path
+        // Entries move into `Arc`s once, so reusing one costs a reference count, not a copy.
+        let mut cached: HashMap<String, CachedFile> = cache_path
             .as_ref()
             .and_then(|path| cache::load(path, &root))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(relative, entry)| {
+                let CacheEntry { size, mtime_ns, module, .. } = entry;
+                (relative, CachedFile { size, mtime_ns, module: Arc::new(module) })
+            })
+            .collect();
         let total = walked.files.len();
         progress(Progress {
             done: 0,
@@ -236,7 +243,7 @@ impl Index {
             ..
         } = indexed;
         self.remove_relative(&relative);
-        Arc::make_mut(&mut self.modules).insert(state.module.clone(), Arc::new(module));
+        Arc::make_mut(&mut self.modules).insert(state.module.clone(), module);
         Arc::make_mut(&mut self.files).insert(relative, state);
     }
 
@@ -275,20 +282,23 @@ impl Index {
         self.modules.is_empty()
     }
 
+    /// The symbol documents of every workspace module but `exclude_module`.
+    fn symbol_documents(&self, exclude_module: &str) -> Vec<(String, Arc<super::search::ModuleDocs>)> {
+        let modules: Vec<(&String, &Arc<ModuleInfo>)> =
+            self.modules.iter().filter(|(name, _)| name.as_str() != exclude_module).collect();
+        let docs = self.symbol_docs.of_all(modules.iter().map(|(_, module)| *module));
+        modules.into_iter().map(|(name, _)| name.clone()).zip(docs).collect()
+    }
+
     /// BM25 over the symbols of the workspace's modules, leaving out `exclude_module`.
-    pub fn search(
-        &self,
-        query: &[u64],
-        exclude_module: &str,
-        limit: usize,
-    ) -> Vec<super::search::Hit> {
-        let docs: Vec<(String, Arc<Vec<super::search::SymbolDoc>>)> = self
-            .modules
-            .iter()
-            .filter(|(name, _)| name.as_str() != exclude_module)
-            .map(|(name, module)| (name.clone(), self.symbol_docs.of(module)))
-            .collect();
-        super::search::bm25(&docs, query, limit)
+    pub fn search(&self, query: &[u64], exclude_module: &str, limit: usize) -> Vec<super::search::Hit> {
+        super::search::bm25(&self.symbol_documents(exclude_module), query, limit)
+    }
+
+    /// Module-level classes and functions whose normalized name (see
+    /// [`normalized_name`](super::search::normalized_name)) is one of `names`.
+    pub fn find_named(&self, names: &[String], exclude_module: &str) -> Vec<super::search::Hit> {
+        super::search::named(&self.symbol_documents(exclude_module), names)
     }
 
     /// The path relative to the root, or `None` for a path outside the workspace.
@@ -339,7 +349,7 @@ impl Index {
         self.insert_indexed(Indexed {
             relative: relative.to_string(),
             state,
-            module,
+            module: Arc::new(module),
             from_cache: false,
         });
     }
@@ -379,13 +389,20 @@ impl Index {
 struct Indexed {
     relative: String,
     state: FileState,
-    module: ModuleInfo,
+    module: Arc<ModuleInfo>,
     from_cache: bool,
+}
+
+/// A persisted entry, as the build reuses it.
+struct CachedFile {
+    size: u64,
+    mtime_ns: u64,
+    module: Arc<ModuleInfo>,
 }
 
 fn index_file(
     file: &SourceFile,
-    cached: Option<&CacheEntry>,
+    cached: Option<&CachedFile>,
     max_file_bytes: u64,
 ) -> Result<Indexed, (PathBuf, String)> {
     let metadata =
@@ -432,7 +449,7 @@ fn index_file(
     Ok(Indexed {
         relative: file.relative.clone(),
         state,
-        module,
+        module: Arc::new(module),
         from_cache: false,
     })
 }
