@@ -216,9 +216,7 @@ pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: u
     let class_range = class_node.map(|n| (n.start_byte(), n.end_byte()));
     let p3 = p0.elapsed();
     count_usage(tree.root_node(), text, class_range, &mut hole.usage);
-    if std::env::var_os("SPACKLE_PROFILE").is_some() {
-        eprintln!("PROFILE reparse {:?} extract {:?} hole {:?} usage {:?}", p1, p2 - p1, p3 - p2, p0.elapsed() - p3);
-    }
+    tracing::trace!(reparse = ?p1, extract = ?(p2 - p1), hole = ?(p3 - p2), usage = ?(p0.elapsed() - p3), "hole analysed");
     hole
 }
 

@@ -72,7 +72,8 @@ pub struct HoleContext {
     pub enclosing_class: Option<String>,
     /// Names visible at the cursor with their types, as `(name, type)`.
     pub names_in_scope: Vec<(String, Option<String>)>,
-    /// Tokens of [`HoleContext::repository_text`].
+    /// Tokens of [`HoleContext::repository_text`]: exact when the budget's token limit was
+    /// near, else the sum over parts and module headers (within a few tokens of exact).
     pub tokens: usize,
     /// Candidates that were scored but did not fit.
     pub left_out: usize,
@@ -183,9 +184,7 @@ pub fn build_context(
     let scores = std::mem::take(&mut ranker.scores);
     let t2 = t0.elapsed();
     let mut context = pack(&overlay, module_name, scores, budget);
-    if std::env::var_os("SPACKLE_PROFILE").is_some() {
-        eprintln!("PROFILE analyze {:?} rank {:?} pack {:?}", t1, t2 - t1, t0.elapsed() - t2);
-    }
+    tracing::debug!(analyze = ?t1, rank = ?(t2 - t1), pack = ?(t0.elapsed() - t2), parts = context.parts.len(), "context built");
     context.expected_type = hole.expected_type.clone();
     context.enclosing_function = hole.function_qualname.clone();
     context.enclosing_class = hole.class_qualname.clone();
@@ -403,17 +402,17 @@ fn pack(
             }
         })
         .collect();
-    // The sum of the parts' estimates can differ a little from the joined text: trim to fit.
+    // The parts' token counts plus the module headers' give the total to within a few tokens;
+    // the joined text is counted exactly (and trimmed to fit) only when that is near the limit.
     loop {
         let text = render_groups(&parts);
-        let tokens = count_tokens(&text);
+        let modules: HashSet<&str> = parts.iter().map(|p| p.module.as_str()).collect();
+        let summed: usize = parts.iter().map(|p| p.tokens).sum::<usize>()
+            + modules.iter().map(|m| count_tokens(&module_header(m))).sum::<usize>();
+        let near_limit = budget.max_tokens.is_some_and(|max| summed * 10 >= max * 9);
+        let tokens = if near_limit { count_tokens(&text) } else { summed };
         if (tokens <= max_tokens && text.len() <= max_bytes) || parts.is_empty() {
-            return HoleContext {
-                parts,
-                tokens,
-                left_out,
-                ..HoleContext::default()
-            };
+            return HoleContext { parts, tokens, left_out, ..HoleContext::default() };
         }
         parts.pop();
         left_out += 1;

@@ -166,9 +166,7 @@ impl<'a> Ranker<'a> {
         let t3 = t0.elapsed();
         self.retrieval();
         let t4 = t0.elapsed();
-        if std::env::var_os("SPACKLE_PROFILE").is_some() {
-            eprintln!("PROFILE rank typed {:?} imports {:?} headers {:?} retrieval {:?}", t1, t2 - t1, t3 - t2, t4 - t3);
-        }
+        tracing::trace!(typed = ?t1, imports = ?(t2 - t1), headers = ?(t3 - t2), retrieval = ?(t4 - t3), "ranked");
     }
 
     /// Types of parameters, locals, `self`, its attributes and the expected type.
@@ -709,10 +707,9 @@ impl<'a> Ranker<'a> {
         let mut seen = HashSet::new();
         query.retain(|word| seen.insert(*word));
         query.truncate(MAX_QUERY_WORDS);
-        let hits = self.source.index.search(&query, &current, BM25_HITS);
-        let Some(best) = hits.first().map(|h| h.score) else {
-            return;
-        };
+        let documents = self.source.index.symbol_documents(&current);
+        let hits = search::bm25(&documents, &query, BM25_HITS);
+        let best = hits.first().map(|h| h.score).unwrap_or(1.0);
         for hit in hits {
             let score = 1.0 * hit.score / best;
             let key = match hit.kind {
@@ -732,12 +729,12 @@ impl<'a> Ranker<'a> {
             };
             self.add(key, score, "similar words (BM25)");
         }
-        self.named_like_the_hole();
+        self.named_like_the_hole(&documents);
     }
 
     /// A class or function named like the function being written (`def rule` and `class Rule`,
     /// `def get_text` and `def text`) is what wrappers and delegating methods call.
-    fn named_like_the_hole(&mut self) {
+    fn named_like_the_hole(&mut self, documents: &[(String, std::sync::Arc<search::ModuleDocs>)]) {
         let Some(function) = &self.hole.function else { return };
         if function.name.starts_with("__") {
             return;
@@ -749,8 +746,7 @@ impl<'a> Ranker<'a> {
                 names.push(rest.to_string());
             }
         }
-        let current = self.current().to_string();
-        let found = self.source.index.find_named(&names, &current);
+        let found = search::named(documents, &names);
         if found.len() <= 4 {
             for hit in found {
                 let key = match hit.kind {

@@ -32,22 +32,50 @@ pub fn normalized_name(name: &str) -> String {
     name.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
 }
 
+/// Words are hashed already (FNV-1a): the map uses them as they are instead of hashing again.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x100000001b3);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+type WordHash = std::hash::BuildHasherDefault<WordHasher>;
+
 /// One module's symbol documents and their postings (word → documents holding it).
 #[derive(Debug, Default)]
 pub struct ModuleDocs {
     pub docs: Vec<SymbolDoc>,
-    postings: HashMap<u64, Vec<(u32, u16)>>,
+    postings: HashMap<u64, Vec<(u32, u16)>, WordHash>,
+    /// Module-level classes and functions by normalized name.
+    by_normalized_name: HashMap<String, Vec<u32>>,
     total_length: usize,
 }
 
 impl ModuleDocs {
     fn new(mut docs: Vec<SymbolDoc>) -> ModuleDocs {
-        let mut postings: HashMap<u64, Vec<(u32, u16)>> = HashMap::new();
+        let mut postings: HashMap<u64, Vec<(u32, u16)>, WordHash> = HashMap::default();
+        let mut by_normalized_name: HashMap<String, Vec<u32>> = HashMap::new();
         let mut total_length = 0;
         for (index, doc) in docs.iter_mut().enumerate() {
             let terms = std::mem::take(&mut doc.terms);
             doc.length = terms.len() as u32;
             doc.normalized = normalized_name(doc.name.rsplit('.').next().unwrap_or(&doc.name));
+            if doc.class.is_none() && matches!(doc.kind, SymbolKind::Class | SymbolKind::Function) {
+                by_normalized_name.entry(doc.normalized.clone()).or_default().push(index as u32);
+            }
             total_length += terms.len();
             let mut start = 0;
             while start < terms.len() {
@@ -56,7 +84,7 @@ impl ModuleDocs {
                 start = end;
             }
         }
-        ModuleDocs { docs, postings, total_length }
+        ModuleDocs { docs, postings, by_normalized_name, total_length }
     }
 }
 
@@ -317,7 +345,7 @@ pub fn bm25(docs: &[(String, Arc<ModuleDocs>)], query: &[u64], limit: usize) -> 
         .iter()
         .map(|&df| ((count as f64 - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln())
         .collect();
-    let mut hits: Vec<Hit> = Vec::new();
+    let mut scored: Vec<(f64, usize, u32)> = Vec::new();
     let mut scores: HashMap<u32, f64> = HashMap::new();
     let mut start = 0;
     while start < found.len() {
@@ -332,26 +360,35 @@ pub fn bm25(docs: &[(String, Arc<ModuleDocs>)], query: &[u64], limit: usize) -> 
                 *scores.entry(doc).or_default() += idf[q] * n * (K1 + 1.0) / (n + K1 * (1.0 - B + B * length / average));
             }
         }
-        for (&doc, &score) in &scores {
-            let doc = &module.docs[doc as usize];
-            hits.push(Hit { module: docs[module_index].0.clone(), class: doc.class.clone(), name: doc.name.clone(), kind: doc.kind, score });
-        }
+        scored.extend(scores.iter().map(|(&doc, &score)| (score, module_index, doc)));
         start = end;
     }
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.module.cmp(&b.module)).then_with(|| a.name.cmp(&b.name)));
-    hits.truncate(limit);
-    hits
+    // Only the best `limit` become hits (names are copied for those alone).
+    let order = |a: &(f64, usize, u32), b: &(f64, usize, u32)| {
+        b.0.total_cmp(&a.0).then_with(|| docs[a.1].0.cmp(&docs[b.1].0)).then_with(|| a.2.cmp(&b.2))
+    };
+    if scored.len() > limit && limit > 0 {
+        scored.select_nth_unstable_by(limit - 1, order);
+        scored.truncate(limit);
+    }
+    scored.sort_by(order);
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(score, module_index, doc)| {
+            let doc = &docs[module_index].1.docs[doc as usize];
+            Hit { module: docs[module_index].0.clone(), class: doc.class.clone(), name: doc.name.clone(), kind: doc.kind, score }
+        })
+        .collect()
 }
 
 /// Module-level classes and functions whose normalized name is one of `names`.
 pub fn named(docs: &[(String, Arc<ModuleDocs>)], names: &[String]) -> Vec<Hit> {
     let mut hits = Vec::new();
     for (module_name, module) in docs {
-        for doc in &module.docs {
-            if doc.class.is_some() || !matches!(doc.kind, SymbolKind::Class | SymbolKind::Function) {
-                continue;
-            }
-            if names.iter().any(|n| *n == doc.normalized) {
+        for name in names {
+            for &index in module.by_normalized_name.get(name).into_iter().flatten() {
+                let doc = &module.docs[index as usize];
                 hits.push(Hit { module: module_name.clone(), class: None, name: doc.name.clone(), kind: doc.kind, score: 1.0 });
             }
         }

@@ -283,7 +283,9 @@ impl Index {
     }
 
     /// The symbol documents of every workspace module but `exclude_module`.
-    fn symbol_documents(&self, exclude_module: &str) -> Vec<(String, Arc<super::search::ModuleDocs>)> {
+    /// The symbol documents of every workspace module but `exclude_module`, for
+    /// [`search::bm25`](super::search::bm25) and [`search::named`](super::search::named).
+    pub fn symbol_documents(&self, exclude_module: &str) -> Vec<(String, Arc<super::search::ModuleDocs>)> {
         let modules: Vec<(&String, &Arc<ModuleInfo>)> =
             self.modules.iter().filter(|(name, _)| name.as_str() != exclude_module).collect();
         let docs = self.symbol_docs.of_all(modules.iter().map(|(_, module)| *module));
