@@ -512,7 +512,7 @@ impl<'a> Ranker<'a> {
             if !seen.insert(name.clone()) {
                 continue;
             }
-            let mut factor = 0.25;
+            let mut factor: f64 = 0.25;
             if self.hole.usage.attributes.contains_key(&name) {
                 factor += 0.45;
             }
@@ -525,6 +525,11 @@ impl<'a> Ranker<'a> {
                 factor *= 0.15;
             } else if name.starts_with('_') && !private_ok {
                 factor *= 0.4;
+            }
+            // Delegation: `close` calls `self._transport.close()`, `__exit__` the wrapped
+            // object's `__exit__`, `__init__` the base's `__init__`.
+            if self.hole.function.as_ref().is_some_and(|f| f.name == name) {
+                factor = factor.max(0.9);
             }
             let key = Key {
                 module: module.to_string(),
@@ -591,6 +596,17 @@ impl<'a> Ranker<'a> {
                 Symbol::Variable { module, name } => {
                     if module != current {
                         self.add(function_key(&module, &name), weight * 0.8, reason);
+                    }
+                    // A global with a declared type (`request: Request`) is used through the
+                    // members of that type.
+                    let annotation = self
+                        .source
+                        .module(&module)
+                        .and_then(|info| info.variables.iter().find(|v| v.name == name).and_then(|v| v.annotation.clone()));
+                    if let Some(annotation) = annotation {
+                        for (class_module, qualname) in self.classes_in_annotation(&module, &annotation) {
+                            self.expand_class(&class_module, &qualname, weight * 0.6, 1, "type of an imported global");
+                        }
                     }
                 }
                 Symbol::Module(module) => self.module_import(&module, bound, weight),
