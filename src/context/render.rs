@@ -7,14 +7,31 @@ use crate::index::model::{ClassInfo, FunctionInfo, FunctionKind, Param, ParamKin
 const MAX_DEFAULT_CHARS: usize = 24;
 const MAX_VALUE_CHARS: usize = 48;
 const MAX_DOC_CHARS: usize = 72;
+/// Parameter lists longer than this are shortened.
+const MAX_PARAMS_CHARS: usize = 110;
+/// How many parameters of a shortened list keep their annotations and defaults.
+const FULL_PARAMS_OF_LONG_SIGNATURES: usize = 3;
 
 /// The parameter list of a signature, with `/` and `*` markers where they belong.
 pub fn params(params: &[Param]) -> String {
+    let full = params_with(params, usize::MAX);
+    if full.len() <= MAX_PARAMS_CHARS {
+        return full;
+    }
+    // A long signature keeps every name, and the types of its first parameters only.
+    params_with(params, FULL_PARAMS_OF_LONG_SIGNATURES)
+}
+
+/// The parameter list with annotations and defaults for the first `detailed` parameters (not
+/// counting `self`/`cls`); later ones show their name, and `=...` when they have a default.
+fn params_with(params: &[Param], detailed: usize) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut saw_star = false;
     let positional_only = params.iter().any(|p| p.kind == ParamKind::PositionalOnly);
     let mut slash_done = !positional_only;
-    for param in params {
+    for (position, param) in params.iter().enumerate() {
+        let is_receiver = position == 0 && (param.name == "self" || param.name == "cls");
+        let detailed_here = is_receiver || position.saturating_sub(usize::from(params.first().is_some_and(|p| p.name == "self" || p.name == "cls"))) < detailed;
         if !slash_done && param.kind != ParamKind::PositionalOnly {
             parts.push("/".to_string());
             slash_done = true;
@@ -31,6 +48,13 @@ pub fn params(params: &[Param]) -> String {
             ParamKind::VarKeyword => format!("**{}", param.name),
             _ => param.name.clone(),
         };
+        if !detailed_here {
+            if param.default.is_some() {
+                text.push_str("=...");
+            }
+            parts.push(text);
+            continue;
+        }
         if let Some(annotation) = &param.annotation {
             text.push_str(": ");
             text.push_str(annotation);
@@ -169,6 +193,20 @@ pub fn class_header(class: &ClassInfo, qualname: &str, with_doc: bool) -> String
 mod tests {
     use super::*;
     use crate::index::resolve::MapSource;
+
+    #[test]
+    fn long_signatures_keep_names_and_first_types() {
+        let source = MapSource::from_sources(&[(
+            "m",
+            "m.py",
+            "class A:\n    def __init__(self, method: str, url: URL | str, *, params: QueryParamTypes | None = None, headers: HeaderTypes | None = None, cookies: CookieTypes | None = None, content: RequestContent | None = None) -> None: ...\n",
+        )]);
+        let method = &source.modules["m"].classes[0].methods[0];
+        expect_test::expect![[r#"
+            def __init__(self, method: str, url: URL | str, *, params: QueryParamTypes | None = None, headers=..., cookies=..., content=...) -> None: ...
+        "#]]
+        .assert_eq(&function(method, "", false));
+    }
 
     #[test]
     fn stubs_are_compact_python() {
