@@ -22,6 +22,9 @@ use super::ModuleSource;
 /// Workspace files larger than this are not indexed (huge generated modules).
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
+/// At most this many workspace files are indexed (the rest is logged as skipped).
+pub const MAX_FILES: usize = 50_000;
+
 /// How many files the background indexer parses before publishing them.
 const BATCH_FILES: usize = 256;
 
@@ -136,7 +139,13 @@ impl Index {
         progress: &mut dyn FnMut(Progress),
     ) -> IndexReport {
         let root = self.root.as_ref().clone();
-        let walked = walk::discover(&root);
+        let mut walked = walk::discover(&root);
+        if walked.files.len() > MAX_FILES {
+            // A huge workspace: index the first files (in module order) and say what was left.
+            let left = walked.files.split_off(MAX_FILES);
+            tracing::warn!(indexed = MAX_FILES, left_out = left.len(), "workspace has too many Python files; indexing part of it");
+            walked.skipped.extend(left.into_iter().map(|f| (f.path, "workspace file limit reached".to_string())));
+        }
         let mut report = IndexReport {
             files: walked.files.len(),
             skipped: walked.skipped,
@@ -629,6 +638,33 @@ mod tests {
         );
         assert_eq!((report.parsed, report.from_cache), (0, 2));
         assert_eq!(warm.module("pkg.a").expect("cached").classes[0].name, "A");
+    }
+
+    #[test]
+    fn imports_of_installed_packages_resolve_through_the_environment() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path().to_path_buf();
+        write(&root, "app.py", "from lib_a import f\nfrom app_lib import g\n");
+        write(&root, "app_lib.py", "def g(): ...\n");
+        let site = ".venv/lib/python3.12/site-packages";
+        write(&root, &format!("{site}/lib_a/__init__.py"), "from .sub.mod import f\n");
+        write(&root, &format!("{site}/lib_a/sub/mod.py"), "def f(x: int) -> int: ...\n");
+        write(&root, &format!("{site}/app_lib.py"), "def shadowed(): ...\n");
+        let environment = Arc::new(Environment::discover(&root, &[]));
+        let options = IndexOptions { cache_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES };
+        let (index, report) = Index::build(root.clone(), environment.clone(), &options, &mut |_| {});
+        assert_eq!(report.files, 2, "the virtual environment is not part of the workspace");
+        assert_eq!(environment.loaded_count(), 0, "nothing installed is read before it is asked for");
+        assert_eq!(
+            crate::index::resolve::resolve_name(&index, "app", "f"),
+            Some(crate::index::resolve::Symbol::Function { module: "lib_a.sub.mod".into(), qualname: "f".into() })
+        );
+        assert_eq!(environment.loaded_count(), 2);
+        // The workspace's own module wins over an installed one of the same name.
+        assert_eq!(
+            crate::index::resolve::resolve_name(&index, "app", "g"),
+            Some(crate::index::resolve::Symbol::Function { module: "app_lib".into(), qualname: "g".into() })
+        );
     }
 
     #[test]
