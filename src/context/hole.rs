@@ -5,6 +5,7 @@
 //! enclosing definitions are found the same way whether the body is empty or half written.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tree_sitter::{Node, Tree};
 
@@ -32,7 +33,7 @@ pub enum NameOrigin {
 #[derive(Debug, Clone, Default)]
 pub struct Hole {
     /// The current module, extracted from the (repaired) document text.
-    pub module: ModuleInfo,
+    pub module: Arc<ModuleInfo>,
     /// The innermost enclosing class, as a qualname.
     pub class_qualname: Option<String>,
     /// The innermost enclosing function as the index knows it (methods and module functions).
@@ -79,9 +80,21 @@ pub struct Usage {
 const NEARBY_LINES: usize = 12;
 
 /// Reads the hole at byte `offset` of `text`, whose tree is `tree`, in module `module_name`.
-pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: usize) -> Hole {
+///
+/// `known` is the index's entry for this module, if any: it is used as it is when it was
+/// extracted from exactly this text (and either the cursor needed no repair or the text has no
+/// syntax error), instead of extracting again.
+pub fn analyze(
+    text: &str,
+    tree: &Tree,
+    module_name: &str,
+    path: &str,
+    offset: usize,
+    known: Option<Arc<ModuleInfo>>,
+) -> Hole {
     let offset = floor_boundary(text, offset.min(text.len()));
     let p0 = std::time::Instant::now();
+    let original_hash = if known.is_some() { crate::index::extract::source_hash(text) } else { 0 };
     let repaired = repair(text, offset);
     let reparsed;
     let (text, tree) = match &repaired {
@@ -123,7 +136,13 @@ pub fn analyze(text: &str, tree: &Tree, module_name: &str, path: &str, offset: u
         _ => offset,
     };
     let p1 = p0.elapsed();
-    let module = extract_module(module_name, path, text, tree);
+    // An entry of this very text is reused; after a repair only when the text parsed cleanly
+    // anyway (the `...` then changes nothing the extraction reads).
+    let reusable = known.filter(|k| k.source_hash == original_hash && (repaired.is_none() || !k.has_errors));
+    let module = match reusable {
+        Some(known) => known,
+        None => Arc::new(extract_module(module_name, path, text, tree)),
+    };
     let p2 = p0.elapsed();
     let mut hole = Hole {
         module,
@@ -676,7 +695,7 @@ mod tests {
         let offset = source.find("<CURSOR>").expect("fixture has a cursor");
         let text = source.replace("<CURSOR>", "");
         let tree = crate::store::parse_python(&text, None).expect("parses");
-        analyze(&text, &tree, "pkg.mod", "pkg/mod.py", offset)
+        analyze(&text, &tree, "pkg.mod", "pkg/mod.py", offset, None)
     }
 
     #[test]
@@ -710,6 +729,19 @@ mod tests {
         assert_eq!(hole.function_qualname.as_deref(), Some("parse"));
         assert_eq!(hole.expected_type.as_deref(), Some("Token"));
         assert!(hole.module.functions.iter().any(|f| f.name == "other"));
+    }
+
+    #[test]
+    fn the_index_entry_is_reused_only_for_the_same_text() {
+        let text = "def f(a):\n    return a\n";
+        let tree = crate::store::parse_python(text, None).expect("parses");
+        let known = Arc::new(extract_module("m", "m.py", text, &tree));
+        let hole = analyze(text, &tree, "m", "m.py", 14, Some(known.clone()));
+        assert!(Arc::ptr_eq(&hole.module, &known));
+        let other = "def f(a):\n    return b\n";
+        let tree = crate::store::parse_python(other, None).expect("parses");
+        let hole = analyze(other, &tree, "m", "m.py", 14, Some(known.clone()));
+        assert!(!Arc::ptr_eq(&hole.module, &known));
     }
 
     #[test]

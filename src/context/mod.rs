@@ -173,9 +173,10 @@ pub fn build_context(
     budget: Budget,
 ) -> HoleContext {
     let t0 = std::time::Instant::now();
-    let mut hole = hole::analyze(document_text, tree, module_name, path, offset);
+    let known = index.module(module_name);
+    let mut hole = hole::analyze(document_text, tree, module_name, path, offset, known);
     let t1 = t0.elapsed();
-    let overlay = Overlay { index, current: Arc::new(hole.module.clone()) };
+    let overlay = Overlay { index, current: hole.module.clone() };
     if hole.expected_type.is_none() {
         hole.expected_type = rank::expected_type_of_call(&overlay, &hole);
     }

@@ -674,32 +674,32 @@ impl<'a> Ranker<'a> {
             .iter()
             .map(|(_, q)| q.rsplit('.').next().unwrap_or(q).to_string())
             .collect();
-        let mut found = Vec::new();
+        // (how exactly the return type is the expected one, key): `-> T` before `-> T | None`
+        // before `-> list[T]`; ties in a stable order, whatever order the index iterates in.
+        let mut found: Vec<(usize, Key)> = Vec::new();
         for module in self.source.index.workspace_modules() {
             if module.name == current {
                 continue;
             }
             for function in &module.functions {
-                if returns_one_of(function, &names) {
-                    found.push(function_key(&module.name, &function.name));
+                if let Some(closeness) = return_closeness(function, &names) {
+                    found.push((closeness, function_key(&module.name, &function.name)));
                 }
             }
             for class in &module.classes {
                 for method in &class.methods {
-                    if !method.name.starts_with('_') && returns_one_of(method, &names) {
-                        found.push(Key {
-                            module: module.name.clone(),
-                            class: Some(class.name.clone()),
-                            name: Some(method.name.clone()),
-                        });
+                    if method.name.starts_with('_') {
+                        continue;
+                    }
+                    if let Some(closeness) = return_closeness(method, &names) {
+                        let key = Key { module: module.name.clone(), class: Some(class.name.clone()), name: Some(method.name.clone()) };
+                        found.push((closeness, key));
                     }
                 }
             }
-            if found.len() > 64 {
-                break;
-            }
         }
-        for key in found.into_iter().take(24) {
+        found.sort();
+        for (_, key) in found.into_iter().take(24) {
             self.add(key, 0.7, "returns the expected type");
         }
     }
@@ -816,13 +816,19 @@ pub fn expected_type_of_call(source: &Overlay, hole: &Hole) -> Option<String> {
     param.annotation.clone()
 }
 
-fn returns_one_of(function: &FunctionInfo, names: &HashSet<String>) -> bool {
-    let Some(returns) = &function.returns else {
-        return false;
-    };
-    returns
+/// How far a function's return annotation is from naming one of `names` (0: it is one of
+/// them; then by the annotation's length); `None` when it does not mention any.
+fn return_closeness(function: &FunctionInfo, names: &HashSet<String>) -> Option<usize> {
+    let returns = function.returns.as_deref()?;
+    let mentions = returns
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-        .any(|word| names.contains(word.rsplit('.').next().unwrap_or(word)))
+        .any(|word| names.contains(word.rsplit('.').next().unwrap_or(word)));
+    if !mentions {
+        return None;
+    }
+    let bare = returns.trim_matches(|c| c == '"' || c == '\'');
+    let last = bare.rsplit('.').next().unwrap_or(bare);
+    Some(if names.contains(last) { 0 } else { returns.len() })
 }
 
 /// The key of a module-level function or variable, or of a method given as `Class.method`.
