@@ -507,12 +507,15 @@ impl<'a> Ranker<'a> {
         for nested in &class.classes {
             members.push((nested.name.clone(), false));
         }
+        // Any one member of a small class is a likelier pick than one of a large class.
+        let public = members.iter().filter(|(n, _)| !n.starts_with('_')).count().max(1);
+        let base = 0.2 + 0.4 / (public as f64).sqrt();
         let mut seen = HashSet::new();
         for (name, _) in members {
             if !seen.insert(name.clone()) {
                 continue;
             }
-            let mut factor: f64 = 0.25;
+            let mut factor: f64 = base;
             if self.hole.usage.attributes.contains_key(&name) {
                 factor += 0.45;
             }
