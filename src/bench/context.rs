@@ -63,7 +63,11 @@ fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
                 ))
             }
             "--out" => out = Some(PathBuf::from(iter.next().context("--out needs a file")?)),
-            "--explain" => explain = Some(PathBuf::from(iter.next().context("--explain needs a file")?)),
+            "--explain" => {
+                explain = Some(PathBuf::from(
+                    iter.next().context("--explain needs a file")?,
+                ))
+            }
             "--budget" => {
                 budget = iter
                     .next()

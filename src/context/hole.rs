@@ -94,7 +94,11 @@ pub fn analyze(
 ) -> Hole {
     let offset = floor_boundary(text, offset.min(text.len()));
     let p0 = std::time::Instant::now();
-    let original_hash = if known.is_some() { crate::index::extract::source_hash(text) } else { 0 };
+    let original_hash = if known.is_some() {
+        crate::index::extract::source_hash(text)
+    } else {
+        0
+    };
     let repaired = repair(text, offset);
     let reparsed;
     let (text, tree) = match &repaired {
@@ -138,7 +142,8 @@ pub fn analyze(
     let p1 = p0.elapsed();
     // An entry of this very text is reused; after a repair only when the text parsed cleanly
     // anyway (the `...` then changes nothing the extraction reads).
-    let reusable = known.filter(|k| k.source_hash == original_hash && (repaired.is_none() || !k.has_errors));
+    let reusable =
+        known.filter(|k| k.source_hash == original_hash && (repaired.is_none() || !k.has_errors));
     let module = match reusable {
         Some(known) => known,
         None => Arc::new(extract_module(module_name, path, text, tree)),
@@ -287,14 +292,18 @@ fn count_usage(root: Node, text: &str, class_range: Option<(usize, usize)>, usag
             }
             c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
                 let start = i;
-                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80) {
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80)
+                {
                     i += 1;
                 }
                 // A string prefix (`f"`, `rb'`) belongs to the string that follows.
                 if i < bytes.len() && (bytes[i] == b'"' || bytes[i] == b'\'') && i - start <= 2 {
                     continue;
                 }
-                let Some(word) = text.get(start..i) else { continue };
+                let Some(word) = text.get(start..i) else {
+                    continue;
+                };
                 let mut next = i;
                 while next < bytes.len() && (bytes[next] == b' ' || bytes[next] == b'\t') {
                     next += 1;
@@ -331,9 +340,18 @@ fn count_usage(root: Node, text: &str, class_range: Option<(usize, usize)>, usag
         }
     }
     usage.names = names.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    usage.names_in_class = names_in_class.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    usage.attributes = attributes.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    usage.qualified = qualified.into_iter().map(|((o, a), v)| ((o.to_string(), a.to_string()), v)).collect();
+    usage.names_in_class = names_in_class
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    usage.attributes = attributes
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    usage.qualified = qualified
+        .into_iter()
+        .map(|((o, a), v)| ((o.to_string(), a.to_string()), v))
+        .collect();
     usage.called = called.into_iter().map(str::to_string).collect();
 }
 
@@ -373,8 +391,8 @@ fn import_ranges(root: Node) -> Vec<(usize, usize)> {
                 "import_statement" | "import_from_statement" | "future_import_statement" => {
                     out.push((child.start_byte(), child.end_byte()));
                 }
-                "if_statement" | "try_statement" | "with_statement" | "else_clause" | "elif_clause"
-                | "except_clause" | "finally_clause" | "block" | "ERROR"
+                "if_statement" | "try_statement" | "with_statement" | "else_clause"
+                | "elif_clause" | "except_clause" | "finally_clause" | "block" | "ERROR"
                     if depth < 6 =>
                 {
                     stack.push((child, depth + 1));
@@ -399,8 +417,11 @@ fn repair(text: &str, offset: usize) -> Option<String> {
     let open = before.ends_with(['=', '(', '[', '{', ',', ':'])
         || before.ends_with("return")
         || before.ends_with("await");
-    let rest_closes = text[offset..line_end].trim().chars().all(|c| matches!(c, ')' | ']' | '}' | ',' | ':'));
-    if !blank && !(open && rest_closes) {
+    let rest_closes = text[offset..line_end]
+        .trim()
+        .chars()
+        .all(|c| matches!(c, ')' | ']' | '}' | ',' | ':'));
+    if !(blank || open && rest_closes) {
         return None;
     }
     if !blank {
@@ -535,10 +556,10 @@ fn call_argument(node: Node, text: &str, offset: usize) -> Option<CallArgument> 
     let mut ancestor = Some(node);
     while let Some(current) = ancestor {
         match current.kind() {
-            "keyword_argument" => {
-                if keyword.is_none() {
-                    keyword = current.child_by_field_name("name").map(|n| node_text(n, text).to_string());
-                }
+            "keyword_argument" if keyword.is_none() => {
+                keyword = current
+                    .child_by_field_name("name")
+                    .map(|n| node_text(n, text).to_string());
             }
             "argument_list" => {
                 let call = current.parent().filter(|p| p.kind() == "call")?;
@@ -549,11 +570,21 @@ fn call_argument(node: Node, text: &str, offset: usize) -> Option<CallArgument> 
                 let mut cursor = current.walk();
                 let position = current
                     .named_children(&mut cursor)
-                    .filter(|a| a.end_byte() < offset && !matches!(a.kind(), "keyword_argument" | "comment"))
+                    .filter(|a| {
+                        a.end_byte() < offset && !matches!(a.kind(), "keyword_argument" | "comment")
+                    })
                     .count();
-                return Some(CallArgument { callee: node_text(function, text).to_string(), position, keyword });
+                return Some(CallArgument {
+                    callee: node_text(function, text).to_string(),
+                    position,
+                    keyword,
+                });
             }
-            "function_definition" | "class_definition" | "lambda" | "block" | "expression_statement" => return None,
+            "function_definition"
+            | "class_definition"
+            | "lambda"
+            | "block"
+            | "expression_statement" => return None,
             _ => {}
         }
         ancestor = current.parent();
@@ -565,7 +596,19 @@ fn call_argument(node: Node, text: &str, offset: usize) -> Option<CallArgument> 
 fn element_type(annotation: &str) -> Option<String> {
     let (container, rest) = annotation.split_once('[')?;
     let container = container.rsplit('.').next().unwrap_or(container).trim();
-    let known = ["list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence", "MutableSequence", "Iterable", "tuple", "Tuple"];
+    let known = [
+        "list",
+        "List",
+        "set",
+        "Set",
+        "frozenset",
+        "FrozenSet",
+        "Sequence",
+        "MutableSequence",
+        "Iterable",
+        "tuple",
+        "Tuple",
+    ];
     if !known.contains(&container) {
         return None;
     }
@@ -750,7 +793,12 @@ mod tests {
         assert_eq!(hole.usage.names.get("b"), None);
         assert_eq!(hole.usage.names.get("os"), Some(&1));
         assert_eq!(hole.usage.names.get("c"), Some(&1));
-        assert_eq!(hole.usage.qualified.get(&("os".to_string(), "path".to_string())), Some(&1));
+        assert_eq!(
+            hole.usage
+                .qualified
+                .get(&("os".to_string(), "path".to_string())),
+            Some(&1)
+        );
         assert_eq!(hole.usage.attributes.get("join"), Some(&1));
         assert!(hole.usage.called.contains("os.path.join"));
         assert!(hole.usage.called.contains("c.run"));
@@ -771,7 +819,11 @@ mod tests {
         let hole = hole_at("def f(a):\n    g(a, b, key=<CURSOR>)\n");
         assert_eq!(
             hole.call_argument,
-            Some(CallArgument { callee: "g".into(), position: 2, keyword: Some("key".into()) })
+            Some(CallArgument {
+                callee: "g".into(),
+                position: 2,
+                keyword: Some("key".into())
+            })
         );
         // Module level, no function: nothing breaks.
         let hole = hole_at("x = 1\n<CURSOR>");

@@ -108,7 +108,12 @@ impl HoleContext {
             })
             .collect();
         out.push_str(&format!("names in scope: {}\n", names.join(", ")));
-        out.push_str(&format!("{} parts, {} tokens, {} candidates left out\n", self.parts.len(), self.tokens, self.left_out));
+        out.push_str(&format!(
+            "{} parts, {} tokens, {} candidates left out\n",
+            self.parts.len(),
+            self.tokens,
+            self.left_out
+        ));
         for part in &self.parts {
             let first = part.text.lines().next().unwrap_or("");
             out.push_str(&format!(
@@ -176,7 +181,10 @@ pub fn build_context(
     let known = index.module(module_name);
     let mut hole = hole::analyze(document_text, tree, module_name, path, offset, known);
     let t1 = t0.elapsed();
-    let overlay = Overlay { index, current: hole.module.clone() };
+    let overlay = Overlay {
+        index,
+        current: hole.module.clone(),
+    };
     if hole.expected_type.is_none() {
         hole.expected_type = rank::expected_type_of_call(&overlay, &hole);
     }
@@ -196,6 +204,9 @@ pub fn build_context(
         .collect();
     context
 }
+
+/// A part's identity: module, class qualname (for a class), name (for a module-level definition).
+type PartKey = (String, Option<String>, Option<String>);
 
 /// One part being assembled: a class (header plus chosen members) or a module-level definition.
 struct Draft {
@@ -253,7 +264,7 @@ fn pack(
     let mut used_bytes = 0usize;
     let mut used_tokens = 0usize;
     let mut drafts: Vec<Draft> = Vec::new();
-    let mut draft_of: HashMap<(String, Option<String>, Option<String>), usize> = HashMap::new();
+    let mut draft_of: HashMap<PartKey, usize> = HashMap::new();
     let mut modules_used: HashSet<String> = HashSet::new();
     let mut chosen: HashSet<Key> = HashSet::new();
     let mut left_out = 0usize;
@@ -288,11 +299,7 @@ fn pack(
             }
             added.push_str(&module_header(&key.module));
         }
-        let (part_key, item_text, line): (
-            (String, Option<String>, Option<String>),
-            Option<String>,
-            u32,
-        );
+        let (part_key, item_text, line): (PartKey, Option<String>, u32);
         let mut new_header: Option<String> = None;
         match (&key.class, &key.name) {
             (Some(qualname), member) => {
@@ -345,7 +352,11 @@ fn pack(
             0
         };
         let added_bytes = added.len() + extra;
-        let added_tokens = if budget.max_tokens.is_some() { estimate_tokens(&added) } else { 0 };
+        let added_tokens = if budget.max_tokens.is_some() {
+            estimate_tokens(&added)
+        } else {
+            0
+        };
         if used_bytes + added_bytes > max_bytes || used_tokens + added_tokens > max_tokens {
             left_out += 1;
             continue;
@@ -409,11 +420,23 @@ fn pack(
         let text = render_groups(&parts);
         let modules: HashSet<&str> = parts.iter().map(|p| p.module.as_str()).collect();
         let summed: usize = parts.iter().map(|p| p.tokens).sum::<usize>()
-            + modules.iter().map(|m| count_tokens(&module_header(m))).sum::<usize>();
+            + modules
+                .iter()
+                .map(|m| count_tokens(&module_header(m)))
+                .sum::<usize>();
         let near_limit = budget.max_tokens.is_some_and(|max| summed * 10 >= max * 9);
-        let tokens = if near_limit { count_tokens(&text) } else { summed };
+        let tokens = if near_limit {
+            count_tokens(&text)
+        } else {
+            summed
+        };
         if (tokens <= max_tokens && text.len() <= max_bytes) || parts.is_empty() {
-            return HoleContext { parts, tokens, left_out, ..HoleContext::default() };
+            return HoleContext {
+                parts,
+                tokens,
+                left_out,
+                ..HoleContext::default()
+            };
         }
         parts.pop();
         left_out += 1;
@@ -432,10 +455,9 @@ fn render_member(class: &ClassInfo, name: &str) -> Option<(u32, String)> {
         // In a class body, `self.x: T = ...` reads best as `x: T`; a value is shown only when it
         // says something on its own (not a parameter's name, nothing computed from `self`).
         let mut attribute = attribute.clone();
-        let value_is_local = attribute
-            .value
-            .as_deref()
-            .is_some_and(|v| v.contains("self") || v.chars().all(|c| c.is_alphanumeric() || c == '_'));
+        let value_is_local = attribute.value.as_deref().is_some_and(|v| {
+            v.contains("self") || v.chars().all(|c| c.is_alphanumeric() || c == '_')
+        });
         if attribute.annotation.is_some() || value_is_local {
             attribute.value = None;
         }
@@ -465,7 +487,9 @@ mod tests {
         let offset = text.find("<CURSOR>").expect("the last file has a cursor");
         let text = text.replace("<CURSOR>", "");
         let tree = crate::store::parse_python(&text, None).expect("parses");
-        let module = index.module_name_of(&Path::new("/workspace").join(path)).expect("module name");
+        let module = index
+            .module_name_of(&Path::new("/workspace").join(path))
+            .expect("module name");
         build_context(&index, &text, &tree, &module, path, offset, budget)
     }
 
@@ -475,7 +499,12 @@ mod tests {
 
     #[test]
     fn the_hole_gets_its_types_and_the_imports_it_needs() {
-        let files = [("pkg/__init__.py", ""), ("pkg/models.py", MODELS), ("pkg/utils.py", UTILS), ("pkg/client.py", CLIENT)];
+        let files = [
+            ("pkg/__init__.py", ""),
+            ("pkg/models.py", MODELS),
+            ("pkg/utils.py", UTILS),
+            ("pkg/client.py", CLIENT),
+        ];
         let context = context_of(&files, Budget::tokens(1500));
         assert_eq!(context.expected_type.as_deref(), Some("Response"));
         assert_eq!(context.enclosing_function.as_deref(), Some("Client.send"));
@@ -501,12 +530,19 @@ mod tests {
                 """Parse a header value."""
         "##]]
         .assert_eq(&context.repository_text());
-        assert!(context.describe().contains("imported and not used elsewhere in the file"));
+        assert!(context
+            .describe()
+            .contains("imported and not used elsewhere in the file"));
     }
 
     #[test]
     fn a_small_budget_keeps_the_most_relevant_parts() {
-        let files = [("pkg/__init__.py", ""), ("pkg/models.py", MODELS), ("pkg/utils.py", UTILS), ("pkg/client.py", CLIENT)];
+        let files = [
+            ("pkg/__init__.py", ""),
+            ("pkg/models.py", MODELS),
+            ("pkg/utils.py", UTILS),
+            ("pkg/client.py", CLIENT),
+        ];
         let context = context_of(&files, Budget::bytes(200));
         let text = context.repository_text();
         assert!(text.len() <= 200, "{text}");
@@ -516,8 +552,25 @@ mod tests {
 
     #[test]
     fn broken_and_odd_documents_do_not_break_the_builder() {
-        for document in ["", "def", "class A(:\n    def f(self", "x = (<CURSOR>", "<CURSOR>", "def f():\n<CURSOR>"] {
-            let files = [("pkg/models.py", MODELS), ("pkg/odd.py", if document.contains("<CURSOR>") { document } else { "<CURSOR>" })];
+        for document in [
+            "",
+            "def",
+            "class A(:\n    def f(self",
+            "x = (<CURSOR>",
+            "<CURSOR>",
+            "def f():\n<CURSOR>",
+        ] {
+            let files = [
+                ("pkg/models.py", MODELS),
+                (
+                    "pkg/odd.py",
+                    if document.contains("<CURSOR>") {
+                        document
+                    } else {
+                        "<CURSOR>"
+                    },
+                ),
+            ];
             let context = context_of(&files, Budget::tokens(200));
             assert!(context.tokens <= 200);
         }

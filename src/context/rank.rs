@@ -102,8 +102,11 @@ pub struct Ranker<'a> {
     expanded: HashMap<(String, String), f64>,
     nearby: HashSet<String>,
     /// `class_members` results, computed once per class per request.
-    members_cache: std::cell::RefCell<HashMap<(String, String), Option<std::rc::Rc<resolve::Members>>>>,
+    members_cache: std::cell::RefCell<MembersCache>,
 }
+
+/// `class_members` by `(module, qualname)`, for one request.
+type MembersCache = HashMap<(String, String), Option<std::rc::Rc<resolve::Members>>>;
 
 impl<'a> Ranker<'a> {
     pub fn new(source: &'a Overlay<'a>, hole: &'a Hole) -> Ranker<'a> {
@@ -129,13 +132,22 @@ impl<'a> Ranker<'a> {
     }
 
     /// The classes `self.method(...)` returns, for a method of `module.class` or its bases.
-    fn self_method_returns(&self, module: &str, class: &str, method: &str) -> Vec<(String, String)> {
-        let Some(members) = self.members(module, class) else { return Vec::new() };
+    fn self_method_returns(
+        &self,
+        module: &str,
+        class: &str,
+        method: &str,
+    ) -> Vec<(String, String)> {
+        let Some(members) = self.members(module, class) else {
+            return Vec::new();
+        };
         match members.get(method).map(|m| (&m.kind, &m.owner_module)) {
-            Some((resolve::MemberKind::Method(function), owner_module)) => match &function.returns {
-                Some(returns) => self.classes_in_annotation(owner_module, returns),
-                None => Vec::new(),
-            },
+            Some((resolve::MemberKind::Method(function), owner_module)) => {
+                match &function.returns {
+                    Some(returns) => self.classes_in_annotation(owner_module, returns),
+                    None => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         }
     }
@@ -508,7 +520,11 @@ impl<'a> Ranker<'a> {
             members.push((nested.name.clone(), false));
         }
         // Any one member of a small class is a likelier pick than one of a large class.
-        let public = members.iter().filter(|(n, _)| !n.starts_with('_')).count().max(1);
+        let public = members
+            .iter()
+            .filter(|(n, _)| !n.starts_with('_'))
+            .count()
+            .max(1);
         let base = 0.2 + 0.4 / (public as f64).sqrt();
         let mut seen = HashSet::new();
         for (name, _) in members {
@@ -602,13 +618,23 @@ impl<'a> Ranker<'a> {
                     }
                     // A global with a declared type (`request: Request`) is used through the
                     // members of that type.
-                    let annotation = self
-                        .source
-                        .module(&module)
-                        .and_then(|info| info.variables.iter().find(|v| v.name == name).and_then(|v| v.annotation.clone()));
+                    let annotation = self.source.module(&module).and_then(|info| {
+                        info.variables
+                            .iter()
+                            .find(|v| v.name == name)
+                            .and_then(|v| v.annotation.clone())
+                    });
                     if let Some(annotation) = annotation {
-                        for (class_module, qualname) in self.classes_in_annotation(&module, &annotation) {
-                            self.expand_class(&class_module, &qualname, weight * 0.6, 1, "type of an imported global");
+                        for (class_module, qualname) in
+                            self.classes_in_annotation(&module, &annotation)
+                        {
+                            self.expand_class(
+                                &class_module,
+                                &qualname,
+                                weight * 0.6,
+                                1,
+                                "type of an imported global",
+                            );
                         }
                     }
                 }
@@ -695,7 +721,11 @@ impl<'a> Ranker<'a> {
                         continue;
                     }
                     if let Some(closeness) = return_closeness(method, &names) {
-                        let key = Key { module: module.name.clone(), class: Some(class.name.clone()), name: Some(method.name.clone()) };
+                        let key = Key {
+                            module: module.name.clone(),
+                            class: Some(class.name.clone()),
+                            name: Some(method.name.clone()),
+                        };
                         found.push((closeness, key));
                     }
                 }
@@ -754,7 +784,9 @@ impl<'a> Ranker<'a> {
     /// A class or function named like the function being written (`def rule` and `class Rule`,
     /// `def get_text` and `def text`) is what wrappers and delegating methods call.
     fn named_like_the_hole(&mut self, documents: &[(String, std::sync::Arc<search::ModuleDocs>)]) {
-        let Some(function) = &self.hole.function else { return };
+        let Some(function) = &self.hole.function else {
+            return;
+        };
         if function.name.starts_with("__") {
             return;
         }
@@ -769,14 +801,17 @@ impl<'a> Ranker<'a> {
         if found.len() <= 4 {
             for hit in found {
                 let key = match hit.kind {
-                    search::SymbolKind::Class => Key { module: hit.module, class: Some(hit.name), name: None },
+                    search::SymbolKind::Class => Key {
+                        module: hit.module,
+                        class: Some(hit.name),
+                        name: None,
+                    },
                     _ => function_key(&hit.module, &hit.name),
                 };
                 self.add(key, 1.5, "named like the function being written");
             }
         }
     }
-
 }
 
 /// The annotation of the parameter the cursor's call argument binds to, when it can be resolved.
@@ -786,7 +821,14 @@ pub fn expected_type_of_call(source: &Overlay, hole: &Hole) -> Option<String> {
     let symbol = match call.callee.strip_prefix("self.") {
         Some(method) => {
             let class = hole.class_qualname.as_ref()?;
-            resolve::resolve_attribute(source, &Symbol::Class { module: module.to_string(), qualname: class.clone() }, method)?
+            resolve::resolve_attribute(
+                source,
+                &Symbol::Class {
+                    module: module.to_string(),
+                    qualname: class.clone(),
+                },
+                method,
+            )?
         }
         None => resolve_dotted(source, module, &call.callee)?,
     };
@@ -795,11 +837,18 @@ pub fn expected_type_of_call(source: &Overlay, hole: &Hole) -> Option<String> {
             let info = source.module(&module)?;
             match qualname.rsplit_once('.') {
                 Some((class, name)) => {
-                    let method = find_class(&info, class)?.methods.iter().find(|m| m.name == name)?.clone();
+                    let method = find_class(&info, class)?
+                        .methods
+                        .iter()
+                        .find(|m| m.name == name)?
+                        .clone();
                     let bound = !matches!(method.kind, FunctionKind::StaticMethod);
                     (method, bound)
                 }
-                None => (info.functions.iter().find(|f| f.name == qualname)?.clone(), false),
+                None => (
+                    info.functions.iter().find(|f| f.name == qualname)?.clone(),
+                    false,
+                ),
             }
         }
         Symbol::Class { module, qualname } => {
@@ -811,10 +860,20 @@ pub fn expected_type_of_call(source: &Overlay, hole: &Hole) -> Option<String> {
         }
         _ => return None,
     };
-    let params: Vec<&crate::index::model::Param> = function.params.iter().skip(usize::from(bound)).collect();
+    let params: Vec<&crate::index::model::Param> =
+        function.params.iter().skip(usize::from(bound)).collect();
     let param = match &call.keyword {
         Some(keyword) => params.iter().find(|p| &p.name == keyword)?,
-        None => params.iter().filter(|p| matches!(p.kind, crate::index::model::ParamKind::PositionalOnly | crate::index::model::ParamKind::PositionalOrKeyword)).nth(call.position)?,
+        None => params
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    crate::index::model::ParamKind::PositionalOnly
+                        | crate::index::model::ParamKind::PositionalOrKeyword
+                )
+            })
+            .nth(call.position)?,
     };
     param.annotation.clone()
 }
@@ -831,7 +890,11 @@ fn return_closeness(function: &FunctionInfo, names: &HashSet<String>) -> Option<
     }
     let bare = returns.trim_matches(|c| c == '"' || c == '\'');
     let last = bare.rsplit('.').next().unwrap_or(bare);
-    Some(if names.contains(last) { 0 } else { returns.len() })
+    Some(if names.contains(last) {
+        0
+    } else {
+        returns.len()
+    })
 }
 
 /// The key of a module-level function or variable, or of a method given as `Class.method`.

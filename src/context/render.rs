@@ -31,7 +31,12 @@ fn params_with(params: &[Param], detailed: usize) -> String {
     let mut slash_done = !positional_only;
     for (position, param) in params.iter().enumerate() {
         let is_receiver = position == 0 && (param.name == "self" || param.name == "cls");
-        let detailed_here = is_receiver || position.saturating_sub(usize::from(params.first().is_some_and(|p| p.name == "self" || p.name == "cls"))) < detailed;
+        let detailed_here = is_receiver
+            || position.saturating_sub(usize::from(
+                params
+                    .first()
+                    .is_some_and(|p| p.name == "self" || p.name == "cls"),
+            )) < detailed;
         if !slash_done && param.kind != ParamKind::PositionalOnly {
             parts.push("/".to_string());
             slash_done = true;
@@ -125,7 +130,7 @@ pub fn function(function: &FunctionInfo, indent: &str, with_doc: bool) -> String
 /// A docstring as one short line, quoted.
 pub fn docstring(doc: &str) -> String {
     let first_sentence = match doc.find(". ") {
-        Some(end) if end + 1 <= MAX_DOC_CHARS => &doc[..=end],
+        Some(end) if end < MAX_DOC_CHARS => &doc[..=end],
         _ => doc,
     };
     let mut text: String = first_sentence.chars().take(MAX_DOC_CHARS).collect();

@@ -94,10 +94,10 @@ impl<'a> Extractor<'a> {
             | "finally_clause"
             | "block"
             | "ERROR"
-            | "except_group_clause" => {
-                if depth < MAX_BLOCK_DEPTH {
-                    self.module_statements(node, depth + 1);
-                }
+            | "except_group_clause"
+                if depth < MAX_BLOCK_DEPTH =>
+            {
+                self.module_statements(node, depth + 1);
             }
             _ => {}
         }
@@ -305,7 +305,7 @@ impl<'a> Extractor<'a> {
                     Some("__future__".to_string())
                 } else {
                     node.child_by_field_name("module_name")
-                        .and_then(|m| self.from_module(m))
+                        .and_then(|m| self.absolute_module(m))
                 };
                 let Some(module) = module else { return out };
                 let mut cursor = node.walk();
@@ -361,7 +361,7 @@ impl<'a> Extractor<'a> {
     }
 
     /// The absolute module of a `from X import ...` statement, relative imports resolved.
-    fn from_module(&self, module_name: Node) -> Option<String> {
+    fn absolute_module(&self, module_name: Node) -> Option<String> {
         if module_name.kind() != "relative_import" {
             return Some(compact(self.text(module_name)));
         }
@@ -466,10 +466,10 @@ impl<'a> Extractor<'a> {
                     }
                 }
                 "if_statement" | "try_statement" | "else_clause" | "elif_clause"
-                | "except_clause" | "finally_clause" | "block" | "ERROR" => {
-                    if depth < MAX_BLOCK_DEPTH {
-                        self.class_statements(child, class, depth + 1);
-                    }
+                | "except_clause" | "finally_clause" | "block" | "ERROR"
+                    if depth < MAX_BLOCK_DEPTH =>
+                {
+                    self.class_statements(child, class, depth + 1);
                 }
                 _ => {}
             }

@@ -29,7 +29,10 @@ pub struct SymbolDoc {
 
 /// The name in a form that ignores case and underscores (`_get_text` and `GetText` → `gettext`).
 pub fn normalized_name(name: &str) -> String {
-    name.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Words are hashed already (FNV-1a): the map uses them as they are instead of hashing again.
@@ -54,11 +57,14 @@ impl std::hash::Hasher for WordHasher {
 
 type WordHash = std::hash::BuildHasherDefault<WordHasher>;
 
+/// The documents holding a word, with the word's count in each.
+type Postings = Vec<(u32, u16)>;
+
 /// One module's symbol documents and their postings (word → documents holding it).
 #[derive(Debug, Default)]
 pub struct ModuleDocs {
     pub docs: Vec<SymbolDoc>,
-    postings: HashMap<u64, Vec<(u32, u16)>, WordHash>,
+    postings: HashMap<u64, Postings, WordHash>,
     /// Module-level classes and functions by normalized name.
     by_normalized_name: HashMap<String, Vec<u32>>,
     total_length: usize,
@@ -66,7 +72,7 @@ pub struct ModuleDocs {
 
 impl ModuleDocs {
     fn new(mut docs: Vec<SymbolDoc>) -> ModuleDocs {
-        let mut postings: HashMap<u64, Vec<(u32, u16)>, WordHash> = HashMap::default();
+        let mut postings: HashMap<u64, Postings, WordHash> = HashMap::default();
         let mut by_normalized_name: HashMap<String, Vec<u32>> = HashMap::new();
         let mut total_length = 0;
         for (index, doc) in docs.iter_mut().enumerate() {
@@ -74,17 +80,32 @@ impl ModuleDocs {
             doc.length = terms.len() as u32;
             doc.normalized = normalized_name(doc.name.rsplit('.').next().unwrap_or(&doc.name));
             if doc.class.is_none() && matches!(doc.kind, SymbolKind::Class | SymbolKind::Function) {
-                by_normalized_name.entry(doc.normalized.clone()).or_default().push(index as u32);
+                by_normalized_name
+                    .entry(doc.normalized.clone())
+                    .or_default()
+                    .push(index as u32);
             }
             total_length += terms.len();
             let mut start = 0;
             while start < terms.len() {
-                let end = start + terms[start..].iter().take_while(|t| **t == terms[start]).count();
-                postings.entry(terms[start]).or_default().push((index as u32, (end - start) as u16));
+                let end = start
+                    + terms[start..]
+                        .iter()
+                        .take_while(|t| **t == terms[start])
+                        .count();
+                postings
+                    .entry(terms[start])
+                    .or_default()
+                    .push((index as u32, (end - start) as u16));
                 start = end;
             }
         }
-        ModuleDocs { docs, postings, by_normalized_name, total_length }
+        ModuleDocs {
+            docs,
+            postings,
+            by_normalized_name,
+            total_length,
+        }
     }
 }
 
@@ -111,18 +132,28 @@ pub struct Hit {
 pub struct SymbolDocs {
     /// By the address of the module entry: snapshots holding different versions of a module
     /// each find theirs. The `Weak` keeps the address from being reused while the entry exists.
-    by_module: Mutex<HashMap<usize, (std::sync::Weak<ModuleInfo>, Arc<ModuleDocs>)>>,
+    by_module: Mutex<HashMap<usize, CachedDocs>>,
 }
+
+/// A module version (held weakly) and its documents.
+type CachedDocs = (std::sync::Weak<ModuleInfo>, Arc<ModuleDocs>);
 
 impl SymbolDocs {
     /// The documents of one module version, built on first use.
     pub fn of(&self, module: &Arc<ModuleInfo>) -> Arc<ModuleDocs> {
-        self.of_all(std::iter::once(module)).pop().unwrap_or_default()
+        self.of_all(std::iter::once(module))
+            .pop()
+            .unwrap_or_default()
     }
 
     /// The documents of many modules under one lock; stale versions are swept now and then.
-    pub fn of_all<'m>(&self, modules: impl Iterator<Item = &'m Arc<ModuleInfo>>) -> Vec<Arc<ModuleDocs>> {
-        let Ok(mut cache) = self.by_module.lock() else { return Vec::new() };
+    pub fn of_all<'m>(
+        &self,
+        modules: impl Iterator<Item = &'m Arc<ModuleInfo>>,
+    ) -> Vec<Arc<ModuleDocs>> {
+        let Ok(mut cache) = self.by_module.lock() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         let mut live = 0;
         for module in modules {
@@ -155,7 +186,9 @@ fn module_docs(module: &ModuleInfo) -> Vec<SymbolDoc> {
             class: None,
             name: function.name.clone(),
             kind: SymbolKind::Function,
-            terms: function_terms(function, None), length: 0, normalized: String::new()
+            terms: function_terms(function, None),
+            length: 0,
+            normalized: String::new(),
         });
     }
     for variable in &module.variables {
@@ -171,7 +204,9 @@ fn module_docs(module: &ModuleInfo) -> Vec<SymbolDoc> {
             class: None,
             name: variable.name.clone(),
             kind: SymbolKind::Variable,
-            terms: finish(terms), length: 0, normalized: String::new()
+            terms: finish(terms),
+            length: 0,
+            normalized: String::new(),
         });
     }
     out
@@ -195,14 +230,18 @@ fn class_docs(class: &ClassInfo, outer: Option<&str>, out: &mut Vec<SymbolDoc>) 
         class: outer.map(str::to_string),
         name: qualname.clone(),
         kind: SymbolKind::Class,
-        terms: finish(terms), length: 0, normalized: String::new()
+        terms: finish(terms),
+        length: 0,
+        normalized: String::new(),
     });
     for method in &class.methods {
         out.push(SymbolDoc {
             class: Some(qualname.clone()),
             name: method.name.clone(),
             kind: SymbolKind::Member,
-            terms: function_terms(method, Some(&class.name)), length: 0, normalized: String::new()
+            terms: function_terms(method, Some(&class.name)),
+            length: 0,
+            normalized: String::new(),
         });
     }
     for attribute in class.attributes.iter().chain(&class.instance_attributes) {
@@ -220,7 +259,9 @@ fn class_docs(class: &ClassInfo, outer: Option<&str>, out: &mut Vec<SymbolDoc>) 
             class: Some(qualname.clone()),
             name: attribute.name.clone(),
             kind: SymbolKind::Member,
-            terms: finish(terms), length: 0, normalized: String::new()
+            terms: finish(terms),
+            length: 0,
+            normalized: String::new(),
         });
     }
     for nested in &class.classes {
@@ -331,7 +372,7 @@ pub fn bm25(docs: &[(String, Arc<ModuleDocs>)], query: &[u64], limit: usize) -> 
     let average = (total_length as f64 / count as f64).max(1.0);
     // One lookup per (module, word): the postings found give both the document frequencies
     // and, in a second pass, the scores.
-    let mut found: Vec<(usize, usize, &Vec<(u32, u16)>)> = Vec::new();
+    let mut found: Vec<(usize, usize, &Postings)> = Vec::new();
     let mut frequencies = vec![0usize; query.len()];
     for (module_index, (_, module)) in docs.iter().enumerate() {
         for (q, word) in query.iter().enumerate() {
@@ -350,22 +391,33 @@ pub fn bm25(docs: &[(String, Arc<ModuleDocs>)], query: &[u64], limit: usize) -> 
     let mut start = 0;
     while start < found.len() {
         let module_index = found[start].0;
-        let end = start + found[start..].iter().take_while(|f| f.0 == module_index).count();
+        let end = start
+            + found[start..]
+                .iter()
+                .take_while(|f| f.0 == module_index)
+                .count();
         let module = &docs[module_index].1;
         scores.clear();
         for &(_, q, postings) in &found[start..end] {
             for &(doc, tf) in postings {
                 let length = f64::from(module.docs[doc as usize].length);
                 let n = f64::from(tf);
-                *scores.entry(doc).or_default() += idf[q] * n * (K1 + 1.0) / (n + K1 * (1.0 - B + B * length / average));
+                *scores.entry(doc).or_default() +=
+                    idf[q] * n * (K1 + 1.0) / (n + K1 * (1.0 - B + B * length / average));
             }
         }
-        scored.extend(scores.iter().map(|(&doc, &score)| (score, module_index, doc)));
+        scored.extend(
+            scores
+                .iter()
+                .map(|(&doc, &score)| (score, module_index, doc)),
+        );
         start = end;
     }
     // Only the best `limit` become hits (names are copied for those alone).
     let order = |a: &(f64, usize, u32), b: &(f64, usize, u32)| {
-        b.0.total_cmp(&a.0).then_with(|| docs[a.1].0.cmp(&docs[b.1].0)).then_with(|| a.2.cmp(&b.2))
+        b.0.total_cmp(&a.0)
+            .then_with(|| docs[a.1].0.cmp(&docs[b.1].0))
+            .then_with(|| a.2.cmp(&b.2))
     };
     if scored.len() > limit && limit > 0 {
         scored.select_nth_unstable_by(limit - 1, order);
@@ -377,7 +429,13 @@ pub fn bm25(docs: &[(String, Arc<ModuleDocs>)], query: &[u64], limit: usize) -> 
         .take(limit)
         .map(|(score, module_index, doc)| {
             let doc = &docs[module_index].1.docs[doc as usize];
-            Hit { module: docs[module_index].0.clone(), class: doc.class.clone(), name: doc.name.clone(), kind: doc.kind, score }
+            Hit {
+                module: docs[module_index].0.clone(),
+                class: doc.class.clone(),
+                name: doc.name.clone(),
+                kind: doc.kind,
+                score,
+            }
         })
         .collect()
 }
@@ -389,7 +447,13 @@ pub fn named(docs: &[(String, Arc<ModuleDocs>)], names: &[String]) -> Vec<Hit> {
         for name in names {
             for &index in module.by_normalized_name.get(name).into_iter().flatten() {
                 let doc = &module.docs[index as usize];
-                hits.push(Hit { module: module_name.clone(), class: None, name: doc.name.clone(), kind: doc.kind, score: 1.0 });
+                hits.push(Hit {
+                    module: module_name.clone(),
+                    class: None,
+                    name: doc.name.clone(),
+                    kind: doc.kind,
+                    score: 1.0,
+                });
             }
         }
     }
@@ -420,7 +484,10 @@ mod tests {
         let docs = SymbolDocs::default();
         let module = source.modules["m"].clone();
         let all = vec![("m".to_string(), docs.of(&module))];
-        assert_eq!(named(&all, &["renderlines".to_string()])[0].name, "render_lines");
+        assert_eq!(
+            named(&all, &["renderlines".to_string()])[0].name,
+            "render_lines"
+        );
         let mut query = Vec::new();
         words_of_text("parse the header", &mut query);
         let hits = bm25(&all, &query, 3);

@@ -39,7 +39,10 @@ pub struct WalkReport {
 }
 
 /// One walk entry: a Python file with its module name, a file left out, or nothing.
-fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Result<SourceFile, (PathBuf, String)>> {
+fn visit(
+    root: &Path,
+    entry: Result<ignore::DirEntry, ignore::Error>,
+) -> Option<Result<SourceFile, (PathBuf, String)>> {
     let entry = match entry {
         Ok(entry) => entry,
         Err(error) => return Some(Err((root.to_path_buf(), error.to_string()))),
@@ -52,9 +55,17 @@ fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<
     if extension != "py" && extension != "pyi" {
         return None;
     }
-    let relative = path.strip_prefix(root).ok()?.to_string_lossy().replace('\\', "/");
+    let relative = path
+        .strip_prefix(root)
+        .ok()?
+        .to_string_lossy()
+        .replace('\\', "/");
     Some(match module_name(&relative) {
-        Some(module) => Ok(SourceFile { path: path.to_path_buf(), relative, module }),
+        Some(module) => Ok(SourceFile {
+            path: path.to_path_buf(),
+            relative,
+            module,
+        }),
         None => Err((path.to_path_buf(), "no importable module name".to_string())),
     })
 }
@@ -184,7 +195,10 @@ mod tests {
         assert_eq!(module_name("setup.py").as_deref(), Some("setup"));
         assert_eq!(module_name("my-scripts/tool.py").as_deref(), Some("tool"));
         assert_eq!(module_name("pkg/not-a-module.py"), None);
-        assert_eq!(module_name("app/migrations/0001_initial.py").as_deref(), Some("app.migrations.0001_initial"));
+        assert_eq!(
+            module_name("app/migrations/0001_initial.py").as_deref(),
+            Some("app.migrations.0001_initial")
+        );
         assert_eq!(module_name("__init__.py"), None);
     }
 

@@ -143,8 +143,15 @@ impl Index {
         if walked.files.len() > MAX_FILES {
             // A huge workspace: index the first files (in module order) and say what was left.
             let left = walked.files.split_off(MAX_FILES);
-            tracing::warn!(indexed = MAX_FILES, left_out = left.len(), "workspace has too many Python files; indexing part of it");
-            walked.skipped.extend(left.into_iter().map(|f| (f.path, "workspace file limit reached".to_string())));
+            tracing::warn!(
+                indexed = MAX_FILES,
+                left_out = left.len(),
+                "workspace has too many Python files; indexing part of it"
+            );
+            walked.skipped.extend(
+                left.into_iter()
+                    .map(|f| (f.path, "workspace file limit reached".to_string())),
+            );
         }
         let mut report = IndexReport {
             files: walked.files.len(),
@@ -162,8 +169,20 @@ impl Index {
             .unwrap_or_default()
             .into_iter()
             .map(|(relative, entry)| {
-                let CacheEntry { size, mtime_ns, module, .. } = entry;
-                (relative, CachedFile { size, mtime_ns, module: Arc::new(module) })
+                let CacheEntry {
+                    size,
+                    mtime_ns,
+                    module,
+                    ..
+                } = entry;
+                (
+                    relative,
+                    CachedFile {
+                        size,
+                        mtime_ns,
+                        module: Arc::new(module),
+                    },
+                )
             })
             .collect();
         let total = walked.files.len();
@@ -294,15 +313,32 @@ impl Index {
     /// The symbol documents of every workspace module but `exclude_module`.
     /// The symbol documents of every workspace module but `exclude_module`, for
     /// [`search::bm25`](super::search::bm25) and [`search::named`](super::search::named).
-    pub fn symbol_documents(&self, exclude_module: &str) -> Vec<(String, Arc<super::search::ModuleDocs>)> {
-        let modules: Vec<(&String, &Arc<ModuleInfo>)> =
-            self.modules.iter().filter(|(name, _)| name.as_str() != exclude_module).collect();
-        let docs = self.symbol_docs.of_all(modules.iter().map(|(_, module)| *module));
-        modules.into_iter().map(|(name, _)| name.clone()).zip(docs).collect()
+    pub fn symbol_documents(
+        &self,
+        exclude_module: &str,
+    ) -> Vec<(String, Arc<super::search::ModuleDocs>)> {
+        let modules: Vec<(&String, &Arc<ModuleInfo>)> = self
+            .modules
+            .iter()
+            .filter(|(name, _)| name.as_str() != exclude_module)
+            .collect();
+        let docs = self
+            .symbol_docs
+            .of_all(modules.iter().map(|(_, module)| *module));
+        modules
+            .into_iter()
+            .map(|(name, _)| name.clone())
+            .zip(docs)
+            .collect()
     }
 
     /// BM25 over the symbols of the workspace's modules, leaving out `exclude_module`.
-    pub fn search(&self, query: &[u64], exclude_module: &str, limit: usize) -> Vec<super::search::Hit> {
+    pub fn search(
+        &self,
+        query: &[u64],
+        exclude_module: &str,
+        limit: usize,
+    ) -> Vec<super::search::Hit> {
         super::search::bm25(&self.symbol_documents(exclude_module), query, limit)
     }
 
@@ -644,26 +680,59 @@ mod tests {
     fn imports_of_installed_packages_resolve_through_the_environment() {
         let dir = tempfile::tempdir().expect("temporary folder");
         let root = dir.path().to_path_buf();
-        write(&root, "app.py", "from lib_a import f\nfrom app_lib import g\n");
+        write(
+            &root,
+            "app.py",
+            "from lib_a import f\nfrom app_lib import g\n",
+        );
         write(&root, "app_lib.py", "def g(): ...\n");
         let site = ".venv/lib/python3.12/site-packages";
-        write(&root, &format!("{site}/lib_a/__init__.py"), "from .sub.mod import f\n");
-        write(&root, &format!("{site}/lib_a/sub/mod.py"), "def f(x: int) -> int: ...\n");
-        write(&root, &format!("{site}/app_lib.py"), "def shadowed(): ...\n");
+        write(
+            &root,
+            &format!("{site}/lib_a/__init__.py"),
+            "from .sub.mod import f\n",
+        );
+        write(
+            &root,
+            &format!("{site}/lib_a/sub/mod.py"),
+            "def f(x: int) -> int: ...\n",
+        );
+        write(
+            &root,
+            &format!("{site}/app_lib.py"),
+            "def shadowed(): ...\n",
+        );
         let environment = Arc::new(Environment::discover(&root, &[]));
-        let options = IndexOptions { cache_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES };
-        let (index, report) = Index::build(root.clone(), environment.clone(), &options, &mut |_| {});
-        assert_eq!(report.files, 2, "the virtual environment is not part of the workspace");
-        assert_eq!(environment.loaded_count(), 0, "nothing installed is read before it is asked for");
+        let options = IndexOptions {
+            cache_dir: None,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        };
+        let (index, report) =
+            Index::build(root.clone(), environment.clone(), &options, &mut |_| {});
+        assert_eq!(
+            report.files, 2,
+            "the virtual environment is not part of the workspace"
+        );
+        assert_eq!(
+            environment.loaded_count(),
+            0,
+            "nothing installed is read before it is asked for"
+        );
         assert_eq!(
             crate::index::resolve::resolve_name(&index, "app", "f"),
-            Some(crate::index::resolve::Symbol::Function { module: "lib_a.sub.mod".into(), qualname: "f".into() })
+            Some(crate::index::resolve::Symbol::Function {
+                module: "lib_a.sub.mod".into(),
+                qualname: "f".into()
+            })
         );
         assert_eq!(environment.loaded_count(), 2);
         // The workspace's own module wins over an installed one of the same name.
         assert_eq!(
             crate::index::resolve::resolve_name(&index, "app", "g"),
-            Some(crate::index::resolve::Symbol::Function { module: "app_lib".into(), qualname: "g".into() })
+            Some(crate::index::resolve::Symbol::Function {
+                module: "app_lib".into(),
+                qualname: "g".into()
+            })
         );
     }
 
