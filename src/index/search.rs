@@ -319,8 +319,17 @@ fn hash_word(word: &str) -> u64 {
 pub fn words_of_identifier(identifier: &str, out: &mut Vec<u64>) {
     for word in split_identifier(identifier) {
         if word.len() >= 2 && !STOP_WORDS.contains(&word.as_str()) {
-            out.push(hash_word(&word));
+            out.push(hash_word(stem(&word)));
         }
+    }
+}
+
+/// A light stemmer: plural and third-person `s` dropped (`defaults` and `default` match).
+fn stem(word: &str) -> &str {
+    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") && !word.ends_with("is") {
+        &word[..word.len() - 1]
+    } else {
+        word
     }
 }
 
@@ -472,6 +481,10 @@ mod tests {
             vec!["http", "status", "error"]
         );
         assert_eq!(split_identifier("getUTF8Name"), vec!["get", "utf8", "name"]);
+        let (mut plural, mut singular) = (Vec::new(), Vec::new());
+        words_of_identifier("url_defaults", &mut plural);
+        words_of_identifier("url_default", &mut singular);
+        assert_eq!(plural, singular);
     }
 
     #[test]
