@@ -164,6 +164,25 @@ fn estimate_tokens(text: &str) -> usize {
     text.len() / 3 + 1
 }
 
+/// The context at byte `offset` of the file at `path` (absolute, inside the index's root), whose
+/// current text is `text`: for `spackle context FILE:LINE:COL` and other callers without a
+/// document store. Parses the text; `None` when the file is outside the workspace or has no
+/// module name.
+pub fn build_context_for_file(
+    index: &Index,
+    path: &std::path::Path,
+    text: &str,
+    offset: usize,
+    budget: Budget,
+) -> Option<HoleContext> {
+    let relative = index.relative_path(path)?;
+    let module = index.module_name_of(path)?;
+    let tree = crate::store::parse_python(text, None)?;
+    Some(build_context(
+        index, text, &tree, &module, &relative, offset, budget,
+    ))
+}
+
 /// Builds the repository context for the cursor at byte `offset` of `document_text`.
 ///
 /// `tree` is the document's current tree, `module_name` its dotted module name and `path` its
@@ -533,6 +552,27 @@ mod tests {
         assert!(context
             .describe()
             .contains("imported and not used elsewhere in the file"));
+    }
+
+    #[test]
+    fn a_file_outside_the_workspace_has_no_context() {
+        let index = Index::empty(PathBuf::from("/workspace"), Arc::new(Environment::none()));
+        assert!(build_context_for_file(
+            &index,
+            Path::new("/elsewhere/x.py"),
+            "x = 1\n",
+            0,
+            Budget::tokens(10)
+        )
+        .is_none());
+        let inside = build_context_for_file(
+            &index,
+            Path::new("/workspace/pkg/x.py"),
+            "x = 1\n",
+            0,
+            Budget::tokens(10),
+        );
+        assert!(inside.is_some_and(|c| c.parts.is_empty()));
     }
 
     #[test]

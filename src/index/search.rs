@@ -326,7 +326,12 @@ pub fn words_of_identifier(identifier: &str, out: &mut Vec<u64>) {
 
 /// A light stemmer: plural and third-person `s` dropped (`defaults` and `default` match).
 fn stem(word: &str) -> &str {
-    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") && !word.ends_with("is") {
+    if word.len() > 3
+        && word.ends_with('s')
+        && !word.ends_with("ss")
+        && !word.ends_with("us")
+        && !word.ends_with("is")
+    {
         &word[..word.len() - 1]
     } else {
         word
