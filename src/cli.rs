@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 
 use crate::config::{Config, ConfigWarning, Layers, CONFIG_FILE_NAME};
+use crate::index::environment::Environment;
+use crate::index::{Index, IndexOptions};
 use crate::engine::{Engine, EngineError, Prepared, UnavailableModel};
 use crate::llm::{self, ModelError, RequestKind};
 use crate::store::Document;
@@ -16,10 +18,10 @@ use crate::store::Document;
 /// Exit code when the model could not be asked (unreachable, refused, misconfigured).
 const EXIT_NO_MODEL: u8 = 3;
 
-/// Logs go to stderr; `SPACKLE_LOG` sets the filter (default `spackle=info`).
-pub fn init_logging() {
+/// Logs go to stderr; `SPACKLE_LOG` sets the filter (default `default_filter`, such as `spackle=info`).
+pub fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SPACKLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("spackle=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
 }
 
@@ -97,6 +99,7 @@ struct Job {
     config: Config,
     document: Document,
     offset: usize,
+    index: Index,
 }
 
 fn load_job(location: &str) -> anyhow::Result<Job> {
@@ -107,15 +110,29 @@ fn load_job(location: &str) -> anyhow::Result<Job> {
     print_warnings(&warnings);
     let offset = offset_of_location(&text, location.line, location.column);
     let path = std::fs::canonicalize(&location.file).unwrap_or(location.file.clone());
+    let index = index_workspace(&root);
+    let mut index = index;
+    index.update_buffer(&path, &text);
     let document = Document::new(path.display().to_string(), Some(path), 0, &text, config.completion.max_file_bytes);
-    Ok(Job { config, document, offset })
+    Ok(Job { config, document, offset, index })
+}
+
+/// Indexes a workspace in this thread, from the persisted index where files did not change.
+pub fn index_workspace(root: &Path) -> Index {
+    let environment = std::sync::Arc::new(Environment::discover(root, &[]));
+    let (index, report) = Index::build(root.to_path_buf(), environment, &IndexOptions::default(), &mut |_| {});
+    tracing::info!(files = report.files, parsed = report.parsed, cached = report.from_cache, "workspace indexed");
+    for (path, reason) in &report.skipped {
+        tracing::info!(path = %path.display(), %reason, "skipped while indexing");
+    }
+    index
 }
 
 /// `spackle context FILE:LINE:COL`.
 pub fn context(location: &str) -> anyhow::Result<ExitCode> {
     let job = load_job(location)?;
     let engine = Engine::new(job.config.clone(), std::sync::Arc::new(UnavailableModel { error: ModelError::Config { detail: "no model is needed to show the context".into() } }));
-    let prepared = engine.prepare(&job.document, job.offset).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let prepared = engine.prepare(&job.document, job.offset, Some(&job.index)).map_err(|error| anyhow::anyhow!("{error}"))?;
     let mut out = std::io::stdout().lock();
     write_prepared(&mut out, &prepared)?;
     match llm::render_prompt(&job.config.model, &prepared.request) {
@@ -129,6 +146,10 @@ pub fn context(location: &str) -> anyhow::Result<ExitCode> {
 }
 
 fn write_prepared(out: &mut impl Write, prepared: &Prepared) -> std::io::Result<()> {
+    if let Some(context) = &prepared.context {
+        writeln!(out, "── the typed hole")?;
+        write!(out, "{}", context.describe())?;
+    }
     for (rank, part) in prepared.parts.iter().enumerate() {
         writeln!(out, "── {} · #{} · {} bytes · {}", part.name, rank + 1, part.text.len(), part.why)?;
         writeln!(out, "{}", part.text)?;
@@ -144,7 +165,7 @@ fn write_prepared(out: &mut impl Write, prepared: &Prepared) -> std::io::Result<
 pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
     let job = load_job(location)?;
     let engine = crate::engine::engine_for(job.config.clone());
-    let outcome = match engine.complete(&job.document, job.offset).await {
+    let outcome = match engine.complete(&job.document, job.offset, Some(&job.index)).await {
         Ok(outcome) => outcome,
         Err(EngineError::Model(error)) => return no_model(&job, &error),
         Err(error) => bail!("{error}"),
@@ -176,7 +197,7 @@ fn no_model(job: &Job, error: &ModelError) -> anyhow::Result<ExitCode> {
     eprintln!("spackle: (configure the model in {CONFIG_FILE_NAME} or with SPACKLE_BACKEND, SPACKLE_ENDPOINT, SPACKLE_MODEL; see the README)");
     eprintln!("spackle: here is what spackle would have sent:");
     let engine = Engine::new(job.config.clone(), std::sync::Arc::new(UnavailableModel { error: ModelError::Config { detail: "no model is needed to show the context".into() } }));
-    if let Ok(prepared) = engine.prepare(&job.document, job.offset) {
+    if let Ok(prepared) = engine.prepare(&job.document, job.offset, Some(&job.index)) {
         write_prepared(&mut std::io::stdout().lock(), &prepared)?;
     }
     Ok(ExitCode::from(EXIT_NO_MODEL))

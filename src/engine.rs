@@ -8,8 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::llm::{GenerateRequest, Model, ModelError, RequestKind};
+use crate::context::{Budget, HoleContext};
+use crate::index::Index;
+use crate::llm::{ContextFile, GenerateRequest, Model, ModelError, RequestKind};
 use crate::store::Snapshot;
+
+/// The name of the pseudo-file that carries the repository context in the prompt.
+pub const CONTEXT_FILE_NAME: &str = "context_stubs.pyi";
 
 /// A suggestion ready for the editor: replace the bytes `start..end` with `text`.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +56,8 @@ pub struct PromptPart {
 pub struct Prepared {
     pub request: GenerateRequest,
     pub parts: Vec<PromptPart>,
+    /// The typed hole and the repository context, when the document belongs to an index.
+    pub context: Option<HoleContext>,
 }
 
 /// Why the engine dropped a candidate; logged, never shown as an error.
@@ -80,12 +87,15 @@ impl Engine {
     }
 
     /// Builds the model request for the cursor at byte `offset` without calling the model.
-    pub fn prepare(&self, snapshot: &Snapshot, offset: usize) -> Result<Prepared, EngineError> {
+    ///
+    /// With an index that holds the document's workspace, the repository context of the typed
+    /// hole goes into the prompt as stubs.
+    pub fn prepare(&self, snapshot: &Snapshot, offset: usize, index: Option<&Index>) -> Result<Prepared, EngineError> {
         let limit = self.config.completion.max_file_bytes;
         let bytes = snapshot.rope.len_bytes();
-        if bytes > limit || snapshot.tree.is_none() {
+        let Some(tree) = snapshot.tree.as_ref().filter(|_| bytes <= limit) else {
             return Err(EngineError::TooLarge { bytes, limit });
-        }
+        };
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
         let text = snapshot.text();
         let (prefix, suffix) = crate::prompt::trim_to_budget(
@@ -95,24 +105,45 @@ impl Engine {
             &crate::prompt::ApproximateTokens,
         );
         let (prefix, suffix) = (prefix.to_string(), suffix.to_string());
-        let path = display_path(snapshot);
-        let parts = vec![
-            PromptPart { name: "prefix".into(), why: "the text before the cursor".into(), text: prefix.clone() },
-            PromptPart { name: "suffix".into(), why: "the text after the cursor".into(), text: suffix.clone() },
-        ];
+        let location = index.zip(snapshot.path.as_deref()).and_then(|(index, path)| {
+            Some((index, index.relative_path(path)?, index.module_name_of(path)?))
+        });
+        let path = match &location {
+            Some((_, relative, _)) => relative.clone(),
+            None => display_path(snapshot),
+        };
+        let context = location.map(|(index, relative, module)| {
+            let budget = Budget::tokens(self.config.context.repository_tokens);
+            crate::context::build_context(index, &text, tree, &module, &relative, offset, budget)
+        });
+        let mut parts = Vec::new();
+        let mut context_files = Vec::new();
+        if let Some(context) = &context {
+            let repository = context.repository_text();
+            if !repository.is_empty() {
+                parts.push(PromptPart {
+                    name: "repository".into(),
+                    why: format!("definitions the hole needs, as stubs ({} tokens)", context.tokens),
+                    text: repository.clone(),
+                });
+                context_files.push(ContextFile { path: CONTEXT_FILE_NAME.into(), text: repository });
+            }
+        }
+        parts.push(PromptPart { name: "prefix".into(), why: "the text before the cursor".into(), text: prefix.clone() });
+        parts.push(PromptPart { name: "suffix".into(), why: "the text after the cursor".into(), text: suffix.clone() });
         let request = GenerateRequest {
-            kind: RequestKind::Infill { path, prefix, suffix, context: Vec::new() },
+            kind: RequestKind::Infill { path, prefix, suffix, context: context_files },
             stop: Vec::new(),
             max_tokens: self.config.model.max_tokens,
             temperature: self.config.model.temperature,
             candidates: self.config.completion.candidates.max(1),
         };
-        Ok(Prepared { request, parts })
+        Ok(Prepared { request, parts, context })
     }
 
     /// Asks the model for the hole at `offset` and returns the candidates that survive the checks.
-    pub async fn complete(&self, snapshot: &Snapshot, offset: usize) -> Result<Outcome, EngineError> {
-        let prepared = self.prepare(snapshot, offset)?;
+    pub async fn complete(&self, snapshot: &Snapshot, offset: usize, index: Option<&Index>) -> Result<Outcome, EngineError> {
+        let prepared = self.prepare(snapshot, offset, index)?;
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
         let started = Instant::now();
         let generation = self.model.generate(&prepared.request).await?;

@@ -50,7 +50,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    spackle::cli::init_logging();
+    // The server logs to the editor's log; the other commands keep the terminal quiet.
+    let default_filter = match cli.command {
+        None | Some(Command::Serve { .. }) => "spackle=info",
+        Some(_) => "spackle=warn",
+    };
+    spackle::cli::init_logging(default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

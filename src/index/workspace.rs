@@ -586,6 +586,18 @@ impl SharedIndex {
         current.update_buffer(path, text);
     }
 
+    /// An open buffer's new text, with the tree the document store already has (no reparse).
+    pub fn buffer_changed_with_tree(&self, path: &Path, text: &str, tree: &tree_sitter::Tree) {
+        let mut current = self.write();
+        let (Some(relative), Some(module)) = (current.relative_path(path), current.module_name_of(path)) else {
+            return;
+        };
+        if let Ok(mut buffers) = self.buffers.write() {
+            buffers.insert(relative.clone());
+        }
+        current.update_buffer_with_tree(&relative, &module, text, tree);
+    }
+
     /// A buffer was closed: the file on disk speaks again.
     pub fn buffer_closed(&self, path: &Path) {
         let mut current = self.write();

@@ -19,6 +19,8 @@ use tower_lsp_server::{Client, LanguageServer};
 use super::{from_proto, to_proto};
 use crate::config::{Config, ConfigWarning, Layers};
 use crate::engine::{Completion, Engine, EngineError};
+use crate::index::environment::Environment;
+use crate::index::{Index, IndexOptions, SharedIndex};
 use crate::llm::ModelError;
 use crate::store::{Document, Snapshot, Store, TextChange};
 use crate::text::PositionEncoding;
@@ -37,6 +39,10 @@ struct SharedInner {
     shown_errors: Mutex<HashSet<String>>,
     /// Configuration warnings found in `initialize`, shown in `initialized`.
     pending_warnings: Mutex<Vec<ConfigWarning>>,
+    /// The repository index of the workspace, once there is a workspace.
+    index: RwLock<Option<Arc<SharedIndex>>>,
+    /// Open documents whose text changed since the index last saw them.
+    dirty: Mutex<HashSet<String>>,
 }
 
 struct State {
@@ -63,6 +69,8 @@ impl Default for Shared {
             request_counter: AtomicU64::new(0),
             shown_errors: Mutex::new(HashSet::new()),
             pending_warnings: Mutex::new(Vec::new()),
+            index: RwLock::new(None),
+            dirty: Mutex::new(HashSet::new()),
         }))
     }
 }
@@ -90,13 +98,17 @@ impl Shared {
 
     pub fn open_document(&self, uri: Uri, version: i32, text: &str) {
         let path = from_proto::file_path(&uri);
-        let document = Document::new(from_proto::document_key(&uri), path, version, text, self.max_file_bytes());
+        let key = from_proto::document_key(&uri);
+        let document = Document::new(key.clone(), path, version, text, self.max_file_bytes());
         self.0.store.open(document);
+        lock(&self.0.dirty).insert(key);
     }
 
     pub fn change_document(&self, uri: &Uri, version: i32, changes: &[TextChange]) {
         let key = from_proto::document_key(uri);
-        if !self.0.store.change(&key, version, changes, self.encoding(), self.max_file_bytes()) {
+        if self.0.store.change(&key, version, changes, self.encoding(), self.max_file_bytes()) {
+            lock(&self.0.dirty).insert(key);
+        } else {
             tracing::warn!(uri = %key, "change to a document that is not open, ignored");
         }
     }
@@ -105,6 +117,27 @@ impl Shared {
         let key = from_proto::document_key(uri);
         self.0.store.close(&key);
         lock(&self.0.requests).remove(&key);
+        lock(&self.0.dirty).remove(&key);
+        if let (Some(index), Some(path)) = (self.shared_index(), from_proto::file_path(uri)) {
+            index.buffer_closed(&path);
+        }
+    }
+
+    fn shared_index(&self) -> Option<Arc<SharedIndex>> {
+        self.0.index.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// A snapshot of the index with every changed open document brought up to date.
+    fn index_snapshot(&self) -> Option<Index> {
+        let index = self.shared_index()?;
+        let dirty: Vec<String> = lock(&self.0.dirty).drain().collect();
+        for key in dirty {
+            let Some(document) = self.0.store.snapshot(&key) else { continue };
+            if let (Some(path), Some(tree)) = (document.path.as_deref(), document.tree.as_ref()) {
+                index.buffer_changed_with_tree(path, &document.text(), tree);
+            }
+        }
+        Some(index.snapshot())
     }
 
     /// Registers a new completion request for `key`, superseding earlier ones, and returns a
@@ -200,6 +233,7 @@ impl Server {
         let encoding = self.shared.encoding();
         let offset = crate::text::offset_of(&snapshot.rope, from_proto::line_col(position), encoding);
         let (request_id, mut superseded) = self.shared.begin_request(&key);
+        tracing::debug!(uri = %key, request_id, version = snapshot.version, offset, "completion requested");
         let engine = self.engine();
         if !engine.config.completion.enable {
             return None;
@@ -213,16 +247,27 @@ impl Server {
                 Some(token) => Some(self.client.progress(token, "spackle").with_message("asking the model").begin().await),
                 None => None,
             };
-            let result = engine.complete(&snapshot, offset).await;
+            let index = self.shared.index_snapshot();
+            let result = engine.complete(&snapshot, offset, index.as_ref()).await;
             if let Some(progress) = progress {
                 progress.finish().await;
             }
             result
         };
         let result = tokio::select! {
-            result = work => result,
+            result = work => {
+                tracing::debug!(uri = %key, request_id, ok = result.is_ok(), "engine finished");
+                Some(result)
+            }
             _ = wait_superseded(&mut superseded, request_id) => {
-                tracing::debug!(uri = %key, "completion superseded by a newer request");
+                tracing::debug!(uri = %key, request_id, "completion superseded by a newer request");
+                None
+            }
+        };
+        let result = match result {
+            Some(result) => result,
+            None => {
+                tracing::debug!(uri = %key, request_id, "answering the superseded request with nothing");
                 return None;
             }
         };
@@ -256,6 +301,7 @@ impl Server {
         let progress = params.work_done_progress_params.work_done_token;
         let Some((snapshot, completions)) = self.complete_at(&position.text_document.uri, position.position, progress).await
         else {
+            tracing::debug!("inline completion: no items");
             return Ok(None);
         };
         let encoding = self.shared.encoding();
@@ -270,6 +316,60 @@ impl Server {
             })
             .collect();
         Ok(Some(InlineCompletionResponse::Array(items)))
+    }
+}
+
+impl Server {
+    /// Indexes the workspace in the background, reporting `$/progress`; requests made meanwhile
+    /// use what is indexed so far.
+    async fn start_indexing(&self) {
+        let Some(root) = self.shared.read().root.clone() else {
+            tracing::info!("no workspace folder: completions use the open file only");
+            return;
+        };
+        let environment = Arc::new(Environment::discover(&root, &[]));
+        let index = SharedIndex::new(root.clone(), environment, IndexOptions::default());
+        *self.shared.0.index.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(index.clone());
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        let worker = index.spawn_indexing(move |progress| {
+            let _ = sender.send(progress);
+        });
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let token = ProgressToken::String("spackle/indexing".into());
+            let created = client.create_work_done_progress(token.clone()).await.is_ok();
+            let progress = if created {
+                Some(client.progress(token, "spackle: indexing").with_percentage(0).begin().await)
+            } else {
+                None
+            };
+            while let Some(step) = receiver.recv().await {
+                if let Some(progress) = &progress {
+                    let percent = (step.done * 100).checked_div(step.total).unwrap_or(100) as u32;
+                    progress.report_with_message(format!("{}/{} files", step.done, step.total), percent.min(100)).await;
+                }
+            }
+            let report = tokio::task::spawn_blocking(move || worker.join()).await;
+            let summary = match report {
+                Ok(Ok(report)) => {
+                    for (path, reason) in &report.skipped {
+                        tracing::info!(path = %path.display(), %reason, "skipped while indexing");
+                    }
+                    format!(
+                        "spackle: indexed {} files ({} parsed, {} from the cache), skipped {}",
+                        report.files,
+                        report.parsed,
+                        report.from_cache,
+                        report.skipped.len()
+                    )
+                }
+                _ => "spackle: indexing stopped early; completions use what was indexed".to_string(),
+            };
+            if let Some(progress) = progress {
+                progress.finish_with_message(summary.clone()).await;
+            }
+            client.log_message(MessageType::INFO, summary).await;
+        });
     }
 }
 
@@ -289,7 +389,8 @@ impl Server {
             return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!("the document {key} is not open")));
         };
         let offset = crate::text::offset_of(&snapshot.rope, from_proto::line_col(params.position), self.shared.encoding());
-        match self.engine().prepare(&snapshot, offset) {
+        let index = self.shared.index_snapshot();
+        match self.engine().prepare(&snapshot, offset, index.as_ref()) {
             Ok(prepared) => Ok(serde_json::json!({
                 "version": snapshot.version,
                 "parts": prepared.parts.iter().map(|part| serde_json::json!({
@@ -382,6 +483,7 @@ impl LanguageServer for Server {
     async fn initialized(&self, _: InitializedParams) {
         let warnings = std::mem::take(&mut *lock(&self.shared.0.pending_warnings));
         self.report_warnings(&warnings).await;
+        self.start_indexing().await;
         let description = self.engine().model.describe();
         self.client.log_message(MessageType::INFO, format!("spackle {} ready: {description}", env!("CARGO_PKG_VERSION"))).await;
     }
@@ -403,6 +505,18 @@ impl LanguageServer for Server {
         }
         let warnings = self.shared.reconfigure();
         self.report_warnings(&warnings).await;
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let Some(index) = self.shared.shared_index() else { return };
+        for change in params.changes {
+            let Some(path) = from_proto::file_path(&change.uri) else { continue };
+            if change.typ == FileChangeType::DELETED {
+                index.file_deleted(&path);
+            } else {
+                index.file_changed_on_disk(&path);
+            }
+        }
     }
 
     async fn completion(&self, params: CompletionParams) -> RpcResult<Option<CompletionResponse>> {

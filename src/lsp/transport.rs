@@ -123,6 +123,7 @@ where
         let reply = match frame_result {
             Ok(Frame::Body(body)) => match validate(&body) {
                 Ok(()) => {
+                    tracing::trace!(body = %String::from_utf8_lossy(&body[..body.len().min(120)]), "from the client");
                     let mut header = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
                     header.extend_from_slice(&body);
                     if to_server.write_all(&header).await.is_err() {
@@ -157,6 +158,7 @@ async fn pump_output<R: AsyncRead + Unpin>(from_server: R, frames: mpsc::Unbound
     loop {
         match read_frame(&mut reader).await {
             Ok(Frame::Body(body)) => {
+                tracing::trace!(body = %String::from_utf8_lossy(&body[..body.len().min(120)]), "to the client");
                 let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
                 bytes.extend_from_slice(&body);
                 if frames.send(bytes).is_err() {

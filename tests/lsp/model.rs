@@ -222,3 +222,32 @@ async fn api_keys_never_reach_the_editor_or_the_log() {
     assert!(!everything.contains(secret), "the key reached the editor");
     assert!(!stderr.contains(secret), "the key reached the log");
 }
+
+#[tokio::test]
+async fn the_repository_context_reaches_the_model() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return cart.total_price()"])]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("shop")).unwrap();
+    std::fs::write(dir.path().join("shop/__init__.py"), "").unwrap();
+    std::fs::write(
+        dir.path().join("shop/models.py"),
+        "class Cart:\n    def total_price(self) -> float:\n        return 0.0\n\n\nclass Unrelated:\n    pass\n",
+    )
+    .unwrap();
+    let text = "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n";
+    std::fs::write(dir.path().join("shop/pay.py"), text).unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = settings(&server.url());
+    options.environment.push(("SPACKLE_CACHE_DIR", dir.path().join("cache").display().to_string()));
+    let (mut client, _) = LspClient::start(options).await;
+    client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("indexed")).await;
+    let uri = file_uri(&dir.path().join("shop/pay.py"));
+    client.open(&uri, text).await;
+    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
+    let result = client.request("textDocument/inlineCompletion", params).await.unwrap();
+    assert_eq!(items(&result)[0]["insertText"], "return cart.total_price()");
+    let prompt = server.requests()[0].json.to_string();
+    assert!(prompt.contains("def total_price(self) -> float"), "the stub of Cart reaches the model: {prompt}");
+    assert!(prompt.contains("shop/pay.py"), "the file's path is given: {prompt}");
+    client.shutdown().await;
+}

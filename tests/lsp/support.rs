@@ -51,7 +51,7 @@ impl LspClient {
             .env_remove("SPACKLE_BACKEND")
             .env_remove("SPACKLE_ENDPOINT")
             .env_remove("SPACKLE_MODEL")
-            .env("SPACKLE_LOG", "spackle=debug")
+            .env("SPACKLE_LOG", std::env::var("SPACKLE_TEST_LOG").unwrap_or_else(|_| "spackle=debug".into()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -121,7 +121,12 @@ impl LspClient {
 
     /// Waits for the response to request `id`, answering server requests meanwhile.
     pub async fn response(&mut self, id: i64) -> Result<Value, Value> {
-        let response = self.wait_for(|message| message.get("id") == Some(&json!(id)) && message.get("method").is_none()).await;
+        let is_response = |message: &Value| message.get("id") == Some(&json!(id)) && message.get("method").is_none();
+        // Responses to concurrent requests may arrive in any order: one may already be here.
+        let response = match self.seen.iter().position(is_response) {
+            Some(index) => self.seen.remove(index).unwrap(),
+            None => self.wait_for(is_response).await,
+        };
         match response.get("error") {
             Some(error) => Err(error.clone()),
             None => Ok(response.get("result").cloned().unwrap_or(Value::Null)),
@@ -159,7 +164,10 @@ impl LspClient {
             let message = match tokio::time::timeout_at(deadline, self.incoming.recv()).await {
                 Ok(Some(message)) => message,
                 Ok(None) => panic!("the server closed its output; stderr:\n{}", self.stderr()),
-                Err(_) => panic!("no answer from the server within {TIMEOUT:?}; stderr:\n{}", self.stderr()),
+                Err(_) => {
+                    let seen: Vec<String> = self.seen.iter().map(|m| format!("{} {}", m["id"], m["method"])).collect();
+                    panic!("no answer from the server within {TIMEOUT:?}; seen: {seen:?}\nstderr:\n{}", self.stderr())
+                }
             };
             if matches(&message) {
                 return message;
@@ -216,7 +224,7 @@ async fn read_messages(mut reader: BufReader<tokio::process::ChildStdout>, sende
         if reader.read_exact(&mut body).await.is_err() {
             return;
         }
-        match serde_json::from_slice(&body) {
+        match serde_json::from_slice::<Value>(&body) {
             Ok(message) => {
                 if sender.send(message).is_err() {
                     return;
