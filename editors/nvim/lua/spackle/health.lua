@@ -34,10 +34,9 @@ function M.check()
   end
 
   local env = spackle.options.cmd_env
-  local folder = vim.fn.expand("%:p:h")
-  if folder == "" then
-    folder = vim.fn.getcwd()
-  end
+  -- :checkhealth runs in its own buffer; diagnose the workspace of the running server, if any.
+  local running = vim.lsp.get_clients({ name = "spackle" })[1]
+  local folder = (running and running.root_dir) or vim.fn.getcwd()
   local doctor = vim.system({ binary, "doctor", folder }, { text = true, env = env }):wait(20000)
   local lines = vim.split(vim.trim(doctor.stdout or ""), "\n", { plain = true })
   for _, line in ipairs(lines) do
@@ -50,7 +49,7 @@ function M.check()
   if doctor.code == 0 then
     health.ok("spackle doctor: the model server answers")
   elseif doctor.code == 3 then
-    health.warn("spackle doctor: the model server does not answer (exit 3)", { "Start a model server (see :help spackle-models) or configure one in spackle.toml" })
+    health.warn("spackle doctor: the model server does not answer (exit 3)", { "Start a model server (`:help spackle-models`) or configure one in spackle.toml" })
   else
     health.error(("spackle doctor failed (exit %s): %s"):format(tostring(doctor.code), vim.trim(doctor.stderr or "")))
   end
