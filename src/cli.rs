@@ -118,6 +118,13 @@ pub fn context(location: &str) -> anyhow::Result<ExitCode> {
     let prepared = engine.prepare(&job.document, job.offset).map_err(|error| anyhow::anyhow!("{error}"))?;
     let mut out = std::io::stdout().lock();
     write_prepared(&mut out, &prepared)?;
+    match llm::render_prompt(&job.config.model, &prepared.request) {
+        Ok(prompt) => {
+            writeln!(out, "── the prompt as {} receives it ({} bytes)", job.config.model.backend.name(), prompt.len())?;
+            writeln!(out, "{prompt}")?;
+        }
+        Err(error) => eprintln!("spackle: {}", error.user_message()),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -88,7 +88,13 @@ impl Engine {
         }
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
         let text = snapshot.text();
-        let (prefix, suffix) = local_text(&text, offset, self.config.context.local_tokens);
+        let (prefix, suffix) = crate::prompt::trim_to_budget(
+            &text[..offset],
+            &text[offset..],
+            self.config.context.local_tokens,
+            &crate::prompt::ApproximateTokens,
+        );
+        let (prefix, suffix) = (prefix.to_string(), suffix.to_string());
         let path = display_path(snapshot);
         let parts = vec![
             PromptPart { name: "prefix".into(), why: "the text before the cursor".into(), text: prefix.clone() },
@@ -165,30 +171,6 @@ fn display_path(snapshot: &Snapshot) -> String {
         .and_then(|path| path.file_name())
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "untitled.py".into())
-}
-
-/// The text before and after the cursor, each cut at a line boundary to about `tokens` tokens
-/// (three quarters before the cursor, one quarter after).
-fn local_text(text: &str, offset: usize, tokens: usize) -> (String, String) {
-    let bytes = tokens.saturating_mul(4);
-    let before = bytes * 3 / 4;
-    let after = bytes - before;
-    let prefix = &text[..offset];
-    let suffix = &text[offset..];
-    let prefix_start = if prefix.len() > before {
-        let cut = prefix.len() - before;
-        let cut = (cut..prefix.len()).find(|&i| prefix.is_char_boundary(i)).unwrap_or(prefix.len());
-        prefix[cut..].find('\n').map(|i| cut + i + 1).unwrap_or(cut)
-    } else {
-        0
-    };
-    let suffix_end = if suffix.len() > after {
-        let cut = (0..=after).rev().find(|&i| suffix.is_char_boundary(i)).unwrap_or(0);
-        suffix[..cut].rfind('\n').map(|i| i + 1).unwrap_or(cut)
-    } else {
-        suffix.len()
-    };
-    (prefix[prefix_start..].to_string(), suffix[..suffix_end].to_string())
 }
 
 /// A first, minimal clean-up of a raw answer until the post-processing module lands.

@@ -8,5 +8,6 @@ pub mod engine;
 pub mod index;
 pub mod llm;
 pub mod lsp;
+pub mod prompt;
 pub mod store;
 pub mod text;

@@ -331,7 +331,7 @@ fn failure_kind(error: &ModelError) -> &'static str {
 fn negotiate_encoding(params: &InitializeParams) -> PositionEncoding {
     let offered = params.capabilities.general.as_ref().and_then(|general| general.position_encodings.as_ref());
     match offered {
-        Some(encodings) if encodings.iter().any(|e| *e == PositionEncodingKind::UTF8) => PositionEncoding::Utf8,
+        Some(encodings) if encodings.contains(&PositionEncodingKind::UTF8) => PositionEncoding::Utf8,
         _ => PositionEncoding::Utf16,
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real `spackle` binary, spoken to over LSP on stdio.
 
+mod model;
 mod support;
 
 use serde_json::{json, Value};
@@ -78,7 +79,7 @@ async fn rapid_edits_are_applied_in_arrival_order() {
         expected.replace_range(start..end, inserted);
     }
     let last_line = expected.split('\n').count() as u32 - 1;
-    let last_len = expected.split('\n').last().unwrap().encode_utf16().count() as u32;
+    let last_len = expected.split('\n').next_back().unwrap().encode_utf16().count() as u32;
     let context = client
         .request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": last_line, "character": last_len}}))
         .await

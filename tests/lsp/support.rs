@@ -140,7 +140,7 @@ impl LspClient {
             .iter()
             .position(|m| m.get("method") == Some(&json!(method)) && predicate(m.get("params").unwrap_or(&Value::Null)))
         {
-            return self.seen.remove(index).unwrap();
+            return self.seen.remove(index).unwrap()["params"].clone();
         }
         let found = self
             .wait_for(|m| m.get("method") == Some(&json!(method)) && predicate(m.get("params").unwrap_or(&Value::Null)))

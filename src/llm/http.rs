@@ -1,0 +1,599 @@
+//! The HTTP side of every backend: one shared client, the API key kept secret, and the mapping
+//! from HTTP statuses and transport failures to [`ModelError`] with one sentence for the user.
+//!
+//! The API key is read from the environment for each request, travels only in a header marked
+//! sensitive, and is scrubbed from any text a server sends back before that text can reach an
+//! error, a log line or `Debug` output.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::{Backend, ModelConfig};
+use crate::llm::{ModelError, ModelResult};
+
+/// The Anthropic API version spackle speaks.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The most of a server's error text kept in an error.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// Where requests go and how long they may take, built once from a [`ModelConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub backend: Backend,
+    /// The base URL without a trailing slash.
+    pub endpoint: String,
+    pub model: String,
+    /// The name of the variable holding the API key, never the key.
+    pub key_env: Option<String>,
+    pub first_token_timeout: Duration,
+    pub timeout: Duration,
+    loopback: bool,
+}
+
+impl Target {
+    /// Checks the parts of the configuration every backend needs.
+    pub fn from_config(config: &ModelConfig) -> ModelResult<Target> {
+        let endpoint = config.endpoint();
+        let url = reqwest::Url::parse(&endpoint).map_err(|error| ModelError::Config {
+            detail: format!("`model.endpoint` = `{endpoint}` is not a URL ({error}); write it like `http://127.0.0.1:11434`"),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ModelError::Config {
+                detail: format!(
+                    "`model.endpoint` = `{endpoint}` must start with http:// or https://"
+                ),
+            });
+        }
+        if config.name.trim().is_empty() && config.backend != Backend::Llamacpp {
+            return Err(ModelError::Config {
+                detail: "`model.name` is empty; name the model to ask".into(),
+            });
+        }
+        if config.timeout_ms == 0 || config.first_token_timeout_ms == 0 {
+            return Err(ModelError::Config {
+                detail: "`model.timeout_ms` and `model.first_token_timeout_ms` must be more than 0"
+                    .into(),
+            });
+        }
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|address| address.is_loopback());
+        Ok(Target {
+            backend: config.backend,
+            endpoint,
+            model: config.name.trim().to_string(),
+            key_env: config.api_key_env(),
+            first_token_timeout: Duration::from_millis(config.first_token_timeout_ms),
+            timeout: Duration::from_millis(config.timeout_ms),
+            loopback,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.endpoint, path)
+    }
+
+    /// The API key, read from the environment now.
+    pub fn api_key(&self) -> Option<ApiKey> {
+        let name = self.key_env.as_ref()?;
+        std::env::var(name)
+            .ok()
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+            .map(ApiKey)
+    }
+
+    /// The shared client; servers on this machine are reached without any configured proxy.
+    pub fn client(&self) -> &'static reqwest::Client {
+        static REMOTE: OnceLock<reqwest::Client> = OnceLock::new();
+        static LOCAL: OnceLock<reqwest::Client> = OnceLock::new();
+        if self.loopback {
+            LOCAL.get_or_init(|| build_client(true))
+        } else {
+            REMOTE.get_or_init(|| build_client(false))
+        }
+    }
+
+    /// Starts a request to `path` with the backend's authentication headers.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&ApiKey>,
+    ) -> RequestBuilder {
+        let mut builder = self.client().request(method, self.url(path));
+        if self.backend == Backend::Anthropic {
+            builder = builder.header("anthropic-version", ANTHROPIC_VERSION);
+            if let Some(key) = key {
+                builder = builder.header("x-api-key", key.header_value(""));
+            }
+        } else if let Some(key) = key {
+            builder = builder.header(AUTHORIZATION, key.header_value("Bearer "));
+        }
+        builder
+    }
+
+    pub fn unreachable(&self, detail: impl Into<String>) -> ModelError {
+        ModelError::Unreachable {
+            endpoint: self.endpoint.clone(),
+            detail: detail.into(),
+            backend: self.backend,
+            model: self.model.clone(),
+        }
+    }
+
+    pub fn bad_response(&self, detail: impl Into<String>) -> ModelError {
+        ModelError::BadResponse {
+            endpoint: self.endpoint.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn timeout(&self, what: &'static str, after: Duration) -> ModelError {
+        ModelError::Timeout {
+            endpoint: self.endpoint.clone(),
+            what,
+            after,
+        }
+    }
+
+    pub fn model_not_found(&self) -> ModelError {
+        ModelError::ModelNotFound {
+            endpoint: self.endpoint.clone(),
+            model: self.model.clone(),
+            backend: self.backend,
+        }
+    }
+
+    /// Maps a failure to send a request or read its body.
+    pub fn transport_error(&self, error: &reqwest::Error, key: Option<&ApiKey>) -> ModelError {
+        let detail = redact(&transport_detail(error), key);
+        if error.is_body() || error.is_decode() {
+            self.bad_response(format!(
+                "the connection broke in the middle of the answer ({detail})"
+            ))
+        } else {
+            self.unreachable(detail)
+        }
+    }
+
+    /// Maps an answer whose status is not a success.
+    pub fn status_error(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &str,
+        key: Option<&ApiKey>,
+    ) -> ModelError {
+        let detail = redact(&error_detail(body), key);
+        let code = status.as_u16();
+        match code {
+            401 | 403 => ModelError::Unauthorized {
+                endpoint: self.endpoint.clone(),
+                status: code,
+                key_env: self.key_env.clone(),
+            },
+            429 => ModelError::RateLimited {
+                endpoint: self.endpoint.clone(),
+                retry_after: retry_after(headers),
+            },
+            404 if mentions_missing_model(body) => self.model_not_found(),
+            _ => ModelError::Server {
+                endpoint: self.endpoint.clone(),
+                status: code,
+                detail,
+            },
+        }
+    }
+
+    /// Sends a request and waits for its headers until `deadline`; any status but success is an error.
+    pub async fn send(
+        &self,
+        builder: RequestBuilder,
+        key: Option<&ApiKey>,
+        deadline: Instant,
+        what: &'static str,
+        after: Duration,
+    ) -> ModelResult<reqwest::Response> {
+        let response = match tokio::time::timeout_at(deadline, builder.send()).await {
+            Err(_) => return Err(self.timeout(what, after)),
+            Ok(Err(error)) => return Err(self.transport_error(&error, key)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = match tokio::time::timeout_at(deadline, response.text()).await {
+            Ok(Ok(body)) => body,
+            _ => String::new(),
+        };
+        Err(self.status_error(status, &headers, &body, key))
+    }
+
+    /// A GET whose answer is JSON, for probes; the whole exchange must finish within the
+    /// first-token timeout.
+    pub async fn get_json(&self, path: &str) -> ModelResult<Value> {
+        let key = self.api_key();
+        let deadline = Instant::now() + self.first_token_timeout;
+        let builder = self.request(reqwest::Method::GET, path, key.as_ref());
+        let response = self
+            .send(
+                builder,
+                key.as_ref(),
+                deadline,
+                "an answer",
+                self.first_token_timeout,
+            )
+            .await?;
+        let body = match tokio::time::timeout_at(deadline, response.bytes()).await {
+            Err(_) => return Err(self.timeout("an answer", self.first_token_timeout)),
+            Ok(Err(error)) => return Err(self.transport_error(&error, key.as_ref())),
+            Ok(Ok(body)) => body,
+        };
+        serde_json::from_slice(&body).map_err(|error| {
+            self.bad_response(redact(
+                &format!("{path} did not answer with JSON ({error})"),
+                key.as_ref(),
+            ))
+        })
+    }
+}
+
+fn build_client(loopback: bool) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("spackle/", env!("CARGO_PKG_VERSION")));
+    if loopback {
+        builder = builder.no_proxy();
+    }
+    builder.build().unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot build the configured HTTP client; using the default one");
+        reqwest::Client::new()
+    })
+}
+
+/// An API key. It has no `Display`, its `Debug` hides it, and its header is marked sensitive.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<hidden>)")
+    }
+}
+
+impl ApiKey {
+    fn header_value(&self, prefix: &str) -> HeaderValue {
+        let mut value = HeaderValue::from_str(&format!("{prefix}{}", self.0))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        value.set_sensitive(true);
+        value
+    }
+}
+
+/// Replaces every occurrence of the key in `text`.
+pub fn redact(text: &str, key: Option<&ApiKey>) -> String {
+    match key {
+        Some(ApiKey(secret)) if secret.len() >= 4 => text.replace(secret.as_str(), "<api key>"),
+        _ => text.to_string(),
+    }
+}
+
+/// The innermost cause of a transport failure, in a few words.
+fn transport_detail(error: &reqwest::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut innermost = error.to_string();
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+                std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
+                std::io::ErrorKind::TimedOut => return "connection timed out".into(),
+                _ => {}
+            }
+        }
+        innermost = current.to_string();
+        source = current.source();
+    }
+    if error.is_timeout() {
+        return "connection timed out".into();
+    }
+    innermost
+}
+
+/// The message of a JSON error body (`{"error": {"message": ...}}`, `{"error": "..."}`,
+/// `{"message": ...}`), or the start of the body.
+pub(crate) fn error_detail(body: &str) -> String {
+    let body = body.trim();
+    let from_json = serde_json::from_str::<Value>(body).ok().and_then(|value| {
+        let error = value.get("error").unwrap_or(&value);
+        error
+            .get("message")
+            .and_then(Value::as_str)
+            .or_else(|| error.as_str())
+            .map(str::to_string)
+    });
+    let detail = from_json.unwrap_or_else(|| body.to_string());
+    if detail.is_empty() {
+        return "no details given".into();
+    }
+    truncate_chars(&detail, MAX_DETAIL_CHARS)
+}
+
+fn truncate_chars(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Whether a 404 body talks about a model (Ollama, OpenAI, vLLM and Anthropic all do).
+fn mentions_missing_model(body: &str) -> bool {
+    let lower = body.to_lowercase();
+    lower.contains("model")
+        && (lower.contains("not found")
+            || lower.contains("not_found")
+            || lower.contains("does not exist")
+            || lower.contains("no such"))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not read), or OpenAI's `retry-after-ms`.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(millis) = text("retry-after-ms").and_then(|value| value.parse::<f64>().ok()) {
+        if millis.is_finite() && millis >= 0.0 {
+            return Some(Duration::from_millis(millis as u64));
+        }
+    }
+    let seconds = text(RETRY_AFTER.as_str())?.parse::<f64>().ok()?;
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| Duration::from_millis((seconds * 1000.0) as u64))
+}
+
+fn server_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Ollama => "Ollama",
+        Backend::Llamacpp => "llama.cpp's server",
+        Backend::Openai => "the OpenAI-compatible server",
+        Backend::Anthropic => "Anthropic's API",
+    }
+}
+
+fn port_of(endpoint: &str) -> u16 {
+    reqwest::Url::parse(endpoint)
+        .ok()
+        .and_then(|url| url.port_or_known_default())
+        .unwrap_or(8080)
+}
+
+impl ModelError {
+    /// One sentence for the user: what went wrong and how to fix it.
+    pub fn user_message(&self) -> String {
+        match self {
+            ModelError::Unreachable { endpoint, detail, backend, model } => {
+                let fix = match backend {
+                    Backend::Ollama => format!("start it with `ollama serve` and pull the model with `ollama pull {model}`"),
+                    Backend::Llamacpp => format!("start it with `llama-server -m MODEL.gguf --port {}`", port_of(endpoint)),
+                    Backend::Openai => "start the server (vLLM, LM Studio, `llama-server`) or set `model.endpoint` to its address".into(),
+                    Backend::Anthropic => "check the network connection, or `model.endpoint` if you changed it".into(),
+                };
+                format!("cannot reach {} at {endpoint} ({detail}): {fix}.", server_name(*backend))
+            }
+            ModelError::Unauthorized { endpoint, status, key_env } => match key_env {
+                Some(variable) => format!(
+                    "the model server at {endpoint} refused the request (HTTP {status}): set {variable} to a valid API key in the environment spackle starts in, or name another variable with `model.api_key_env`."
+                ),
+                None => format!(
+                    "the model server at {endpoint} wants an API key (HTTP {status}): put the key in an environment variable and name that variable with `model.api_key_env`."
+                ),
+            },
+            ModelError::RateLimited { endpoint, retry_after } => match retry_after {
+                Some(wait) => format!(
+                    "the model server at {endpoint} is rate-limiting spackle: it asks to wait {} s; lower `completion.candidates` or type a little slower.",
+                    wait.as_secs_f32().ceil() as u64
+                ),
+                None => format!("the model server at {endpoint} is rate-limiting spackle: wait a moment, or lower `completion.candidates`."),
+            },
+            ModelError::ModelNotFound { endpoint, model, backend } => {
+                let fix = match backend {
+                    Backend::Ollama => format!("pull it with `ollama pull {model}`, or set `model.name` to one that `ollama list` shows"),
+                    Backend::Llamacpp => "restart `llama-server -m MODEL.gguf` with the model you want".into(),
+                    Backend::Openai => format!("set `model.name` to one of the models listed at {endpoint}/v1/models"),
+                    Backend::Anthropic => "set `model.name` to a Claude model name your key may use".into(),
+                };
+                format!("{} at {endpoint} does not have the model `{model}`: {fix}.", server_name(*backend))
+            }
+            ModelError::Timeout { endpoint, what, after } => {
+                let setting = if *what == crate::llm::stream::WHOLE_ANSWER { "model.timeout_ms" } else { "model.first_token_timeout_ms" };
+                format!(
+                    "the model server at {endpoint} did not send {what} within {:.1} s: the model may still be loading or be too slow for this machine; try a smaller model or raise `{setting}`.",
+                    after.as_secs_f32()
+                )
+            }
+            ModelError::Server { endpoint, status, detail } if *status >= 500 => {
+                format!("the model server at {endpoint} failed (HTTP {status}: {detail}): look at the server's own log, then try again.")
+            }
+            ModelError::Server { endpoint, status, detail } if detail.contains("does not support insert") => format!(
+                "the model at {endpoint} cannot fill in the middle (HTTP {status}: {detail}): use a code model such as qwen2.5-coder, or set `model.template = \"chat\"`."
+            ),
+            ModelError::Server { endpoint, status, detail } => format!(
+                "the model server at {endpoint} rejected spackle's request (HTTP {status}: {detail}): check that `model.backend` and `model.api` match the server."
+            ),
+            ModelError::BadResponse { endpoint, detail } => format!(
+                "the model server at {endpoint} sent an answer spackle cannot read ({detail}): check that `model.backend` matches the server, or try again."
+            ),
+            ModelError::Config { detail } => {
+                format!("the model is not configured correctly: {detail}; fix it in spackle.toml or the editor settings.")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(backend: Backend) -> Target {
+        Target::from_config(&ModelConfig {
+            backend,
+            ..ModelConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn statuses_map_to_typed_errors() {
+        let target = target(Backend::Ollama);
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(
+            target.status_error(StatusCode::TOO_MANY_REQUESTS, &headers, "", None),
+            ModelError::RateLimited {
+                endpoint: "http://127.0.0.1:11434".into(),
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
+        let not_found = target.status_error(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            r#"{"error":"model 'x' not found, try pulling it first"}"#,
+            None,
+        );
+        assert!(
+            matches!(not_found, ModelError::ModelNotFound { .. }),
+            "{not_found:?}"
+        );
+        let plain_404 = target.status_error(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            "404 page not found",
+            None,
+        );
+        assert!(
+            matches!(plain_404, ModelError::Server { status: 404, .. }),
+            "{plain_404:?}"
+        );
+        let server = target.status_error(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            r#"{"error":{"message":"upstream died"}}"#,
+            None,
+        );
+        assert_eq!(
+            server,
+            ModelError::Server {
+                endpoint: "http://127.0.0.1:11434".into(),
+                status: 502,
+                detail: "upstream died".into()
+            }
+        );
+        let forbidden = target.status_error(StatusCode::FORBIDDEN, &HeaderMap::new(), "", None);
+        assert!(matches!(
+            forbidden,
+            ModelError::Unauthorized {
+                status: 403,
+                key_env: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_milliseconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after-ms", HeaderValue::from_static("1500"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn endpoints_must_be_urls() {
+        let config = ModelConfig {
+            endpoint: "localhost:11434".into(),
+            ..ModelConfig::default()
+        };
+        let error = Target::from_config(&config).unwrap_err();
+        assert!(
+            error.user_message().contains("`model.endpoint`"),
+            "{}",
+            error.user_message()
+        );
+    }
+
+    #[test]
+    fn user_messages_name_the_fix() {
+        let ollama = target(Backend::Ollama).unreachable("connection refused");
+        assert_eq!(
+            ollama.user_message(),
+            "cannot reach Ollama at http://127.0.0.1:11434 (connection refused): start it with `ollama serve` and pull the model with `ollama pull qwen2.5-coder:1.5b`."
+        );
+        let llamacpp = target(Backend::Llamacpp).unreachable("connection refused");
+        assert!(
+            llamacpp
+                .user_message()
+                .contains("llama-server -m MODEL.gguf --port 8080"),
+            "{}",
+            llamacpp.user_message()
+        );
+        let unauthorized = target(Backend::Openai).status_error(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            "",
+            None,
+        );
+        assert!(
+            unauthorized
+                .user_message()
+                .contains("set OPENAI_API_KEY to a valid API key"),
+            "{}",
+            unauthorized.user_message()
+        );
+        let timeout = target(Backend::Ollama)
+            .timeout(crate::llm::stream::FIRST_TOKEN, Duration::from_millis(1500));
+        assert!(
+            timeout
+                .user_message()
+                .contains("raise `model.first_token_timeout_ms`"),
+            "{}",
+            timeout.user_message()
+        );
+    }
+
+    #[test]
+    fn keys_are_redacted_and_hidden_from_debug() {
+        let key = ApiKey("sk-very-secret-key".into());
+        assert_eq!(format!("{key:?}"), "ApiKey(<hidden>)");
+        assert_eq!(
+            redact("bad key sk-very-secret-key!", Some(&key)),
+            "bad key <api key>!"
+        );
+        assert!(!format!("{:?}", key.header_value("Bearer ")).contains("secret"));
+    }
+}

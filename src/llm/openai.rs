@@ -1,0 +1,224 @@
+//! OpenAI-compatible servers (OpenAI, vLLM, LM Studio, llama.cpp's `/v1`): `/v1/completions` with
+//! a fill-in-the-middle prompt for code models, `/v1/chat/completions` for chat models.
+//!
+//! Several candidates come from one request with `n`. The key goes in `Authorization: Bearer`
+//! only when one is set.
+
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+
+use crate::config::{ModelConfig, OpenaiApi};
+use crate::llm::http::Target;
+use crate::llm::stream::{stream_answer, Wire};
+use crate::llm::{
+    finish_chat_infill, merged_stops, messages_json, GenerateRequest, Generation, Model,
+    ModelError, ModelResult, RequestKind,
+};
+use crate::prompt::{chat_infill_messages, FimTemplate, PromptFormat};
+
+/// OpenAI's API accepts at most this many stop sequences; the rest are applied by spackle.
+const MAX_SERVER_STOPS: usize = 4;
+
+/// How fill-in-the-middle requests are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InfillRoute {
+    Completions(FimTemplate),
+    Chat,
+}
+
+#[derive(Debug)]
+pub struct OpenaiModel {
+    target: Target,
+    route: InfillRoute,
+}
+
+impl OpenaiModel {
+    pub fn new(
+        target: Target,
+        config: &ModelConfig,
+        format: PromptFormat,
+    ) -> ModelResult<OpenaiModel> {
+        let route = match (config.api, format) {
+            (OpenaiApi::Chat, _) | (OpenaiApi::Auto, PromptFormat::Chat) => InfillRoute::Chat,
+            (_, PromptFormat::Fim(template)) => InfillRoute::Completions(template),
+            (OpenaiApi::Completions, PromptFormat::Chat) => {
+                return Err(ModelError::Config {
+                    detail: format!(
+                        "`model.api` = \"completions\" needs a fill-in-the-middle template, and `{}` has none; set `model.template` (qwen, starcoder, deepseek, codellama, codestral) or `model.api` = \"chat\"",
+                        config.name
+                    ),
+                })
+            }
+        };
+        Ok(OpenaiModel { target, route })
+    }
+
+    async fn completions(
+        &self,
+        request: &GenerateRequest,
+        prompt: String,
+        stop: Vec<String>,
+    ) -> ModelResult<Generation> {
+        let mut body = json!({
+            "model": self.target.model,
+            "prompt": prompt,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": true,
+        });
+        add_common(&mut body, request.candidates, &stop);
+        let key = self.target.api_key();
+        let builder = self
+            .target
+            .request(
+                reqwest::Method::POST,
+                &v1_path(&self.target, "/completions"),
+                key.as_ref(),
+            )
+            .json(&body);
+        stream_answer(
+            &self.target,
+            builder,
+            key.as_ref(),
+            Wire::OpenaiCompletions,
+            &stop,
+            request.candidates,
+        )
+        .await
+    }
+
+    async fn chat(
+        &self,
+        request: &GenerateRequest,
+        messages: Vec<Value>,
+        stop: &[String],
+    ) -> ModelResult<Generation> {
+        let mut body = json!({
+            "model": self.target.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": true,
+        });
+        add_common(&mut body, request.candidates, stop);
+        let key = self.target.api_key();
+        let builder = self
+            .target
+            .request(
+                reqwest::Method::POST,
+                &v1_path(&self.target, "/chat/completions"),
+                key.as_ref(),
+            )
+            .json(&body);
+        stream_answer(
+            &self.target,
+            builder,
+            key.as_ref(),
+            Wire::OpenaiChat,
+            stop,
+            request.candidates,
+        )
+        .await
+    }
+}
+
+fn add_common(body: &mut Value, candidates: usize, stop: &[String]) {
+    if candidates > 1 {
+        body["n"] = json!(candidates);
+    }
+    if !stop.is_empty() {
+        body["stop"] = json!(stop.iter().take(MAX_SERVER_STOPS).collect::<Vec<_>>());
+    }
+}
+
+/// `/v1` + `path`, unless the configured endpoint already ends in `/v1`.
+pub(crate) fn v1_path(target: &Target, path: &str) -> String {
+    if target.endpoint.ends_with("/v1") {
+        path.to_string()
+    } else {
+        format!("/v1{path}")
+    }
+}
+
+impl Model for OpenaiModel {
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, ModelResult<Generation>> {
+        Box::pin(async move {
+            match (&request.kind, self.route) {
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    InfillRoute::Completions(template),
+                ) => {
+                    let prompt = template.render(path, prefix, suffix, context);
+                    let stop = merged_stops(&request.stop, template.stop_tokens());
+                    self.completions(request, prompt, stop).await
+                }
+                (
+                    RequestKind::Infill {
+                        path,
+                        prefix,
+                        suffix,
+                        context,
+                    },
+                    InfillRoute::Chat,
+                ) => {
+                    let messages =
+                        messages_json(&chat_infill_messages(path, prefix, suffix, context));
+                    let generation = self.chat(request, messages, &[]).await?;
+                    Ok(finish_chat_infill(generation, prefix, &request.stop))
+                }
+                (RequestKind::Chat { messages }, _) => {
+                    self.chat(request, messages_json(messages), &request.stop)
+                        .await
+                }
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        let form = match self.route {
+            InfillRoute::Completions(template) => {
+                format!("/v1/completions with the {} template", template.name())
+            }
+            InfillRoute::Chat => "/v1/chat/completions".into(),
+        };
+        format!(
+            "openai at {}, model {}, {form}",
+            self.target.endpoint, self.target.model
+        )
+    }
+}
+
+/// Lists the server's models and checks that the configured one is among them.
+pub async fn probe(target: &Target) -> ModelResult<String> {
+    let listing = target.get_json(&v1_path(target, "/models")).await?;
+    let ids: Vec<&str> = listing
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(|| target.bad_response("/v1/models has no `data` list"))?
+        .iter()
+        .filter_map(|model| model.get("id").and_then(Value::as_str))
+        .collect();
+    if ids.is_empty() {
+        return Ok(format!(
+            "the OpenAI-compatible server at {} answers (it lists no models)",
+            target.endpoint
+        ));
+    }
+    if !ids.contains(&target.model.as_str()) {
+        return Err(target.model_not_found());
+    }
+    Ok(format!(
+        "the OpenAI-compatible server at {} serves `{}` ({} models listed)",
+        target.endpoint,
+        target.model,
+        ids.len()
+    ))
+}

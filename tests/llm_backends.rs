@@ -1,0 +1,1111 @@
+//! The model backends against the scripted server: what goes on the wire, what comes back, and
+//! every failure a model server can produce.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use spackle::config::{Backend, ModelConfig, OpenaiApi};
+use spackle::llm::scripted::{refused_address, RecordedRequest, Reply, ScriptedServer};
+use spackle::llm::stream::{FIRST_TOKEN, WHOLE_ANSWER};
+use spackle::llm::{
+    model_from_config, probe, ChatMessage, ContextFile, GenerateRequest, Generation, ModelError,
+    ModelResult, RequestKind, Role,
+};
+
+const ALL_BACKENDS: [Backend; 4] = [
+    Backend::Openai,
+    Backend::Ollama,
+    Backend::Llamacpp,
+    Backend::Anthropic,
+];
+const PREFIX: &str = "def total(items):\n    return ";
+const SUFFIX: &str = "\n\nprint(total([]))\n";
+
+/// A configuration for `backend` at `server`, with small timeouts and a key variable nobody sets.
+fn config(backend: Backend, endpoint: &str, name: &str) -> ModelConfig {
+    ModelConfig {
+        backend,
+        endpoint: endpoint.to_string(),
+        name: name.to_string(),
+        api_key_env: "SPACKLE_TEST_KEY_THAT_IS_NEVER_SET".into(),
+        first_token_timeout_ms: 400,
+        timeout_ms: 1500,
+        ..ModelConfig::default()
+    }
+}
+
+/// The model name that makes each backend use its fill-in-the-middle path.
+fn code_model(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Anthropic => "claude-3-5-haiku-latest",
+        _ => "qwen2.5-coder:1.5b",
+    }
+}
+
+fn infill(context: bool) -> GenerateRequest {
+    let context = if context {
+        vec![ContextFile {
+            path: "shop/models.py".into(),
+            text: "class Item:\n    price: float\n".into(),
+        }]
+    } else {
+        Vec::new()
+    };
+    GenerateRequest {
+        kind: RequestKind::Infill {
+            path: "shop/cart.py".into(),
+            prefix: PREFIX.into(),
+            suffix: SUFFIX.into(),
+            context,
+        },
+        stop: vec!["\n\n".into()],
+        max_tokens: 64,
+        temperature: 0.2,
+        candidates: 1,
+    }
+}
+
+async fn generate(config: &ModelConfig, request: &GenerateRequest) -> ModelResult<Generation> {
+    let model = model_from_config(config).expect("the configuration is valid");
+    model.generate(request).await
+}
+
+async fn only_request(server: &ScriptedServer) -> RecordedRequest {
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    requests.into_iter().next().unwrap()
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value}"))
+        .iter()
+        .map(|item| text(item).to_string())
+        .collect()
+}
+
+// ---- OpenAI-compatible ----
+
+#[tokio::test]
+async fn openai_infill_streams_from_completions_with_the_fim_prompt() {
+    let server = ScriptedServer::start([Reply::stream(
+        Backend::Openai,
+        &["sum(item.price ", "for item in items)"],
+    )])
+    .await
+    .unwrap();
+    let generation = generate(
+        &config(Backend::Openai, &server.url(), "qwen2.5-coder-1.5b"),
+        &infill(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        generation.candidates,
+        vec!["sum(item.price for item in items)"]
+    );
+    assert_eq!(
+        (generation.prompt_tokens, generation.completion_tokens),
+        (Some(12), Some(2))
+    );
+
+    let request = only_request(&server).await;
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v1/completions")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        None,
+        "no key is set, so no Authorization header"
+    );
+    assert_eq!(request.json["model"], "qwen2.5-coder-1.5b");
+    assert_eq!(request.json["stream"], true);
+    assert_eq!(request.json["max_tokens"], 64);
+    assert!(
+        request.json.get("n").is_none(),
+        "n is only sent for several candidates"
+    );
+    let prompt = text(&request.json["prompt"]);
+    assert!(
+        prompt.contains("<|file_sep|>shop/models.py\nclass Item:"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.ends_with(&format!(
+            "<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"
+        )),
+        "{prompt}"
+    );
+    let stop = strings(&request.json["stop"]);
+    assert_eq!(stop.len(), 4, "OpenAI takes at most four stop sequences");
+    assert_eq!(stop[0], "\n\n");
+    assert!(stop.contains(&"<|file_sep|>".to_string()), "{stop:?}");
+}
+
+#[tokio::test]
+async fn openai_sends_the_key_as_a_bearer_token_when_set() {
+    std::env::set_var("SPACKLE_TEST_OPENAI_BEARER", "sk-bearer-test-key");
+    let server = ScriptedServer::start([Reply::stream(Backend::Openai, &["x"])])
+        .await
+        .unwrap();
+    let config = ModelConfig {
+        api_key_env: "SPACKLE_TEST_OPENAI_BEARER".into(),
+        ..config(Backend::Openai, &server.url(), "qwen2.5-coder")
+    };
+    generate(&config, &infill(false)).await.unwrap();
+    assert_eq!(
+        only_request(&server).await.header("authorization"),
+        Some("Bearer sk-bearer-test-key")
+    );
+}
+
+#[tokio::test]
+async fn openai_chat_models_get_the_chat_prompt_and_fences_are_removed() {
+    let reply = Reply::stream(
+        Backend::Openai,
+        &[
+            "Here is the code:\n```python\n",
+            "    return sum(item.price ",
+            "for item in items)\n",
+            "```",
+        ],
+    );
+    let server = ScriptedServer::start([reply]).await.unwrap();
+    let generation = generate(
+        &config(Backend::Openai, &server.url(), "gpt-4o-mini"),
+        &infill(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        generation.candidates,
+        vec!["sum(item.price for item in items)"],
+        "fences, prose and the echoed `return ` are gone"
+    );
+
+    let request = only_request(&server).await;
+    assert_eq!(request.path, "/v1/chat/completions");
+    let messages = request.json["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    assert!(text(&messages[0]["content"]).contains("only the code"));
+    assert_eq!(messages[1]["role"], "user");
+    let user = text(&messages[1]["content"]);
+    assert!(
+        user.contains(&format!("{PREFIX}<CURSOR>{SUFFIX}")),
+        "{user}"
+    );
+    assert!(user.contains("File `shop/models.py`"), "{user}");
+    assert!(
+        request.json.get("stop").is_none(),
+        "stops are applied after the fences are removed"
+    );
+}
+
+#[tokio::test]
+async fn openai_api_setting_chooses_the_endpoint() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Openai, &["x"])])
+        .await
+        .unwrap();
+    let config = ModelConfig {
+        api: OpenaiApi::Chat,
+        ..config(
+            Backend::Openai,
+            &format!("{}/v1", server.url()),
+            "qwen2.5-coder",
+        )
+    };
+    generate(&config, &infill(false)).await.unwrap();
+    assert_eq!(
+        only_request(&server).await.path,
+        "/v1/chat/completions",
+        "an endpoint ending in /v1 is not doubled"
+    );
+
+    let bad = ModelConfig {
+        api: OpenaiApi::Completions,
+        ..config.clone()
+    };
+    let bad = ModelConfig {
+        name: "gpt-4o".into(),
+        ..bad
+    };
+    let error = model_from_config(&bad)
+        .err()
+        .expect("completions without a template is refused");
+    assert!(matches!(error, ModelError::Config { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn openai_asks_for_several_candidates_with_n() {
+    let reply =
+        Reply::stream_candidates(Backend::Openai, &[&["a", " + 1"], &["b", " + 2"], &["c"]]);
+    let server = ScriptedServer::start([reply]).await.unwrap();
+    let request = GenerateRequest {
+        candidates: 3,
+        ..infill(false)
+    };
+    let generation = generate(
+        &config(Backend::Openai, &server.url(), "qwen2.5-coder"),
+        &request,
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation.candidates, vec!["a + 1", "b + 2", "c"]);
+    assert_eq!(only_request(&server).await.json["n"], 3);
+}
+
+#[tokio::test]
+async fn openai_chat_requests_pass_messages_and_stops() {
+    let server = ScriptedServer::start([Reply::stream(
+        Backend::Openai,
+        &["Fine", ", thanks", "\nSTOP here"],
+    )])
+    .await
+    .unwrap();
+    let request = GenerateRequest {
+        kind: RequestKind::Chat {
+            messages: vec![
+                ChatMessage {
+                    role: Role::System,
+                    content: "Be brief.".into(),
+                },
+                ChatMessage {
+                    role: Role::User,
+                    content: "How are you?".into(),
+                },
+            ],
+        },
+        stop: vec!["STOP".into()],
+        ..infill(false)
+    };
+    let generation = generate(
+        &config(Backend::Openai, &server.url(), "gpt-4o-mini"),
+        &request,
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation.candidates, vec!["Fine, thanks\n"]);
+    let request = only_request(&server).await;
+    assert_eq!(
+        request.json["messages"],
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How are you?"}])
+    );
+    assert_eq!(request.json["stop"], json!(["STOP"]));
+}
+
+#[tokio::test]
+async fn servers_that_ignore_stream_are_read_whole() {
+    let whole = json!({
+        "choices": [{"index": 0, "text": "sum(items)\n\nprint()", "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 5},
+    });
+    let server = ScriptedServer::start([Reply::json(whole)]).await.unwrap();
+    let generation = generate(
+        &config(Backend::Openai, &server.url(), "qwen2.5-coder"),
+        &infill(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        generation.candidates,
+        vec!["sum(items)"],
+        "the stop sequence still applies"
+    );
+    assert_eq!(generation.prompt_tokens, Some(30));
+}
+
+// ---- Ollama ----
+
+#[tokio::test]
+async fn ollama_infill_sends_prompt_and_suffix() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["sum(", "items)"])])
+        .await
+        .unwrap();
+    let generation = generate(
+        &config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b"),
+        &infill(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation.candidates, vec!["sum(items)"]);
+    assert_eq!(
+        (generation.prompt_tokens, generation.completion_tokens),
+        (Some(12), Some(2))
+    );
+
+    let request = only_request(&server).await;
+    assert_eq!(request.path, "/api/generate");
+    assert_eq!(request.json["model"], "qwen2.5-coder:1.5b");
+    assert_eq!(request.json["prompt"], PREFIX);
+    assert_eq!(request.json["suffix"], SUFFIX);
+    assert_eq!(request.json["stream"], true);
+    assert!(request.json.get("raw").is_none());
+    assert_eq!(request.json["options"]["num_predict"], 64);
+    assert!((request.json["options"]["temperature"].as_f64().unwrap() - 0.2).abs() < 1e-6);
+    let stop = strings(&request.json["options"]["stop"]);
+    assert!(
+        stop.contains(&"\n\n".to_string()) && stop.contains(&"<|fim_prefix|>".to_string()),
+        "{stop:?}"
+    );
+    assert_eq!(request.header("authorization"), None);
+}
+
+#[tokio::test]
+async fn ollama_infill_with_context_sends_a_raw_templated_prompt() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["0"])])
+        .await
+        .unwrap();
+    generate(
+        &config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b"),
+        &infill(true),
+    )
+    .await
+    .unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(request.json["raw"], true);
+    assert!(request.json.get("suffix").is_none());
+    let prompt = text(&request.json["prompt"]);
+    assert!(
+        prompt.starts_with("<|repo_name|>workspace\n<|file_sep|>shop/models.py\n"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains(&format!("<|fim_suffix|>{SUFFIX}<|fim_middle|>")),
+        "{prompt}"
+    );
+}
+
+#[tokio::test]
+async fn ollama_chat_models_use_api_chat() {
+    let server = ScriptedServer::start([Reply::stream(
+        Backend::Ollama,
+        &["```python\n", "sum(items)\n", "```\n"],
+    )])
+    .await
+    .unwrap();
+    let generation = generate(
+        &config(Backend::Ollama, &server.url(), "llama3.1:8b"),
+        &infill(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation.candidates, vec!["sum(items)"]);
+    let request = only_request(&server).await;
+    assert_eq!(request.path, "/api/chat");
+    assert_eq!(request.json["messages"][0]["role"], "system");
+    assert!(text(&request.json["messages"][1]["content"]).contains("<CURSOR>"));
+}
+
+#[tokio::test]
+async fn ollama_several_candidates_are_several_requests() {
+    let server = ScriptedServer::start([
+        Reply::stream(Backend::Ollama, &["a"]),
+        Reply::stream(Backend::Ollama, &["b"]),
+    ])
+    .await
+    .unwrap();
+    let request = GenerateRequest {
+        candidates: 2,
+        ..infill(false)
+    };
+    let mut generation = generate(
+        &config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b"),
+        &request,
+    )
+    .await
+    .unwrap();
+    generation.candidates.sort();
+    assert_eq!(generation.candidates, vec!["a", "b"]);
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(generation.completion_tokens, Some(2));
+}
+
+#[tokio::test]
+async fn several_candidates_survive_one_failure() {
+    let server = ScriptedServer::start([
+        Reply::stream(Backend::Ollama, &["a"]),
+        Reply::server_error("busy"),
+    ])
+    .await
+    .unwrap();
+    let request = GenerateRequest {
+        candidates: 2,
+        ..infill(false)
+    };
+    let generation = generate(
+        &config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b"),
+        &request,
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation.candidates, vec!["a"]);
+}
+
+// ---- llama.cpp ----
+
+#[tokio::test]
+async fn llamacpp_infill_sends_prefix_suffix_and_extra_files() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Llamacpp, &["sum(", "items)"])])
+        .await
+        .unwrap();
+    let generation = generate(
+        &config(Backend::Llamacpp, &server.url(), "qwen2.5-coder:1.5b"),
+        &infill(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation.candidates, vec!["sum(items)"]);
+    assert_eq!(
+        (generation.prompt_tokens, generation.completion_tokens),
+        (Some(12), Some(2))
+    );
+    let request = only_request(&server).await;
+    assert_eq!(request.path, "/infill");
+    assert_eq!(request.json["input_prefix"], PREFIX);
+    assert_eq!(request.json["input_suffix"], SUFFIX);
+    assert_eq!(
+        request.json["input_extra"],
+        json!([{"filename": "shop/models.py", "text": "class Item:\n    price: float\n"}])
+    );
+    assert_eq!(request.json["n_predict"], 64);
+    assert_eq!(request.json["stream"], true);
+    assert!(strings(&request.json["stop"]).contains(&"\n\n".to_string()));
+}
+
+#[tokio::test]
+async fn llamacpp_named_template_uses_completion_and_chat_uses_v1() {
+    let server = ScriptedServer::start([
+        Reply::stream(Backend::Llamacpp, &["1"]),
+        Reply::stream(Backend::Llamacpp, &["2"]),
+    ])
+    .await
+    .unwrap();
+    let codellama = ModelConfig {
+        template: "codellama".into(),
+        ..config(Backend::Llamacpp, &server.url(), "")
+    };
+    assert_eq!(
+        generate(&codellama, &infill(false))
+            .await
+            .unwrap()
+            .candidates,
+        vec!["1"]
+    );
+    let chat = ModelConfig {
+        template: "chat".into(),
+        ..codellama
+    };
+    assert_eq!(
+        generate(&chat, &infill(false)).await.unwrap().candidates,
+        vec!["2"]
+    );
+    let requests = server.requests();
+    assert_eq!(requests[0].path, "/completion");
+    assert!(
+        text(&requests[0].json["prompt"]).starts_with("<PRE> def total"),
+        "{}",
+        requests[0].json
+    );
+    assert!(strings(&requests[0].json["stop"]).contains(&"<EOT>".to_string()));
+    assert_eq!(requests[1].path, "/v1/chat/completions");
+}
+
+// ---- Anthropic ----
+
+#[tokio::test]
+async fn anthropic_infill_is_a_chat_with_the_key_and_version_headers() {
+    std::env::set_var("SPACKLE_TEST_ANTHROPIC_HEADERS", "sk-ant-header-test");
+    let reply = Reply::stream(
+        Backend::Anthropic,
+        &["```python\nsum(item.price", " for item in items)\n```"],
+    );
+    let server = ScriptedServer::start([reply]).await.unwrap();
+    let config = ModelConfig {
+        api_key_env: "SPACKLE_TEST_ANTHROPIC_HEADERS".into(),
+        ..config(Backend::Anthropic, &server.url(), "claude-3-5-haiku-latest")
+    };
+    let generation = generate(&config, &infill(true)).await.unwrap();
+    assert_eq!(
+        generation.candidates,
+        vec!["sum(item.price for item in items)"]
+    );
+    assert_eq!(
+        (generation.prompt_tokens, generation.completion_tokens),
+        (Some(12), Some(2))
+    );
+
+    let request = only_request(&server).await;
+    assert_eq!(request.path, "/v1/messages");
+    assert_eq!(request.header("x-api-key"), Some("sk-ant-header-test"));
+    assert_eq!(request.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(request.header("authorization"), None);
+    assert_eq!(request.json["model"], "claude-3-5-haiku-latest");
+    assert_eq!(request.json["stream"], true);
+    assert!(text(&request.json["system"]).contains("only the code"));
+    assert_eq!(request.json["messages"][0]["role"], "user");
+    assert!(text(&request.json["messages"][0]["content"]).contains(&format!("{PREFIX}<CURSOR>")));
+}
+
+#[tokio::test]
+async fn anthropic_drops_whitespace_stops_from_the_wire_but_applies_them() {
+    let server =
+        ScriptedServer::start([Reply::stream(Backend::Anthropic, &["one\n\ntwo END three"])])
+            .await
+            .unwrap();
+    let request = GenerateRequest {
+        kind: RequestKind::Chat {
+            messages: vec![ChatMessage {
+                role: Role::User,
+                content: "count".into(),
+            }],
+        },
+        stop: vec!["\n\n".into(), "END".into()],
+        ..infill(false)
+    };
+    let generation = generate(
+        &config(Backend::Anthropic, &server.url(), "claude-3-5-haiku-latest"),
+        &request,
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation.candidates, vec!["one"]);
+    assert_eq!(
+        only_request(&server).await.json["stop_sequences"],
+        json!(["END"])
+    );
+}
+
+// ---- Failures, for every backend ----
+
+#[tokio::test]
+async fn refused_connections_are_unreachable_with_a_fix() {
+    let address = format!("http://{}", refused_address());
+    for backend in ALL_BACKENDS {
+        let error = generate(
+            &config(backend, &address, code_model(backend)),
+            &infill(false),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&error, ModelError::Unreachable { detail, .. } if detail == "connection refused"),
+            "{backend:?}: {error:?}"
+        );
+        let message = error.user_message();
+        assert!(message.contains(&address), "{message}");
+        match backend {
+            Backend::Ollama => assert!(
+                message.contains("ollama serve")
+                    && message.contains("ollama pull qwen2.5-coder:1.5b"),
+                "{message}"
+            ),
+            Backend::Llamacpp => assert!(
+                message.contains("llama-server -m MODEL.gguf --port"),
+                "{message}"
+            ),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn http_statuses_become_typed_errors() {
+    for backend in ALL_BACKENDS {
+        let model = code_model(backend);
+        let server = ScriptedServer::start([
+            Reply::unauthorized(backend),
+            Reply::rate_limited(7),
+            Reply::server_error("the GPU caught fire"),
+            Reply::model_not_found(backend, model),
+        ])
+        .await
+        .unwrap();
+        let config = ModelConfig {
+            api_key_env: "SPACKLE_TEST_KEY_NAME_IN_MESSAGE".into(),
+            ..config(backend, &server.url(), model)
+        };
+
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(&error, ModelError::Unauthorized { status: 401, key_env: Some(name), .. } if name == "SPACKLE_TEST_KEY_NAME_IN_MESSAGE"),
+            "{backend:?}: {error:?}"
+        );
+        assert!(
+            error
+                .user_message()
+                .contains("set SPACKLE_TEST_KEY_NAME_IN_MESSAGE"),
+            "{}",
+            error.user_message()
+        );
+
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(error, ModelError::RateLimited { retry_after: Some(wait), .. } if wait == Duration::from_secs(7)),
+            "{backend:?}: {error:?}"
+        );
+
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(&error, ModelError::Server { status: 500, detail, .. } if detail == "the GPU caught fire"),
+            "{backend:?}: {error:?}"
+        );
+
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(&error, ModelError::ModelNotFound { model: name, .. } if name == model),
+            "{backend:?}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cut_and_malformed_streams_are_bad_responses() {
+    for backend in ALL_BACKENDS {
+        let server = ScriptedServer::start([
+            Reply::cut_stream(backend, &["sum(", "ite"]),
+            Reply::malformed_stream(backend),
+        ])
+        .await
+        .unwrap();
+        let config = config(backend, &server.url(), code_model(backend));
+        let cut = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(cut, ModelError::BadResponse { .. }),
+            "{backend:?}: {cut:?}"
+        );
+        let malformed = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(&malformed, ModelError::BadResponse { detail, .. } if detail.contains("not JSON")),
+            "{backend:?}: {malformed:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stream_ending_without_its_final_event_is_a_bad_response() {
+    // A body of known length: the transport sees a clean end, only the missing `[DONE]` tells.
+    let body = "data: {\"choices\":[{\"index\":0,\"text\":\"sum(\"}]}\n\n"
+        .as_bytes()
+        .to_vec();
+    let server = ScriptedServer::start([Reply::bytes(200, "text/event-stream", body)])
+        .await
+        .unwrap();
+    let error = generate(
+        &config(Backend::Openai, &server.url(), "qwen2.5-coder"),
+        &infill(false),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, ModelError::BadResponse { detail, .. } if detail.contains("ended before")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_at_the_first_token() {
+    for backend in ALL_BACKENDS {
+        let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+        let started = Instant::now();
+        let error = generate(
+            &config(backend, &server.url(), code_model(backend)),
+            &infill(false),
+        )
+        .await
+        .unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(error, ModelError::Timeout { what, after, .. } if what == FIRST_TOKEN && after == Duration::from_millis(400)),
+            "{backend:?}: {error:?}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(1400),
+            "{backend:?}: {elapsed:?}"
+        );
+        assert!(
+            server.wait_for_disconnects(1, Duration::from_secs(2)).await,
+            "{backend:?}: the request was dropped"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_stream_times_out_as_a_whole() {
+    let reply = Reply::stream(Backend::Ollama, &["a", "b", "c", "d", "e", "f"])
+        .chunk_delay(Duration::from_millis(300));
+    let server = ScriptedServer::start([reply]).await.unwrap();
+    let started = Instant::now();
+    // The first piece comes well within the first-token timeout, the whole would take 2.1 s.
+    let config = ModelConfig {
+        first_token_timeout_ms: 1200,
+        ..config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b")
+    };
+    let error = generate(&config, &infill(false)).await.unwrap_err();
+    assert!(
+        matches!(error, ModelError::Timeout { what, after, .. } if what == WHOLE_ANSWER && after == Duration::from_millis(1500)),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn headers_that_arrive_late_count_against_the_first_token() {
+    let server = ScriptedServer::start([
+        Reply::stream(Backend::Openai, &["x"]).delayed(Duration::from_millis(900))
+    ])
+    .await
+    .unwrap();
+    let error = generate(
+        &config(Backend::Openai, &server.url(), "qwen2.5-coder"),
+        &infill(false),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, ModelError::Timeout { what, .. } if what == FIRST_TOKEN),
+        "{error:?}"
+    );
+}
+
+// ---- Stop sequences and cancellation ----
+
+#[tokio::test]
+async fn a_stop_sequence_ends_the_answer_and_drops_the_request() {
+    for backend in ALL_BACKENDS {
+        let mut chunks = vec!["x = 1", "\n", "\ny = 2"];
+        chunks.extend(["never"; 20]);
+        // The whole stream would take more than 2.3 s.
+        let reply = Reply::stream(backend, &chunks).chunk_delay(Duration::from_millis(100));
+        let server = ScriptedServer::start([reply]).await.unwrap();
+        let request = GenerateRequest {
+            kind: RequestKind::Chat {
+                messages: vec![ChatMessage {
+                    role: Role::User,
+                    content: "go".into(),
+                }],
+            },
+            ..infill(false)
+        };
+        let config = ModelConfig {
+            timeout_ms: 5000,
+            first_token_timeout_ms: 2000,
+            ..config(backend, &server.url(), code_model(backend))
+        };
+        let started = Instant::now();
+        let generation = generate(&config, &request).await.unwrap();
+        assert_eq!(generation.candidates, vec!["x = 1"], "{backend:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1800),
+            "{backend:?}: {:?}",
+            started.elapsed()
+        );
+        assert!(
+            server.wait_for_disconnects(1, Duration::from_secs(2)).await,
+            "{backend:?}: the stream was not dropped"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_future_closes_the_connection() {
+    for backend in ALL_BACKENDS {
+        let reply = Reply::stream(backend, &["a", "b", "c", "d", "e"])
+            .chunk_delay(Duration::from_millis(200));
+        let server = ScriptedServer::start([reply]).await.unwrap();
+        let config = ModelConfig {
+            timeout_ms: 10_000,
+            first_token_timeout_ms: 10_000,
+            ..config(backend, &server.url(), code_model(backend))
+        };
+        let model = model_from_config(&config).unwrap();
+        let request = infill(false);
+        let outcome =
+            tokio::time::timeout(Duration::from_millis(300), model.generate(&request)).await;
+        assert!(
+            outcome.is_err(),
+            "{backend:?}: the answer should still be streaming"
+        );
+        assert!(
+            server.wait_for_disconnects(1, Duration::from_secs(2)).await,
+            "{backend:?}: the server did not see the client go"
+        );
+    }
+}
+
+// ---- API keys never leak ----
+
+#[tokio::test]
+async fn api_keys_never_appear_in_errors_or_logs() {
+    const SECRET: &str = "sk-spackle-secret-0123456789abcdef";
+    std::env::set_var("SPACKLE_TEST_SECRET_KEY", SECRET);
+    // Everything logged on this thread (the test's runtime, the scripted server, reqwest and
+    // hyper included) at every level goes into `log`.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || LogWriter(writer.clone()))
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    for backend in ALL_BACKENDS {
+        let echo = |status: u16| {
+            Reply::status(
+                status,
+                json!({"error": {"message": format!("bad key {SECRET} was given")}}).to_string(),
+            )
+        };
+        let server = ScriptedServer::start([
+            echo(401),
+            echo(500),
+            echo(400),
+            echo(404),
+            Reply::status(502, format!("proxy says {SECRET}")),
+            Reply::bytes(
+                200,
+                "text/event-stream",
+                format!("data: {{ {SECRET}\n\n").into_bytes(),
+            ),
+            Reply::bytes(
+                200,
+                "application/x-ndjson",
+                format!("{{ {SECRET}\n").into_bytes(),
+            ),
+        ])
+        .await
+        .unwrap();
+        let config = ModelConfig {
+            api_key_env: "SPACKLE_TEST_SECRET_KEY".into(),
+            ..config(backend, &server.url(), code_model(backend))
+        };
+        let model = model_from_config(&config).unwrap();
+        assert!(!model.describe().contains(SECRET));
+        for _ in 0..7 {
+            let error = model.generate(&infill(false)).await.unwrap_err();
+            for shown in [
+                error.to_string(),
+                format!("{error:?}"),
+                error.user_message(),
+            ] {
+                assert!(
+                    !shown.contains(SECRET),
+                    "{backend:?}: the key leaked into `{shown}`"
+                );
+                assert!(
+                    !shown.contains("0123456789abcdef"),
+                    "{backend:?}: part of the key leaked into `{shown}`"
+                );
+            }
+        }
+        // Several candidates: failures are logged, and a success logs its timings.
+        server.push(echo(500));
+        server.push(Reply::stream(backend, &["ok"]));
+        let several = GenerateRequest {
+            candidates: 2,
+            ..infill(false)
+        };
+        let _ = model.generate(&several).await;
+        let requests = server.requests();
+        assert!(requests.len() >= 8);
+        let sent = requests[0]
+            .header("authorization")
+            .or(requests[0].header("x-api-key"))
+            .unwrap_or_default();
+        assert!(
+            sent.ends_with(SECRET),
+            "{backend:?}: the key was sent, so the test exercised it"
+        );
+    }
+    let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("model answer streamed"),
+        "the log was captured: {log}"
+    );
+    assert!(
+        log.contains("one of several model requests failed"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("0123456789abcdef"),
+        "the key leaked into the log: {log}"
+    );
+}
+
+struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---- Probes for `spackle doctor` ----
+
+#[tokio::test]
+async fn probes_check_the_server_and_the_model() {
+    let server = ScriptedServer::start([
+        Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b", "model": "qwen2.5-coder:1.5b"}, {"name": "llama3:latest"}]})),
+        Reply::json(json!({"models": [{"name": "llama3:latest"}]})),
+    ])
+    .await
+    .unwrap();
+    let ollama = config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b");
+    let line = probe(&ollama).await.unwrap();
+    assert!(
+        line.contains("qwen2.5-coder:1.5b") && line.contains("2 models"),
+        "{line}"
+    );
+    let missing = probe(&ollama).await.unwrap_err();
+    assert!(
+        matches!(missing, ModelError::ModelNotFound { .. }),
+        "{missing:?}"
+    );
+    assert!(
+        missing
+            .user_message()
+            .contains("ollama pull qwen2.5-coder:1.5b"),
+        "{}",
+        missing.user_message()
+    );
+    assert_eq!(server.requests()[0].path, "/api/tags");
+
+    let server = ScriptedServer::start([
+        Reply::json(json!({"object": "list", "data": [{"id": "gpt-4o-mini"}]})),
+        Reply::json(json!({"data": [{"id": "other"}]})),
+    ])
+    .await
+    .unwrap();
+    let openai = config(Backend::Openai, &server.url(), "gpt-4o-mini");
+    assert!(probe(&openai).await.unwrap().contains("gpt-4o-mini"));
+    assert!(matches!(
+        probe(&openai).await.unwrap_err(),
+        ModelError::ModelNotFound { .. }
+    ));
+    assert_eq!(server.requests()[0].path, "/v1/models");
+
+    let server = ScriptedServer::start([
+        Reply::json(json!({"status": "ok"})),
+        Reply::json(json!({"model_path": "/models/qwen.gguf"})),
+        Reply::status(
+            503,
+            json!({"error": {"code": 503, "message": "Loading model"}}).to_string(),
+        ),
+    ])
+    .await
+    .unwrap();
+    let llamacpp = config(Backend::Llamacpp, &server.url(), "");
+    assert!(probe(&llamacpp)
+        .await
+        .unwrap()
+        .contains("/models/qwen.gguf"));
+    let loading = probe(&llamacpp).await.unwrap_err();
+    assert!(
+        matches!(&loading, ModelError::Server { status: 503, detail, .. } if detail == "Loading model"),
+        "{loading:?}"
+    );
+
+    std::env::set_var("SPACKLE_TEST_ANTHROPIC_PROBE", "sk-ant-probe");
+    let server = ScriptedServer::start([
+        Reply::json(json!({"id": "claude-3-5-haiku-20241022", "display_name": "Claude Haiku 3.5"})),
+        Reply::unauthorized(Backend::Anthropic),
+    ])
+    .await
+    .unwrap();
+    let anthropic = ModelConfig {
+        api_key_env: "SPACKLE_TEST_ANTHROPIC_PROBE".into(),
+        ..config(Backend::Anthropic, &server.url(), "claude-3-5-haiku-latest")
+    };
+    assert!(probe(&anthropic)
+        .await
+        .unwrap()
+        .contains("Claude Haiku 3.5"));
+    assert!(matches!(
+        probe(&anthropic).await.unwrap_err(),
+        ModelError::Unauthorized { .. }
+    ));
+    let requests = server.requests();
+    assert_eq!(requests[0].path, "/v1/models/claude-3-5-haiku-latest");
+    assert_eq!(requests[0].header("x-api-key"), Some("sk-ant-probe"));
+
+    let refused = probe(&config(
+        Backend::Ollama,
+        &format!("http://{}", refused_address()),
+        "qwen2.5-coder:1.5b",
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(refused, ModelError::Unreachable { .. }),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_configurations_are_config_errors() {
+    for endpoint in ["127.0.0.1:11434", "ftp://host", "not a url"] {
+        let error = model_from_config(&ModelConfig {
+            endpoint: endpoint.into(),
+            ..ModelConfig::default()
+        })
+        .err()
+        .expect("refused");
+        assert!(
+            matches!(error, ModelError::Config { .. }),
+            "{endpoint}: {error:?}"
+        );
+    }
+    let error = model_from_config(&ModelConfig {
+        template: "mystery".into(),
+        ..ModelConfig::default()
+    })
+    .err()
+    .expect("refused");
+    assert!(
+        error
+            .user_message()
+            .contains("`model.template` = `mystery`"),
+        "{}",
+        error.user_message()
+    );
+    let model = model_from_config(&ModelConfig::default()).unwrap();
+    assert_eq!(model.describe(), "ollama at http://127.0.0.1:11434, model qwen2.5-coder:1.5b, /api/generate with suffix (qwen template for context)");
+}
+
+#[tokio::test]
+async fn the_scripted_server_stops_when_dropped() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let address = server.addr;
+    let client = tokio::spawn(tokio::net::TcpStream::connect(address));
+    assert!(
+        client.await.unwrap().is_ok(),
+        "the server listens while it lives"
+    );
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match tokio::net::TcpStream::connect(address).await {
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ if Instant::now() > deadline => {
+                panic!("the dropped server still accepts connections")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}

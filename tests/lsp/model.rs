@@ -1,0 +1,224 @@
+//! The server with a scripted model server behind it: completions end to end, cancellation, and
+//! every failure a model server can produce, as the editor sees them.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use spackle::config::Backend;
+use spackle::llm::scripted::{refused_address, Reply, ScriptedServer};
+
+use crate::support::{file_uri, LspClient, Start};
+
+const SOURCE: &str = "def double(x: int) -> int:\n    \n\nprint(double(2))\n";
+
+fn settings(endpoint: &str) -> Value {
+    json!({"model": {"backend": "ollama", "endpoint": endpoint, "first_token_timeout_ms": 2000, "timeout_ms": 4000},
+           "completion": {"debounce_ms": 0}})
+}
+
+async fn start(dir: &std::path::Path, endpoint: &str) -> (LspClient, String) {
+    let mut options = Start::new(dir);
+    options.initialization_options = settings(endpoint);
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.join("double.py"));
+    client.open(&uri, SOURCE).await;
+    (client, uri)
+}
+
+fn inline_params(uri: &str) -> Value {
+    json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}, "context": {"triggerKind": 1}})
+}
+
+fn items(result: &Value) -> Vec<Value> {
+    match result {
+        Value::Array(items) => items.clone(),
+        Value::Object(list) => list["items"].as_array().cloned().unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn inline_completion_end_to_end_with_ollama() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return ", "x * 2", "\n"])]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+    let items = items(&result);
+    assert_eq!(items.len(), 1, "{result}");
+    assert_eq!(items[0]["insertText"], "return x * 2");
+    assert_eq!(items[0]["range"]["start"], json!({"line": 1, "character": 4}));
+    assert_eq!(items[0]["command"]["command"], "spackle.accepted");
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1);
+    let body = &sent[0].json;
+    let prompt = body.to_string();
+    assert!(prompt.contains("def double(x: int) -> int:"), "the prefix reaches the model: {prompt}");
+    assert!(prompt.contains("print(double(2))"), "the suffix reaches the model: {prompt}");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn completion_fallback_returns_the_same_suggestion() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return x * 2"])]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    let result = client
+        .request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}))
+        .await
+        .unwrap();
+    let item = &result["items"][0];
+    assert_eq!(item["textEdit"]["newText"], "return x * 2");
+    assert_eq!(item["label"], "return x * 2");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancel_request_drops_the_model_request() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    let id = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
+    assert!(server.wait_for_requests(1, Duration::from_secs(10)).await, "the model was asked");
+    client.notify("$/cancelRequest", json!({"id": id})).await;
+    let error = client.response(id).await.unwrap_err();
+    assert_eq!(error["code"], -32800, "{error}");
+    assert!(server.wait_for_disconnects(1, Duration::from_secs(5)).await, "the HTTP request to the model was dropped");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_newer_request_supersedes_an_older_one() {
+    let server = ScriptedServer::start([Reply::hang(), Reply::stream(Backend::Ollama, &["return x + x"])]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    let first = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
+    assert!(server.wait_for_requests(1, Duration::from_secs(10)).await);
+    let second = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
+    let first = client.response(first).await.unwrap();
+    assert!(items(&first).is_empty(), "the superseded request returns nothing: {first}");
+    let second = client.response(second).await.unwrap();
+    assert_eq!(items(&second)[0]["insertText"], "return x + x");
+    assert!(server.wait_for_disconnects(1, Duration::from_secs(5)).await, "the older HTTP request was dropped");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_edit_while_the_model_answers_drops_the_stale_result() {
+    let reply = Reply::stream(Backend::Ollama, &["return ", "x * 2"]).delayed(Duration::from_millis(600));
+    let server = ScriptedServer::start([reply]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    let id = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
+    assert!(server.wait_for_requests(1, Duration::from_secs(10)).await);
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 1},
+                   "contentChanges": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "#\n"}]}),
+        )
+        .await;
+    let result = client.response(id).await.unwrap();
+    assert!(items(&result).is_empty(), "a result for an old version is not shown: {result}");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_shown_once_then_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://{}", refused_address());
+    let (mut client, uri) = start(dir.path(), &endpoint).await;
+    for _ in 0..3 {
+        let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+        assert!(items(&result).is_empty());
+    }
+    // A request after the failures flushes the notifications sent before its response.
+    client.request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})).await.unwrap();
+    let shown: Vec<_> = client
+        .seen_notifications("window/showMessage")
+        .into_iter()
+        .filter(|m| m["message"].as_str().unwrap_or("").contains("cannot reach"))
+        .collect();
+    assert_eq!(shown.len(), 1, "one pop-up for three failures: {shown:?}");
+    let text = shown[0]["message"].as_str().unwrap();
+    assert!(text.contains(&endpoint) && text.contains("ollama serve"), "{text}");
+    let logged = client
+        .seen_notifications("window/logMessage")
+        .into_iter()
+        .filter(|m| m["message"].as_str().unwrap_or("").contains("cannot reach"))
+        .count();
+    assert_eq!(logged, 3, "every failure is logged");
+    client.shutdown().await;
+}
+
+/// Each failure of the model server gives no completion and one clear message, and the server
+/// keeps serving: the last reply is a good one, and it arrives.
+#[tokio::test]
+async fn model_server_failures_give_clear_messages_and_the_server_goes_on() {
+    let cases: Vec<(Reply, &str)> = vec![
+        (Reply::unauthorized(Backend::Ollama), "HTTP 401"),
+        (Reply::rate_limited(3), "rate-limiting"),
+        (Reply::server_error("out of memory"), "HTTP 500"),
+        (Reply::cut_stream(Backend::Ollama, &["return "]), "cannot read"),
+        (Reply::malformed_stream(Backend::Ollama), "cannot read"),
+        (Reply::model_not_found(Backend::Ollama, "qwen2.5-coder:1.5b"), "does not have the model"),
+    ];
+    let (replies, expected): (Vec<Reply>, Vec<&str>) = cases.into_iter().unzip();
+    let server = ScriptedServer::start(replies.into_iter().chain([Reply::stream(Backend::Ollama, &["return x * 2"])])).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    for fragment in &expected {
+        let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+        assert!(items(&result).is_empty(), "{fragment}: {result}");
+        let message = client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains(fragment)).await;
+        assert!(message["type"] == 2, "a warning: {message}");
+    }
+    let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+    assert_eq!(items(&result)[0]["insertText"], "return x * 2");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_model_server_that_never_answers_times_out() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": server.url(), "first_token_timeout_ms": 300},
+                                            "completion": {"debounce_ms": 0}});
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.path().join("double.py"));
+    client.open(&uri, SOURCE).await;
+    let started = std::time::Instant::now();
+    let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+    assert!(items(&result).is_empty());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let message = client.notification("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("did not")).await;
+    assert!(message["message"].as_str().unwrap().contains("300ms") || message["message"].as_str().unwrap().contains("0.3"), "{message}");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_keys_never_reach_the_editor_or_the_log() {
+    let secret = "sk-test-SECRET-4f1b2c";
+    let server = ScriptedServer::start([Reply::unauthorized(Backend::Openai), Reply::server_error(secret)]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = json!({"model": {"backend": "openai", "endpoint": server.url(), "name": "gpt-4o-mini",
+                                                      "api_key_env": "SPACKLE_TEST_SECRET"},
+                                            "completion": {"debounce_ms": 0}});
+    options.environment.push(("SPACKLE_TEST_SECRET", secret.to_string()));
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.path().join("double.py"));
+    client.open(&uri, SOURCE).await;
+    for _ in 0..2 {
+        client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+    }
+    let sent = server.requests();
+    assert_eq!(sent[0].header("authorization"), Some(format!("Bearer {secret}").as_str()), "the key is sent to the server");
+    let message = client.notification("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("401")).await;
+    assert!(message["message"].as_str().unwrap().contains("SPACKLE_TEST_SECRET"), "the variable is named: {message}");
+    let everything = format!("{:?}", client.seen);
+    let stderr = client.stderr();
+    client.shutdown().await;
+    assert!(!everything.contains(secret), "the key reached the editor");
+    assert!(!stderr.contains(secret), "the key reached the log");
+}
