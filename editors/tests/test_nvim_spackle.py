@@ -1,7 +1,7 @@
 """The Neovim plugin with the real spackle binary, in real headless Neovim 0.11, with a scripted
 model server speaking Ollama's wire format behind it.
 
-Tests marked `needs_model` need spackle's model backends (see test_protocol.py).
+Tests marked `needs_model` go through spackle's ollama backend (see test_protocol.py).
 """
 
 from __future__ import annotations
