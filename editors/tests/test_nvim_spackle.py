@@ -18,12 +18,12 @@ from scripted_model import Rule
 needs_model = pytest.mark.needs_model
 
 
-def start(editor, binary: str, model, workspace: Path, text: str) -> Path:
+def start(editor, binary: str, model, workspace: Path, text: str, settings: str = "{ completion = { debounce_ms = 0 } }") -> Path:
     path = workspace / "calc.py"
     path.write_text(text)
     env = {"SPACKLE_BACKEND": "ollama", "SPACKLE_ENDPOINT": model.endpoint, "SPACKLE_LOG": "spackle=debug"}
-    editor.setup("{ binary = %s, cmd_env = vim.json.decode(%s), settings = { completion = { debounce_ms = 0 } },"
-                 " suggestion = { debounce_ms = 50 } }" % (json.dumps(binary), json.dumps(json.dumps(env))))
+    editor.setup("{ binary = %s, cmd_env = vim.json.decode(%s), settings = %s, suggestion = { debounce_ms = 50 } }"
+                 % (json.dumps(binary), json.dumps(json.dumps(env)), settings))
     editor.open(path)
     editor.wait_attached()
     return path
@@ -109,3 +109,24 @@ def test_docstring_command_asks_the_server_or_says_it_cannot(editor, spackle_bin
         assert '"""' in "\n".join(editor.lines())
     else:
         assert "does not offer `spackle.generateDocstring` yet" in editor.messages()
+
+
+def test_setup_without_settings_sends_none_and_draws_no_configuration_warning(editor, spackle_binary, model, workspace):
+    start(editor, spackle_binary, model, workspace, "x = 1\n", settings="{ model = {}, completion = {} }")
+    time.sleep(0.5)  # The server shows configuration warnings right after `initialized`.
+    assert editor.lua("return require('spackle').status.message") is None
+    assert "configuration" not in editor.messages()
+
+
+@needs_model
+def test_configure_sends_new_settings_to_the_running_server(editor, spackle_binary, model, workspace):
+    model.script.default = "a + b"
+    model.script.models = ("qwen2.5-coder:1.5b", "other-model")
+    start(editor, spackle_binary, model, workspace, "def add(a, b):\n    return \n")
+    editor.lua("require('spackle').configure({ model = { name = 'other-model' } })")
+    editor.nvim.command("call cursor(2, 1)")
+    editor.type("A")
+    editor.type("<M-\\>")
+    assert editor.wait_ghost(10) == "a + b"
+    assert model.generate_requests()[-1]["body"]["model"] == "other-model"
+    assert editor.lua("return require('spackle').status.message") is None

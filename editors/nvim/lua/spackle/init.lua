@@ -79,6 +79,29 @@ local function command()
   return { binary, "serve" }
 end
 
+--- Settings as JSON: empty tables dropped (Lua's {} would be encoded as a JSON array, which
+--- spackle rightly rejects); nil when nothing is left.
+local function settings_payload(settings)
+  local function clean(value)
+    if type(value) ~= "table" or vim.islist(value) and #value > 0 then
+      return value
+    end
+    local out = {}
+    for key, item in pairs(value) do
+      local cleaned = clean(item)
+      if cleaned ~= nil then
+        out[key] = cleaned
+      end
+    end
+    if next(out) == nil then
+      return nil
+    end
+    return out
+  end
+  return clean(settings or {})
+end
+M._settings_payload = settings_payload
+
 local function capabilities()
   local caps = vim.lsp.protocol.make_client_capabilities()
   caps.textDocument = caps.textDocument or {}
@@ -157,8 +180,7 @@ function M.start(bufnr)
     cmd = cmd,
     cmd_env = M.options.cmd_env,
     root_dir = root,
-    init_options = M.options.settings,
-    settings = M.options.settings,
+    init_options = settings_payload(M.options.settings),
     capabilities = capabilities(),
     handlers = {
       ["window/showMessage"] = record_message,
@@ -170,9 +192,9 @@ end
 --- Sends new settings to the running servers (`workspace/didChangeConfiguration`).
 function M.configure(settings)
   M.options.settings = vim.tbl_deep_extend("force", M.options.settings or {}, settings or {})
+  local payload = settings_payload(M.options.settings) or vim.empty_dict()
   for _, client in ipairs(vim.lsp.get_clients({ name = "spackle" })) do
-    client.settings = M.options.settings
-    util.notify(client, "workspace/didChangeConfiguration", { settings = M.options.settings })
+    util.notify(client, "workspace/didChangeConfiguration", { settings = payload })
   end
 end
 
