@@ -167,3 +167,15 @@ def test_fix_command_applies_the_quick_fix(editor, scripted_lsp, workspace):
     editor.nvim.command("SpackleFix")
     editor.wait_for("vim.api.nvim_buf_get_lines(0, 1, 2, false)[1] == '    return a + b'", what="the quick fix")
     assert scripted_lsp.events("codeAction")[0]["only"] == ["quickfix"]
+
+
+def test_the_help_file_has_valid_tags_and_opens(editor, tmp_path):
+    import shutil
+    doc = tmp_path / "doc"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "nvim" / "doc", doc)
+    editor.nvim.command(f"helptags {doc}")  # Raises on duplicate tags.
+    editor.lua("vim.opt.rtp:prepend(...)", str(tmp_path))
+    for tag in ("spackle-keys", ":SpackleDocstring", "spackle.setup()", "spackle-models"):
+        editor.nvim.command(f"help {tag}")
+        assert editor.nvim.current.buffer.name.endswith("spackle.txt")
+        editor.nvim.command("helpclose")
