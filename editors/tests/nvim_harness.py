@@ -65,6 +65,18 @@ class Editor:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what or lua_condition}")
             time.sleep(0.02)
 
+    def until(self, check, expected, timeout: float = 5.0, what: str = ""):
+        """Polls `check()` until it returns `expected` (typed keys are handled asynchronously);
+        fails with the last value seen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value == expected:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what or 'value'}: expected {expected!r}, still {value!r} after {timeout}s")
+            time.sleep(0.02)
+
     def wait_attached(self, timeout: float = 10.0) -> None:
         self.wait_for(
             "(function() local c = vim.lsp.get_clients({name='spackle', bufnr=0})[1]; "

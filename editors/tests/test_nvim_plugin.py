@@ -31,7 +31,7 @@ def test_ghost_text_appears_after_a_pause_and_tab_accepts_it(editor, scripted_ls
     start(editor, scripted_lsp, workspace)
     editor.nvim.command("call cursor(2, 1)")
     editor.type("A")  # Append at the end of "    return ".
-    assert editor.mode() == "i"
+    editor.until(editor.mode, "i", what="insert mode")
     assert editor.ghost_text() is None, "nothing is asked before the user types"
     editor.type("a")
     assert editor.wait_ghost() == " + b", "the 'a' already typed is not shown again"
@@ -54,12 +54,11 @@ def test_typing_the_start_of_the_suggestion_keeps_the_rest_and_other_text_dismis
     editor.type("Aa")
     assert editor.wait_ghost() == " + b"
     editor.type(" +")
-    assert editor.ghost_text() == " b"
+    editor.until(editor.ghost_text, " b", what="the rest of the suggestion")
     requests = len(scripted_lsp.events("inlineCompletion"))
     editor.type("-")
-    assert editor.ghost_text() is None, "typing something else hides the suggestion at once"
-    time.sleep(0.3)
-    assert len(scripted_lsp.events("inlineCompletion")) > requests, "and asks again after the pause"
+    editor.until(editor.ghost_text, None, what="typing something else hides the suggestion")
+    editor.until(lambda: len(scripted_lsp.events("inlineCompletion")) > requests, True, what="a new request after the pause")
 
 
 def test_typing_on_cancels_the_request_in_flight(editor, scripted_lsp, workspace):
@@ -67,7 +66,8 @@ def test_typing_on_cancels_the_request_in_flight(editor, scripted_lsp, workspace
     start(editor, scripted_lsp, workspace)
     editor.nvim.command("call cursor(2, 1)")
     editor.type("Aa")
-    editor.wait_for("require('spackle.ghost').stats.requests >= 1")
+    # Type on only once the server is working on the request, so that there is something to cancel.
+    editor.until(lambda: len(scripted_lsp.events("inlineCompletion")), 1, what="the request reaching the server")
     editor.type("x")
     deadline = time.monotonic() + 5
     while not scripted_lsp.events("cancelled") and time.monotonic() < deadline:
@@ -89,13 +89,13 @@ def test_accept_word_and_line_of_a_multi_line_suggestion(editor, scripted_lsp, w
     assert editor.wait_ghost() == "total = a + b\n    return total"
     assert scripted_lsp.events("inlineCompletion")[-1]["trigger"] == 1, "invoked by the user"
     editor.type("<M-Right>")
-    assert editor.lines()[1] == "    total"
+    editor.until(lambda: editor.lines()[1], "    total", what="the first word accepted")
     assert editor.ghost_text() == " = a + b\n    return total"
     editor.type("<M-Down>")
-    assert editor.lines()[1] == "    total = a + b"
+    editor.until(lambda: editor.lines()[1], "    total = a + b", what="the rest of the line accepted")
     assert editor.ghost_text() == "\n    return total"
     editor.type("<M-Down>")
-    assert editor.lines()[1:3] == ["    total = a + b", "    return total"]
+    editor.until(lambda: editor.lines()[1:3], ["    total = a + b", "    return total"], what="the next line accepted")
     assert editor.cursor() == (3, 16)
 
 
@@ -109,16 +109,16 @@ def test_next_and_previous_cycle_through_suggestions_and_dismiss_hides_them(edit
     editor.type("<M-]>")  # With nothing on screen, "next" asks the server.
     assert editor.wait_ghost() == "a + b"
     editor.type("<M-]>")
-    assert editor.ghost_text() == "b + a"
+    editor.until(editor.ghost_text, "b + a", what="the next suggestion")
     editor.type("<M-]>")
-    assert editor.ghost_text() == "a + b"
+    editor.until(editor.ghost_text, "a + b", what="back to the first")
     editor.type("<M-[>")
-    assert editor.ghost_text() == "b + a"
+    editor.until(editor.ghost_text, "b + a", what="the previous suggestion")
     editor.type("<C-]>")
-    assert editor.ghost_text() is None
+    editor.until(editor.ghost_text, None, what="dismissed")
     assert editor.lines()[1] == "    return "
     editor.type("<Esc>")
-    assert editor.mode() == "n"
+    editor.until(editor.mode, "n", what="normal mode")
 
 
 def test_leaving_insert_mode_dismisses(editor, scripted_lsp, workspace):
@@ -128,7 +128,7 @@ def test_leaving_insert_mode_dismisses(editor, scripted_lsp, workspace):
     editor.type("Aa")
     editor.wait_ghost()
     editor.type("<Esc>")
-    assert editor.ghost_text() is None
+    editor.until(editor.ghost_text, None, what="dismissed on leaving insert mode")
     assert editor.lines()[1] == "    return a"
 
 
@@ -137,7 +137,7 @@ def test_tab_without_a_suggestion_inserts_a_tab(editor, scripted_lsp, workspace)
     editor.nvim.command("setlocal noexpandtab softtabstop=0")
     editor.nvim.command("call cursor(2, 1)")
     editor.type("A<Tab>")
-    assert editor.lines()[1] == "    return \t"
+    editor.until(lambda: editor.lines()[1], "    return \t", what="a plain tab")
 
 
 def test_docstring_command_runs_the_server_command_and_applies_its_edit(editor, scripted_lsp, workspace):

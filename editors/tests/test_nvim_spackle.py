@@ -58,7 +58,7 @@ def test_typing_on_cancels_the_request_and_the_late_answer_never_shows(editor, s
         assert time.monotonic() < deadline, "the request never reached the model"
         time.sleep(0.02)
     editor.type("b")
-    assert editor.lua("return require('spackle.ghost').stats.cancelled") >= 1
+    editor.until(lambda: editor.lua("return require('spackle.ghost').stats.cancelled") >= 1, True, what="the request cancelled")
     assert editor.ghost_text() is None
     # Only the answer for "ab" is shown; the one for "a" was cancelled and is never drawn.
     assert editor.wait_ghost(10) == " + 1"

@@ -262,9 +262,9 @@ async def test_cancel_request_ends_the_request_and_the_model_call(session, model
     started = time.monotonic()
     session.client.cancel_request(types.CancelParams(id=4242))
     with pytest.raises(JsonRpcException) as error:
-        await asyncio.wait_for(future, 1.5)
+        await asyncio.wait_for(future, 1.8)
     assert error.value.code == -32800, "RequestCancelled"
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.8, "answered before the model would have"
     # The model server sees the client hang up when it starts to answer.
     deadline = time.monotonic() + 5
     while model.hangups == 0:
