@@ -179,3 +179,18 @@ def test_the_help_file_has_valid_tags_and_opens(editor, tmp_path):
         editor.nvim.command(f"help {tag}")
         assert editor.nvim.current.buffer.name.endswith("spackle.txt")
         editor.nvim.command("helpclose")
+
+
+def test_a_missing_binary_is_named_once_and_in_checkhealth(editor, workspace):
+    path = workspace / "calc.py"
+    path.write_text(SOURCE)
+    editor.setup("{ binary = '/nonexistent/spackle' }")
+    editor.open(path)
+    editor.nvim.command("edit " + str(workspace / "other.py"))
+    messages = editor.messages()
+    assert messages.count("/nonexistent/spackle, which is not an executable") == 1, messages
+    assert ":help spackle-install" in messages
+    assert editor.lua("return #vim.lsp.get_clients({ name = 'spackle' })") == 0
+    editor.nvim.command("checkhealth spackle")
+    report = "\n".join(editor.lines())
+    assert "ERROR spackle binary not found" in report, report
