@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod engine;
 pub mod index;
 pub mod llm;
