@@ -1,6 +1,14 @@
 //! The repository index: every module of the workspace and the installed packages it imports.
 
+pub mod cache;
+pub mod environment;
+pub mod extract;
 pub mod model;
+pub mod resolve;
+pub mod walk;
+pub mod workspace;
+
+pub use workspace::{Index, IndexOptions, IndexReport, Progress, SharedIndex};
 
 use std::sync::Arc;
 

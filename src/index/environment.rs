@@ -1,0 +1,216 @@
+//! Installed packages: the workspace's virtual environment, indexed lazily, one imported module
+//! at a time, so the model sees the API of the version that is installed.
+//!
+//! Site-packages folders come from `.venv` and `venv` in the workspace, `$VIRTUAL_ENV`, and any
+//! folder the configuration adds (a configured interpreter's site-packages). A module is looked up
+//! only when something asks for it (an import being resolved); `.pyi` stubs, including
+//! `pkg-stubs` distributions, are preferred over `.py` sources.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::model::ModuleInfo;
+
+/// Installed modules larger than this are not indexed.
+const MAX_INSTALLED_MODULE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The site-packages folders of the workspace's environment and the modules read from them.
+#[derive(Default)]
+pub struct Environment {
+    roots: Vec<PathBuf>,
+    loaded: Mutex<HashMap<String, Option<Arc<ModuleInfo>>>>,
+}
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("roots", &self.roots)
+            .finish()
+    }
+}
+
+impl Environment {
+    /// An environment with no installed packages.
+    pub fn none() -> Environment {
+        Environment::default()
+    }
+
+    /// An environment reading the given site-packages folders, in order.
+    pub fn with_roots(roots: Vec<PathBuf>) -> Environment {
+        Environment {
+            roots,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Finds the site-packages folders of `.venv`, `venv` and `$VIRTUAL_ENV`, plus `extra`.
+    pub fn discover(workspace_root: &Path, extra: &[PathBuf]) -> Environment {
+        let mut environments = vec![workspace_root.join(".venv"), workspace_root.join("venv")];
+        if let Some(virtual_env) = std::env::var_os("VIRTUAL_ENV") {
+            environments.push(PathBuf::from(virtual_env));
+        }
+        let mut roots = Vec::new();
+        for environment in environments {
+            roots.extend(site_packages_of(&environment));
+        }
+        roots.extend(extra.iter().filter(|p| p.is_dir()).cloned());
+        roots.dedup();
+        if !roots.is_empty() {
+            tracing::info!(
+                ?roots,
+                "installed packages are read from these site-packages folders"
+            );
+        }
+        Environment::with_roots(roots)
+    }
+
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// The installed module `name`, read and indexed on first use.
+    pub fn module(&self, name: &str) -> Option<Arc<ModuleInfo>> {
+        if self.roots.is_empty() || name.is_empty() {
+            return None;
+        }
+        if let Some(found) = self.loaded.lock().ok()?.get(name) {
+            return found.clone();
+        }
+        let found = self.load(name).map(Arc::new);
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.insert(name.to_string(), found.clone());
+        }
+        found
+    }
+
+    /// How many installed modules were indexed so far.
+    pub fn loaded_count(&self) -> usize {
+        self.loaded
+            .lock()
+            .map(|l| l.values().filter(|m| m.is_some()).count())
+            .unwrap_or(0)
+    }
+
+    fn load(&self, name: &str) -> Option<ModuleInfo> {
+        let parts: Vec<&str> = name.split('.').collect();
+        let first = parts[0];
+        let rest = &parts[1..];
+        for root in &self.roots {
+            for (top, extension) in [
+                (format!("{first}-stubs"), "pyi"),
+                (first.to_string(), "pyi"),
+                (first.to_string(), "py"),
+            ] {
+                let mut base = root.join(&top);
+                for part in rest {
+                    base.push(part);
+                }
+                let module_file = base.with_extension(extension);
+                let package_file = base.join(format!("__init__.{extension}"));
+                let candidates: Vec<PathBuf> = if rest.is_empty() {
+                    vec![package_file, root.join(format!("{top}.{extension}"))]
+                } else {
+                    vec![module_file, package_file]
+                };
+                for candidate in candidates {
+                    if let Some(module) = read_installed(root, &candidate, name) {
+                        return Some(module);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+fn read_installed(root: &Path, path: &Path, name: &str) -> Option<ModuleInfo> {
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    if metadata.len() > MAX_INSTALLED_MODULE_BYTES {
+        tracing::info!(path = %path.display(), "installed module skipped: too large");
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        tracing::info!(path = %path.display(), "installed module skipped: not UTF-8");
+        return None;
+    };
+    let tree = crate::store::parse_python(&text, None)?;
+    let relative = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/");
+    Some(super::extract::extract_module(
+        name, &relative, &text, &tree,
+    ))
+}
+
+/// The site-packages folders of one virtual environment (Unix and Windows layouts).
+fn site_packages_of(environment: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let windows = environment.join("Lib").join("site-packages");
+    if windows.is_dir() {
+        out.push(windows);
+    }
+    for lib in ["lib", "lib64"] {
+        let Ok(entries) = std::fs::read_dir(environment.join(lib)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("python"))
+            .map(|e| e.path().join("site-packages"))
+            .filter(|p| p.is_dir())
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_modules_are_read_lazily_and_stubs_win() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let site = dir.path().join(".venv/lib/python3.12/site-packages");
+        std::fs::create_dir_all(site.join("lib_a/sub")).expect("folders");
+        std::fs::create_dir_all(site.join("lib_b-stubs")).expect("folders");
+        std::fs::create_dir_all(site.join("lib_b")).expect("folders");
+        std::fs::write(site.join("lib_a/__init__.py"), "from .sub.mod import f\n").expect("write");
+        std::fs::write(site.join("lib_a/sub/mod.py"), "def f(x: int) -> int: ...\n")
+            .expect("write");
+        std::fs::write(site.join("lib_b/__init__.py"), "def g(*args): ...\n").expect("write");
+        std::fs::write(
+            site.join("lib_b-stubs/__init__.pyi"),
+            "def g(x: str) -> str: ...\n",
+        )
+        .expect("write");
+        std::fs::write(site.join("single.py"), "X = 1\n").expect("write");
+        let environment = Environment::discover(dir.path(), &[]);
+        assert_eq!(environment.roots().len(), 1);
+        assert_eq!(environment.loaded_count(), 0);
+        let package = environment.module("lib_a").expect("package found");
+        assert!(package.is_package);
+        assert_eq!(package.imports[0].module, "lib_a.sub.mod");
+        assert_eq!(
+            environment
+                .module("lib_a.sub.mod")
+                .expect("module found")
+                .functions[0]
+                .name,
+            "f"
+        );
+        let stub = environment.module("lib_b").expect("stub found");
+        assert_eq!(stub.functions[0].params[0].name, "x");
+        assert!(environment.module("single").is_some());
+        assert!(environment.module("missing").is_none());
+        assert_eq!(environment.loaded_count(), 4);
+    }
+}

@@ -1,0 +1,214 @@
+//! The workspace walk: which files are Python modules of the workspace, and their dotted names.
+//!
+//! Honours `.gitignore` (even outside a git repository), skips hidden folders, virtual
+//! environments (any folder holding a `pyvenv.cfg`), build, cache and dependency folders, and never
+//! follows symbolic links, so nothing outside the workspace is read.
+
+use std::path::{Path, PathBuf};
+
+/// Folder names never walked into.
+const SKIPPED_FOLDERS: &[&str] = &[
+    "__pycache__",
+    "node_modules",
+    "site-packages",
+    "dist-packages",
+    "build",
+    "dist",
+    "venv",
+    "env",
+    "htmlcov",
+    "__pypackages__",
+];
+
+/// One Python file of the workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The path relative to the workspace root, with `/` separators.
+    pub relative: String,
+    /// The dotted module name.
+    pub module: String,
+}
+
+/// What the walk found and what it left out.
+#[derive(Debug, Clone, Default)]
+pub struct WalkReport {
+    pub files: Vec<SourceFile>,
+    /// Files that look like Python but have no importable module name, or walk errors.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Whether a folder is one the walk never enters.
+fn skip_folder(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return true;
+    };
+    if SKIPPED_FOLDERS.contains(&name)
+        || name.ends_with(".egg-info")
+        || name.ends_with(".dist-info")
+    {
+        return true;
+    }
+    path.join("pyvenv.cfg").exists()
+}
+
+/// Walks the workspace and lists its Python modules (`.py` and `.pyi`).
+pub fn discover(root: &Path) -> WalkReport {
+    let mut report = WalkReport::default();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(true)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(true)
+        .require_git(false)
+        .parents(false)
+        .follow_links(false)
+        .filter_entry(|entry| {
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            !(is_dir && entry.depth() > 0 && skip_folder(entry.path()))
+        })
+        .build();
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                report.skipped.push((root.to_path_buf(), error.to_string()));
+                continue;
+            }
+        };
+        if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            continue;
+        }
+        let path = entry.path();
+        let Some(extension) = path.extension().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if extension != "py" && extension != "pyi" {
+            continue;
+        }
+        let Ok(relative_path) = path.strip_prefix(root) else {
+            continue;
+        };
+        let relative = relative_path.to_string_lossy().replace('\\', "/");
+        match module_name(&relative) {
+            Some(module) => report.files.push(SourceFile {
+                path: path.to_path_buf(),
+                relative,
+                module,
+            }),
+            None => report
+                .skipped
+                .push((path.to_path_buf(), "no importable module name".to_string())),
+        }
+    }
+    // A `.pyi` stub and its `.py` share a module name: the stub wins, it is what checkers read.
+    report.files.sort_by(|a, b| {
+        a.module.cmp(&b.module).then(
+            b.relative
+                .ends_with(".pyi")
+                .cmp(&a.relative.ends_with(".pyi")),
+        )
+    });
+    report
+        .files
+        .dedup_by(|later, first| later.module == first.module);
+    report
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The dotted module name of a path relative to the workspace root (or to a site-packages folder).
+///
+/// `pkg/sub/mod.py` is `pkg.sub.mod`, `pkg/__init__.py` is `pkg`. A leading `src/`
+/// (the src layout) is not part of the name. Folders that are not identifiers cut the name: the
+/// module is named from the first identifier folder after the last one that is not (so
+/// `scripts-2/tool.py` is `tool`). Returns `None` when the file name itself is not an identifier.
+pub fn module_name(relative: &str) -> Option<String> {
+    let relative = relative.trim_start_matches("./");
+    let mut parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty()).collect();
+    let file = parts.pop()?;
+    let stem = file
+        .strip_suffix(".pyi")
+        .or_else(|| file.strip_suffix(".py"))?;
+    if !is_identifier(stem) {
+        return None;
+    }
+    if parts.first() == Some(&"src") {
+        parts.remove(0);
+    }
+    let start = parts
+        .iter()
+        .rposition(|p| !is_identifier(p))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let mut name: Vec<&str> = parts[start..]
+        .iter()
+        .map(|p| p.strip_suffix("-stubs").unwrap_or(p))
+        .collect();
+    if stem != "__init__" {
+        name.push(stem);
+    }
+    if name.is_empty() {
+        None
+    } else {
+        Some(name.join("."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_follow_packages_and_the_src_layout() {
+        assert_eq!(
+            module_name("pkg/sub/mod.py").as_deref(),
+            Some("pkg.sub.mod")
+        );
+        assert_eq!(module_name("pkg/__init__.py").as_deref(), Some("pkg"));
+        assert_eq!(module_name("src/pkg/__init__.pyi").as_deref(), Some("pkg"));
+        assert_eq!(module_name("setup.py").as_deref(), Some("setup"));
+        assert_eq!(module_name("my-scripts/tool.py").as_deref(), Some("tool"));
+        assert_eq!(module_name("pkg/not-a-module.py"), None);
+        assert_eq!(module_name("__init__.py"), None);
+    }
+
+    #[test]
+    fn the_walk_skips_ignored_and_environment_folders() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path();
+        let write = |relative: &str| {
+            let path = root.join(relative);
+            std::fs::create_dir_all(path.parent().expect("has a parent")).expect("create folders");
+            std::fs::write(path, "x = 1\n").expect("write file");
+        };
+        write("pkg/__init__.py");
+        write("pkg/a.py");
+        write("pkg/a.pyi");
+        write("src/other/b.py");
+        write("ignored/c.py");
+        write(".venv/lib/site-packages/d.py");
+        write("myenv/e.py");
+        write("myenv/pyvenv.cfg");
+        write("pkg/__pycache__/f.py");
+        std::fs::write(root.join(".gitignore"), "ignored/\n").expect("write .gitignore");
+        let report = discover(root);
+        let got: Vec<(&str, &str)> = report
+            .files
+            .iter()
+            .map(|f| (f.module.as_str(), f.relative.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("other.b", "src/other/b.py"),
+                ("pkg", "pkg/__init__.py"),
+                ("pkg.a", "pkg/a.pyi")
+            ]
+        );
+    }
+}
