@@ -4,6 +4,7 @@
 //! Broken code is normal input: every check returns a list of problems and never panics. Precision
 //! comes first: when a check is unsure (dynamic code, unknown types, star imports), it says nothing.
 
+pub mod members;
 pub mod names;
 pub mod postprocess;
 pub mod syntax;
@@ -222,7 +223,12 @@ pub fn check_spliced_candidate(
     let mut problems = syntax::introduced_errors(&spliced);
     let scopes = names::analyze(&spliced);
     problems.extend(names::unresolved_names(&spliced, &scopes));
-    let _ = (module_name, modules);
+    problems.extend(members::check_members_and_calls(
+        &spliced,
+        &scopes,
+        module_name,
+        modules,
+    ));
     problems.sort_by_key(|problem| (problem.start, problem.end));
     problems
 }

@@ -71,6 +71,10 @@ pub struct Scope<'a> {
     pub nonlocals: HashSet<&'a str>,
     /// Something binds names this analysis cannot see (a star import, module `__getattr__`).
     pub open: bool,
+    /// The name of the function or class that makes the scope (empty otherwise).
+    pub name: &'a str,
+    /// The decorators of that function or class, as written without `@`.
+    pub decorators: Vec<&'a str>,
 }
 
 impl<'a> Scope<'a> {
@@ -84,6 +88,8 @@ impl<'a> Scope<'a> {
             globals: HashSet::new(),
             nonlocals: HashSet::new(),
             open: false,
+            name: "",
+            decorators: Vec::new(),
         }
     }
 }
@@ -803,12 +809,17 @@ impl<'a> Walker<'a> {
         }
         let enter = self.overlaps_span(node);
         let inner = if enter {
-            self.scopes.push(Scope::new(
+            let mut new_scope = Scope::new(
                 ScopeKind::Function,
                 Some(scope),
                 node.start_byte(),
                 node.end_byte(),
-            ));
+            );
+            new_scope.name = node
+                .child_by_field_name("name")
+                .map_or("", |name| self.text_of(name));
+            new_scope.decorators = self.decorators_of(node);
+            self.scopes.push(new_scope);
             Some(self.scopes.len() - 1)
         } else {
             None
@@ -835,17 +846,40 @@ impl<'a> Walker<'a> {
             self.walk(superclasses, scope, in_error, depth + 1);
         }
         if self.overlaps_span(node) {
-            self.scopes.push(Scope::new(
+            let mut new_scope = Scope::new(
                 ScopeKind::Class,
                 Some(scope),
                 node.start_byte(),
                 node.end_byte(),
-            ));
+            );
+            new_scope.name = node
+                .child_by_field_name("name")
+                .map_or("", |name| self.text_of(name));
+            new_scope.decorators = self.decorators_of(node);
+            self.scopes.push(new_scope);
             let inner = self.scopes.len() - 1;
             if let Some(body) = node.child_by_field_name("body") {
                 self.walk(body, inner, in_error, depth + 1);
             }
         }
+    }
+
+    fn decorators_of(&self, definition: Node<'a>) -> Vec<&'a str> {
+        let Some(parent) = definition
+            .parent()
+            .filter(|parent| parent.kind() == "decorated_definition")
+        else {
+            return Vec::new();
+        };
+        let mut cursor = parent.walk();
+        let decorators: Vec<Node<'a>> = parent
+            .named_children(&mut cursor)
+            .filter(|child| child.kind() == "decorator")
+            .collect();
+        decorators
+            .into_iter()
+            .map(|decorator| self.text_of(decorator).trim_start_matches('@').trim())
+            .collect()
     }
 
     fn lambda(&mut self, node: Node<'a>, scope: usize, in_error: bool, depth: usize) {

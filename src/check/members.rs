@@ -1,0 +1,865 @@
+//! Unknown members and bad calls, for receivers whose type is known for certain: indexed modules,
+//! classes of the index, `self` and `cls` in methods, parameters and locals annotated with an
+//! indexed class, and instances built by calling one.
+//!
+//! Everything else (builtins, external packages, unions, decorated or overloaded functions,
+//! `*args` and `**kwargs`, classes with dynamic members or unknown bases) keeps the check silent.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tree_sitter::Node;
+
+use super::names::{closest_names, BindingKind, Resolution, ScopeKind, Scopes};
+use super::syntax::inside_error;
+use super::{CallProblem, Problem, ProblemKind, Spliced};
+use crate::index::extract::resolve_relative;
+use crate::index::model::{FunctionInfo, FunctionKind, ModuleInfo, ParamKind, VariableInfo};
+use crate::index::resolve::{
+    class_info, class_members, resolve_attribute, resolve_dotted, resolve_name, MemberKind,
+    Members, Symbol,
+};
+use crate::index::ModuleSource;
+
+/// How many steps of inference (through assignments and attributes) one expression may take.
+const MAX_INFERENCE_DEPTH: usize = 8;
+
+/// A type known for certain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Type {
+    /// An indexed module.
+    Module(String),
+    /// A class object.
+    Class { module: String, qualname: String },
+    /// An instance of a class.
+    Instance { module: String, qualname: String },
+    /// A function or method; `bound` when its first parameter is already taken (`self.method`).
+    Function {
+        module: String,
+        qualname: String,
+        bound: bool,
+    },
+}
+
+/// Decorators that change neither a function's signature nor a class's members.
+fn is_transparent_decorator(decorator: &str) -> bool {
+    let name = decorator.rsplit('.').next().unwrap_or(decorator);
+    matches!(
+        name,
+        "staticmethod"
+            | "classmethod"
+            | "abstractmethod"
+            | "override"
+            | "final"
+            | "runtime_checkable"
+    )
+}
+
+/// Checks the attributes and calls inside the candidate.
+pub fn check_members_and_calls(
+    spliced: &Spliced,
+    scopes: &Scopes,
+    module_name: &str,
+    modules: &dyn ModuleSource,
+) -> Vec<Problem> {
+    if !scopes.complete {
+        return Vec::new();
+    }
+    let this_module = modules.module(module_name);
+    let read_scopes: HashMap<usize, usize> = scopes
+        .reads
+        .iter()
+        .map(|read| (read.start, read.scope))
+        .collect();
+    let mut checker = Checker {
+        spliced,
+        scopes,
+        module_name,
+        modules,
+        this_module,
+        read_scopes,
+        assigned_attributes: assigned_attributes(spliced),
+        problems: Vec::new(),
+        reported: HashSet::new(),
+    };
+    let root = spliced.tree.root_node();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node.end_byte() < spliced.start || node.start_byte() > spliced.end || node.is_error() {
+            continue;
+        }
+        let inside = node.start_byte() >= spliced.start && node.end_byte() <= spliced.end;
+        if inside {
+            match node.kind() {
+                "attribute" => checker.check_attribute(node),
+                "call" => checker.check_call(node),
+                _ => {}
+            }
+        }
+        let mut cursor = node.walk();
+        // Children are pushed in reverse so that problems come out in document order.
+        let children: Vec<Node> = node.children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+        if stack.len() > 100_000 {
+            break;
+        }
+    }
+    checker.problems
+}
+
+/// Names `x` of every `something.x = ...` (or `+=`, annotated) in the document: attributes that
+/// code sets from outside the class, which the index does not see.
+fn assigned_attributes(spliced: &Spliced) -> HashSet<String> {
+    let text = &spliced.text;
+    let bytes = text.as_bytes();
+    let mut names = HashSet::new();
+    let mut index = 0;
+    while let Some(found) = text[index..].find('.') {
+        let dot = index + found;
+        index = dot + 1;
+        let name_end = dot
+            + 1
+            + bytes[dot + 1..]
+                .iter()
+                .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+                .count();
+        if name_end == dot + 1 {
+            continue;
+        }
+        let rest = text[name_end..].trim_start_matches([' ', '\t']);
+        let assigns = (rest.starts_with('=') && !rest.starts_with("=="))
+            || rest.starts_with(':')
+            || [
+                "+=", "-=", "*=", "/=", "|=", "&=", "^=", "%=", "//=", "**=", "<<=", ">>=", "@=",
+            ]
+            .iter()
+            .any(|op| rest.starts_with(op));
+        if assigns {
+            if let Some(name) = text.get(dot + 1..name_end) {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+struct Checker<'s, 'a> {
+    spliced: &'s Spliced<'s>,
+    scopes: &'s Scopes<'a>,
+    module_name: &'s str,
+    modules: &'s dyn ModuleSource,
+    this_module: Option<Arc<ModuleInfo>>,
+    read_scopes: HashMap<usize, usize>,
+    assigned_attributes: HashSet<String>,
+    problems: Vec<Problem>,
+    reported: HashSet<(usize, usize)>,
+}
+
+impl Checker<'_, '_> {
+    fn text(&self, node: Node) -> &str {
+        self.spliced
+            .text
+            .get(node.start_byte()..node.end_byte())
+            .unwrap_or("")
+    }
+
+    fn scope_of(&self, node: Node) -> usize {
+        self.read_scopes
+            .get(&node.start_byte())
+            .copied()
+            .unwrap_or_else(|| self.scopes.scope_at(node.start_byte()))
+    }
+
+    // Inference.
+
+    fn infer(&self, node: Node, depth: usize) -> Option<Type> {
+        if depth > MAX_INFERENCE_DEPTH {
+            return None;
+        }
+        match node.kind() {
+            "identifier" => self.infer_name(node, depth),
+            "attribute" => {
+                let object = self.infer(node.child_by_field_name("object")?, depth + 1)?;
+                let attribute = self.text(node.child_by_field_name("attribute")?);
+                self.member_type(&object, attribute)
+            }
+            "call" => match self.infer(node.child_by_field_name("function")?, depth + 1)? {
+                Type::Class { module, qualname } => {
+                    self.constructor(&module, &qualname)?;
+                    Some(Type::Instance { module, qualname })
+                }
+                _ => None,
+            },
+            "parenthesized_expression" => self.infer(node.named_child(0)?, depth + 1),
+            _ => None,
+        }
+    }
+
+    fn infer_name(&self, node: Node, depth: usize) -> Option<Type> {
+        let name = self.text(node);
+        let scope_index = self.scope_of(node);
+        let Resolution::Scope(found) = self.scopes.resolve(name, scope_index) else {
+            return None;
+        };
+        let scope = &self.scopes.scopes[found];
+        let bindings = scope.bindings.get(name)?;
+        if bindings.len() != 1 || scope.nonlocals.contains(name) {
+            return None;
+        }
+        if scope.kind == ScopeKind::Module {
+            self.this_module.as_ref()?;
+            return self.symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
+        }
+        match &bindings[0].kind {
+            BindingKind::Parameter {
+                index,
+                annotation,
+                star,
+            } => {
+                if *star {
+                    return None;
+                }
+                if *index == 0 && scope.kind == ScopeKind::Function {
+                    if let Some(receiver) = self.receiver_type(found) {
+                        return receiver;
+                    }
+                }
+                let (start, end) = (*annotation)?;
+                self.annotation_type(self.module_name, self.spliced.text.get(start..end)?)
+            }
+            BindingKind::Assignment { value, annotation } => {
+                if let Some((start, end)) = annotation {
+                    return self
+                        .annotation_type(self.module_name, self.spliced.text.get(*start..*end)?);
+                }
+                let (start, end) = (*value)?;
+                let value = self
+                    .spliced
+                    .tree
+                    .root_node()
+                    .descendant_for_byte_range(start, end)?;
+                if value.start_byte() != start || value.end_byte() != end {
+                    return None;
+                }
+                // Only a call of a class or a plain alias of a module or class says something certain.
+                match self.infer(value, depth + 1)? {
+                    ty @ (Type::Instance { .. } | Type::Module(_) | Type::Class { .. }) => Some(ty),
+                    Type::Function { .. } => None,
+                }
+            }
+            BindingKind::Import { module, name } => {
+                let absolute = self.absolute_module(module)?;
+                match name {
+                    Some(name) => {
+                        self.symbol_type(resolve_name(self.modules, &absolute, name)?, false)
+                    }
+                    None => {
+                        let top = absolute.split('.').next().unwrap_or(&absolute).to_string();
+                        self.modules.module(&top).map(|_| Type::Module(top))
+                    }
+                }
+            }
+            BindingKind::Function { .. } | BindingKind::Class { .. } | BindingKind::Other => None,
+        }
+    }
+
+    /// The type of the first parameter of a method: the instance (or the class for a
+    /// classmethod). `Some(None)` when the function is a method but its receiver is unknowable.
+    fn receiver_type(&self, function_scope: usize) -> Option<Option<Type>> {
+        let function = &self.scopes.scopes[function_scope];
+        let class_scope = function.parent?;
+        if self.scopes.scopes[class_scope].kind != ScopeKind::Class {
+            return None;
+        }
+        let decorators = &function.decorators;
+        if decorators.iter().any(|d| d.ends_with("staticmethod")) {
+            return None;
+        }
+        if decorators.iter().any(|d| !is_transparent_decorator(d)) {
+            return Some(None);
+        }
+        let Some(qualname) = self.class_qualname(class_scope) else {
+            return Some(None);
+        };
+        let module = self.module_name.to_string();
+        self.this_module.as_ref()?;
+        Some(Some(
+            if decorators.iter().any(|d| d.ends_with("classmethod")) {
+                Type::Class { module, qualname }
+            } else {
+                Type::Instance { module, qualname }
+            },
+        ))
+    }
+
+    /// `Outer.Inner` for a class scope nested only in classes and the module.
+    fn class_qualname(&self, class_scope: usize) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut current = Some(class_scope);
+        while let Some(index) = current {
+            let scope = &self.scopes.scopes[index];
+            match scope.kind {
+                ScopeKind::Class => parts.push(scope.name),
+                ScopeKind::Module => break,
+                _ => return None,
+            }
+            current = scope.parent;
+        }
+        parts.reverse();
+        Some(parts.join("."))
+    }
+
+    fn absolute_module(&self, written: &str) -> Option<String> {
+        let level = written.chars().take_while(|&c| c == '.').count();
+        if level == 0 {
+            return Some(written.to_string());
+        }
+        let is_package = self
+            .this_module
+            .as_ref()
+            .is_some_and(|module| module.is_package);
+        resolve_relative(self.module_name, is_package, level, &written[level..])
+    }
+
+    fn symbol_type(&self, symbol: Symbol, bound: bool) -> Option<Type> {
+        match symbol {
+            Symbol::Module(module) => self.modules.module(&module).map(|_| Type::Module(module)),
+            Symbol::Class { module, qualname } => Some(Type::Class { module, qualname }),
+            Symbol::Function { module, qualname } => Some(Type::Function {
+                module,
+                qualname,
+                bound,
+            }),
+            Symbol::Variable { .. } | Symbol::External(_) | Symbol::Unknown => None,
+        }
+    }
+
+    /// An annotation that names an indexed class means an instance of it.
+    fn annotation_type(&self, module: &str, annotation: &str) -> Option<Type> {
+        let annotation = annotation.trim();
+        if annotation.contains('[') || annotation.contains('|') {
+            return None;
+        }
+        match resolve_dotted(self.modules, module, annotation)? {
+            Symbol::Class { module, qualname } => Some(Type::Instance { module, qualname }),
+            _ => None,
+        }
+    }
+
+    /// The type of one attribute variable as the index recorded it, from its annotation or from a
+    /// value that calls a class.
+    fn variable_type(&self, module: &str, variable: &VariableInfo) -> Option<Type> {
+        if let Some(annotation) = &variable.annotation {
+            return self.annotation_type(module, annotation);
+        }
+        let value = variable.value.as_deref()?.trim();
+        let callee = value
+            .strip_suffix(')')
+            .and_then(|value| value.split_once('('))
+            .map(|(callee, _)| callee.trim())?;
+        match resolve_dotted(self.modules, module, callee)? {
+            Symbol::Class { module, qualname } => {
+                self.constructor(&module, &qualname)?;
+                Some(Type::Instance { module, qualname })
+            }
+            _ => None,
+        }
+    }
+
+    fn member_type(&self, object: &Type, attribute: &str) -> Option<Type> {
+        match object {
+            Type::Module(module) => self.symbol_type(
+                resolve_attribute(self.modules, &Symbol::Module(module.clone()), attribute)?,
+                false,
+            ),
+            Type::Class { module, qualname } => {
+                let members = class_members(self.modules, module, qualname)?;
+                match &members.get(attribute)?.kind {
+                    MemberKind::Method(function) => {
+                        let member = members.get(attribute)?;
+                        Some(Type::Function {
+                            module: member.owner_module.clone(),
+                            qualname: format!("{}.{}", member.owner_class, attribute),
+                            bound: function.kind == FunctionKind::ClassMethod,
+                        })
+                    }
+                    MemberKind::NestedClass(nested) => {
+                        let member = members.get(attribute)?;
+                        Some(Type::Class {
+                            module: member.owner_module.clone(),
+                            qualname: nested.clone(),
+                        })
+                    }
+                    MemberKind::ClassAttribute(_) | MemberKind::InstanceAttribute(_) => None,
+                }
+            }
+            Type::Instance { module, qualname } => {
+                let members = class_members(self.modules, module, qualname)?;
+                let member = members.get(attribute)?;
+                match &member.kind {
+                    MemberKind::Method(function) => match function.kind {
+                        FunctionKind::Property => {
+                            let returns = function.returns.as_deref()?;
+                            self.annotation_type(&member.owner_module, returns)
+                        }
+                        kind => Some(Type::Function {
+                            module: member.owner_module.clone(),
+                            qualname: format!("{}.{}", member.owner_class, attribute),
+                            bound: kind != FunctionKind::StaticMethod,
+                        }),
+                    },
+                    MemberKind::NestedClass(nested) => Some(Type::Class {
+                        module: member.owner_module.clone(),
+                        qualname: nested.clone(),
+                    }),
+                    MemberKind::ClassAttribute(_) | MemberKind::InstanceAttribute(_) => {
+                        // Every assignment of the attribute in the class that owns it must agree.
+                        let owner =
+                            class_info(self.modules, &member.owner_module, &member.owner_class)?;
+                        let mut found: Option<Type> = None;
+                        for variable in owner
+                            .attributes
+                            .iter()
+                            .chain(&owner.instance_attributes)
+                            .filter(|v| v.name == attribute)
+                        {
+                            let ty = self.variable_type(&member.owner_module, variable)?;
+                            if found.as_ref().is_some_and(|previous| previous != &ty) {
+                                return None;
+                            }
+                            found = Some(ty);
+                        }
+                        found
+                    }
+                }
+            }
+            Type::Function { .. } => None,
+        }
+    }
+
+    /// The members of a class when every class on its way is plain (no decorator that may add
+    /// members).
+    fn plain_members(&self, module: &str, qualname: &str) -> Option<Members> {
+        let members = class_members(self.modules, module, qualname)?;
+        for (class_module, class_qualname) in &members.classes {
+            let class = class_info(self.modules, class_module, class_qualname)?;
+            if class
+                .decorators
+                .iter()
+                .any(|d| !is_transparent_decorator(d))
+            {
+                return None;
+            }
+        }
+        Some(members)
+    }
+
+    /// The `__init__` of a class whose construction is plain: no `__new__`, no decorator, no
+    /// metaclass call. `None` when calling the class may do something else.
+    fn constructor(
+        &self,
+        module: &str,
+        qualname: &str,
+    ) -> Option<Option<(FunctionInfo, String, String)>> {
+        let members = self.plain_members(module, qualname)?;
+        if members.contains("__new__") {
+            return None;
+        }
+        for (class_module, class_qualname) in &members.classes {
+            let class = class_info(self.modules, class_module, class_qualname)?;
+            if class
+                .bases
+                .iter()
+                .any(|base| base.trim_start().starts_with("metaclass"))
+            {
+                return None;
+            }
+        }
+        Some(
+            members
+                .get("__init__")
+                .and_then(|member| match &member.kind {
+                    MemberKind::Method(function) => Some((
+                        function.clone(),
+                        member.owner_module.clone(),
+                        member.owner_class.clone(),
+                    )),
+                    _ => None,
+                }),
+        )
+    }
+
+    // The checks.
+
+    fn check_attribute(&mut self, node: Node) {
+        let (Some(object), Some(attribute)) = (
+            node.child_by_field_name("object"),
+            node.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        let name = self.text(attribute).to_string();
+        if name.starts_with("__") && name.ends_with("__")
+            || self.is_assignment_target(node)
+            || inside_error(node)
+        {
+            return;
+        }
+        let Some(object_type) = self.infer(object, 0) else {
+            return;
+        };
+        let (exists, owner, available): (bool, String, Vec<String>) = match &object_type {
+            Type::Module(module) => {
+                let Some(info) = self.modules.module(module) else {
+                    return;
+                };
+                if info.has_errors || info.has_getattr {
+                    return;
+                }
+                let exists =
+                    resolve_attribute(self.modules, &Symbol::Module(module.clone()), &name)
+                        .is_some();
+                (exists, format!("module `{module}`"), module_names(&info))
+            }
+            Type::Class { module, qualname } | Type::Instance { module, qualname } => {
+                let Some(members) = self.plain_members(module, qualname) else {
+                    return;
+                };
+                if self.assigned_attributes.contains(&name) {
+                    return;
+                }
+                let class_object_extra = matches!(object_type, Type::Class { .. })
+                    && matches!(name.as_str(), "mro" | "register");
+                let exists = members.contains(&name) || class_object_extra;
+                let what = if matches!(object_type, Type::Class { .. }) {
+                    "class"
+                } else {
+                    "instance of"
+                };
+                (
+                    exists,
+                    format!("{what} `{qualname}`"),
+                    members.by_name.keys().cloned().collect(),
+                )
+            }
+            Type::Function { .. } => return,
+        };
+        if exists
+            || !self
+                .reported
+                .insert((attribute.start_byte(), attribute.end_byte()))
+        {
+            return;
+        }
+        let line = self.spliced.line_of(attribute.start_byte());
+        let mut message = format!("{}: {owner} has no attribute `{name}`", line + 1);
+        let suggestions = closest_names(&name, available.iter().map(String::as_str));
+        if !suggestions.is_empty() {
+            let listed: Vec<String> = suggestions.iter().map(|name| format!("`{name}`")).collect();
+            message.push_str(&format!("; did you mean {}?", listed.join(" or ")));
+        }
+        let problem = self.spliced.problem(
+            ProblemKind::UnknownMember,
+            message,
+            name,
+            attribute.start_byte(),
+            attribute.end_byte(),
+        );
+        self.problems.push(problem);
+    }
+
+    /// Whether the attribute is written rather than read (`x.a = 1`, `for x.a in`, `del x.a`).
+    fn is_assignment_target(&self, node: Node) -> bool {
+        let mut current = node;
+        while let Some(parent) = current.parent() {
+            match parent.kind() {
+                "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
+                    return parent.child_by_field_name("left") == Some(current);
+                }
+                "delete_statement" => return true,
+                "pattern_list"
+                | "tuple_pattern"
+                | "list_pattern"
+                | "expression_list"
+                | "tuple"
+                | "list"
+                | "parenthesized_expression"
+                | "list_splat_pattern" => current = parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    fn check_call(&mut self, node: Node) {
+        let (Some(function), Some(arguments)) = (
+            node.child_by_field_name("function"),
+            node.child_by_field_name("arguments"),
+        ) else {
+            return;
+        };
+        if inside_error(node) {
+            return;
+        }
+        let Some(callee) = self.infer(function, 0) else {
+            return;
+        };
+        let (info, bound, display) = match callee {
+            Type::Function {
+                module,
+                qualname,
+                bound,
+            } => {
+                let Some(info) = self.function_info(&module, &qualname) else {
+                    return;
+                };
+                let display = qualname.rsplit('.').next().unwrap_or(&qualname).to_string();
+                let bound = bound && info.kind != FunctionKind::StaticMethod;
+                (info, bound, display)
+            }
+            Type::Class { module, qualname } => {
+                let Some(Some((init, owner_module, owner_class))) =
+                    self.constructor(&module, &qualname)
+                else {
+                    return;
+                };
+                if self
+                    .function_info(&owner_module, &format!("{owner_class}.__init__"))
+                    .is_none()
+                {
+                    return;
+                }
+                (
+                    init,
+                    true,
+                    qualname.rsplit('.').next().unwrap_or(&qualname).to_string(),
+                )
+            }
+            _ => return,
+        };
+        if info.decorators.iter().any(|d| !is_transparent_decorator(d))
+            || info.kind == FunctionKind::Property
+        {
+            return;
+        }
+        let skip_first = bound || info.kind == FunctionKind::ClassMethod;
+        let params: Vec<_> = info.params.iter().skip(usize::from(skip_first)).collect();
+        if skip_first
+            && info.params.first().is_none_or(|p| {
+                !matches!(
+                    p.kind,
+                    ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword
+                )
+            })
+        {
+            return;
+        }
+        // The call's arguments.
+        let mut positional = 0;
+        let mut keywords: Vec<(String, Node)> = Vec::new();
+        let mut star = false;
+        let mut double_star = false;
+        if arguments.kind() == "generator_expression" {
+            positional = 1;
+        } else {
+            let mut cursor = arguments.walk();
+            for argument in arguments.named_children(&mut cursor) {
+                match argument.kind() {
+                    "keyword_argument" => {
+                        if let Some(name) = argument.child_by_field_name("name") {
+                            keywords.push((self.text(name).to_string(), name));
+                        }
+                    }
+                    "list_splat" => star = true,
+                    "dictionary_splat" => double_star = true,
+                    "comment" => {}
+                    _ => positional += 1,
+                }
+            }
+        }
+        let has_var_positional = params.iter().any(|p| p.kind == ParamKind::VarPositional);
+        let has_var_keyword = params.iter().any(|p| p.kind == ParamKind::VarKeyword);
+        let positional_params: Vec<_> = params
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword
+                )
+            })
+            .collect();
+        let line = self.spliced.line_of(node.start_byte()) + 1;
+        let signature = signature(&display, &params);
+        if !star && !has_var_positional && positional > positional_params.len() {
+            let message = format!(
+                "{line}: `{display}()` takes {} positional argument{} but {positional} were given; signature: {signature}",
+                positional_params.len(),
+                if positional_params.len() == 1 { "" } else { "s" },
+            );
+            self.push_call(
+                CallProblem::TooManyPositional,
+                message,
+                display.clone(),
+                arguments,
+            );
+            return;
+        }
+        if !has_var_keyword {
+            let names: Vec<&str> = params
+                .iter()
+                .filter(|p| {
+                    matches!(
+                        p.kind,
+                        ParamKind::PositionalOrKeyword | ParamKind::KeywordOnly
+                    )
+                })
+                .map(|p| p.name.as_str())
+                .collect();
+            for (keyword, keyword_node) in &keywords {
+                if !names.contains(&keyword.as_str()) {
+                    let mut message = format!(
+                        "{line}: `{display}()` got an unexpected keyword argument `{keyword}`"
+                    );
+                    let suggestions = closest_names(keyword, names.iter().copied());
+                    if !suggestions.is_empty() {
+                        let listed: Vec<String> =
+                            suggestions.iter().map(|name| format!("`{name}`")).collect();
+                        message.push_str(&format!("; did you mean {}?", listed.join(" or ")));
+                    }
+                    message.push_str(&format!(" signature: {signature}"));
+                    self.push_call(
+                        CallProblem::UnknownKeyword,
+                        message,
+                        keyword.clone(),
+                        *keyword_node,
+                    );
+                    return;
+                }
+            }
+        }
+        if star || double_star {
+            return;
+        }
+        for (index, param) in params.iter().enumerate() {
+            if param.default.is_some()
+                || matches!(param.kind, ParamKind::VarPositional | ParamKind::VarKeyword)
+            {
+                continue;
+            }
+            let by_position = matches!(
+                param.kind,
+                ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword
+            ) && index < positional;
+            let by_keyword = param.kind != ParamKind::PositionalOnly
+                && keywords.iter().any(|(name, _)| name == &param.name);
+            if !by_position && !by_keyword {
+                let message = format!("{line}: `{display}()` is missing the required argument `{}`; signature: {signature}", param.name);
+                self.push_call(
+                    CallProblem::MissingArgument,
+                    message,
+                    display.clone(),
+                    arguments,
+                );
+                return;
+            }
+        }
+    }
+
+    fn push_call(&mut self, kind: CallProblem, message: String, name: String, node: Node) {
+        if !self.reported.insert((node.start_byte(), node.end_byte())) {
+            return;
+        }
+        let problem = self.spliced.problem(
+            ProblemKind::Call(kind),
+            message,
+            name,
+            node.start_byte(),
+            node.end_byte(),
+        );
+        self.problems.push(problem);
+    }
+
+    /// The one definition of a module function or a method (`Class.method`); `None` when there are
+    /// several (overloads, conditional definitions).
+    fn function_info(&self, module: &str, qualname: &str) -> Option<FunctionInfo> {
+        match qualname.rsplit_once('.') {
+            Some((class, name)) => {
+                let class = class_info(self.modules, module, class)?;
+                let mut found = class.methods.iter().filter(|method| method.name == name);
+                let first = found.next()?.clone();
+                found.next().is_none().then_some(first)
+            }
+            None => {
+                let info = self.modules.module(module)?;
+                let mut found = info
+                    .functions
+                    .iter()
+                    .filter(|function| function.name == qualname);
+                let first = found.next()?.clone();
+                let unique = found.next().is_none()
+                    && !info
+                        .variables
+                        .iter()
+                        .any(|variable| variable.name == qualname)
+                    && !info.imports.iter().any(|import| import.bound == qualname);
+                unique.then_some(first)
+            }
+        }
+    }
+}
+
+/// The names a module binds at its top level.
+fn module_names(info: &ModuleInfo) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    names.extend(info.classes.iter().map(|class| class.name.clone()));
+    names.extend(info.functions.iter().map(|function| function.name.clone()));
+    names.extend(info.variables.iter().map(|variable| variable.name.clone()));
+    names.extend(
+        info.imports
+            .iter()
+            .filter(|import| !import.star)
+            .map(|import| import.bound.clone()),
+    );
+    names
+}
+
+/// `name(a: int, b=..., *args, **kwargs) -> R` for messages.
+fn signature(name: &str, params: &[&crate::index::model::Param]) -> String {
+    let mut parts = Vec::new();
+    let mut saw_keyword_only_marker = false;
+    let mut saw_positional_only = false;
+    for param in params {
+        if saw_positional_only && param.kind != ParamKind::PositionalOnly {
+            parts.push("/".to_string());
+            saw_positional_only = false;
+        }
+        let mut text = match param.kind {
+            ParamKind::VarPositional => {
+                saw_keyword_only_marker = true;
+                format!("*{}", param.name)
+            }
+            ParamKind::VarKeyword => format!("**{}", param.name),
+            ParamKind::KeywordOnly if !saw_keyword_only_marker => {
+                saw_keyword_only_marker = true;
+                parts.push("*".to_string());
+                param.name.clone()
+            }
+            ParamKind::PositionalOnly => {
+                saw_positional_only = true;
+                param.name.clone()
+            }
+            _ => param.name.clone(),
+        };
+        if let Some(annotation) = &param.annotation {
+            text.push_str(&format!(": {annotation}"));
+        }
+        if let Some(default) = &param.default {
+            text.push_str(&format!(" = {default}"));
+        }
+        parts.push(text);
+    }
+    if saw_positional_only {
+        parts.push("/".to_string());
+    }
+    format!("{name}({})", parts.join(", "))
+}
