@@ -188,6 +188,7 @@ impl Checker<'_, '_> {
                     self.constructor(&module, &qualname)?;
                     Some(Type::Instance { module, qualname })
                 }
+                Type::Function { module, qualname, .. } => self.return_type(&module, &qualname),
                 _ => None,
             },
             "parenthesized_expression" => self.infer(node.named_child(0)?, depth + 1),
@@ -209,6 +210,11 @@ impl Checker<'_, '_> {
         if scope.kind == ScopeKind::Module {
             self.this_module.as_ref()?;
             return self.symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
+        }
+        // An `isinstance` test on the name may narrow it to a subclass with more members.
+        let scope_text = self.spliced.text.get(scope.start..scope.end.min(self.spliced.text.len())).unwrap_or("");
+        if scope_text.contains(&format!("isinstance({name},")) {
+            return None;
         }
         match &bindings[0].kind {
             BindingKind::Parameter {
@@ -437,56 +443,110 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Whether a class decorator returns the class it is given: the standard ones that add only
+    /// dunders, or a function of the index whose every definition is annotated to return a class
+    /// type (`-> Type[T]`), as typed decorators are.
+    fn class_decorator_is_transparent(&self, module: &str, decorator: &str) -> bool {
+        let callee = decorator.split('(').next().unwrap_or(decorator).trim();
+        let last = callee.rsplit('.').next().unwrap_or(callee);
+        if matches!(last, "dataclass" | "total_ordering" | "final" | "runtime_checkable" | "unique") {
+            return true;
+        }
+        let Some(Symbol::Function { module, qualname }) = resolve_dotted(self.modules, module, callee) else {
+            return false;
+        };
+        let Some(info) = self.modules.module(&module) else { return false };
+        let mut definitions = info.functions.iter().filter(|function| function.name == qualname).peekable();
+        definitions.peek().is_some()
+            && definitions.all(|function| {
+                function.returns.as_deref().is_some_and(|returns| returns.contains("Type[") || returns.contains("type["))
+            })
+    }
+
     /// The members of a class when every class on its way is plain (no decorator that may add
     /// members).
     fn plain_members(&self, module: &str, qualname: &str) -> Option<Members> {
         let members = class_members(self.modules, module, qualname)?;
         for (class_module, class_qualname) in &members.classes {
             let class = class_info(self.modules, class_module, class_qualname)?;
-            if class
-                .decorators
-                .iter()
-                .any(|d| !is_transparent_decorator(d))
-            {
+            if class.decorators.iter().any(|d| !self.class_decorator_is_transparent(class_module, d)) {
                 return None;
             }
         }
         Some(members)
     }
 
-    /// The `__init__` of a class whose construction is plain: no `__new__`, no decorator, no
-    /// metaclass call. `None` when calling the class may do something else.
-    fn constructor(
-        &self,
-        module: &str,
-        qualname: &str,
-    ) -> Option<Option<(FunctionInfo, String, String)>> {
+    /// The names of every member of a class, also for classes built on `typing.NamedTuple`
+    /// (whose members the index cannot list: the tuple's and the named tuple's methods).
+    fn member_names(&self, module: &str, qualname: &str, depth: usize) -> Option<HashSet<String>> {
+        if let Some(members) = self.plain_members(module, qualname) {
+            return Some(members.by_name.keys().cloned().collect());
+        }
+        if depth > MAX_INFERENCE_DEPTH {
+            return None;
+        }
+        let class = class_info(self.modules, module, qualname)?;
+        if class.dynamic_members || class.decorators.iter().any(|d| !self.class_decorator_is_transparent(module, d)) {
+            return None;
+        }
+        let mut names: HashSet<String> = HashSet::new();
+        names.extend(class.methods.iter().map(|method| method.name.clone()));
+        names.extend(class.attributes.iter().map(|attribute| attribute.name.clone()));
+        names.extend(class.instance_attributes.iter().map(|attribute| attribute.name.clone()));
+        names.extend(class.classes.iter().map(|nested| nested.name.clone()));
+        names.extend(class.slots.iter().flatten().cloned());
+        let mut named_tuple = false;
+        for base in &class.bases {
+            match resolve_dotted(self.modules, module, base)? {
+                Symbol::Class { module: base_module, qualname: base_qualname } => {
+                    names.extend(self.member_names(&base_module, &base_qualname, depth + 1)?);
+                }
+                Symbol::External(dotted) if matches!(dotted.as_str(), "typing.NamedTuple" | "typing_extensions.NamedTuple") => {
+                    named_tuple = true;
+                }
+                _ => return None,
+            }
+        }
+        if !named_tuple {
+            return None;
+        }
+        names.extend(["count", "index", "_make", "_asdict", "_replace", "_fields", "_field_defaults"].map(String::from));
+        Some(names)
+    }
+
+    /// The `__init__` of a class whose construction is plain: no `__new__`, no metaclass call.
+    /// `None` when calling the class may give something else than an instance of it;
+    /// `Some(None)` when it gives an instance but the signature is not known (no `__init__` of its
+    /// own, or a decorator such as `dataclass` that writes one).
+    fn constructor(&self, module: &str, qualname: &str) -> Option<Option<(FunctionInfo, String, String)>> {
         let members = self.plain_members(module, qualname)?;
         if members.contains("__new__") {
             return None;
         }
+        let mut decorated = false;
         for (class_module, class_qualname) in &members.classes {
             let class = class_info(self.modules, class_module, class_qualname)?;
-            if class
-                .bases
-                .iter()
-                .any(|base| base.trim_start().starts_with("metaclass"))
-            {
+            if class.bases.iter().any(|base| base.trim_start().starts_with("metaclass")) {
                 return None;
             }
+            decorated |= !class.decorators.is_empty();
         }
-        Some(
-            members
-                .get("__init__")
-                .and_then(|member| match &member.kind {
-                    MemberKind::Method(function) => Some((
-                        function.clone(),
-                        member.owner_module.clone(),
-                        member.owner_class.clone(),
-                    )),
-                    _ => None,
-                }),
-        )
+        if decorated {
+            return Some(None);
+        }
+        Some(members.get("__init__").and_then(|member| match &member.kind {
+            MemberKind::Method(function) => Some((function.clone(), member.owner_module.clone(), member.owner_class.clone())),
+            _ => None,
+        }))
+    }
+
+    /// What calling a function gives, from its return annotation when that names an indexed class.
+    fn return_type(&self, module: &str, qualname: &str) -> Option<Type> {
+        let function = self.function_info(module, qualname)?;
+        if function.decorators.iter().any(|d| !is_transparent_decorator(d)) || function.is_async {
+            return None;
+        }
+        self.annotation_type(module, function.returns.as_deref()?)
     }
 
     // The checks.
@@ -505,7 +565,19 @@ impl Checker<'_, '_> {
         {
             return;
         }
-        let Some(object_type) = self.infer(object, 0) else {
+        let inferred = self.infer(object, 0);
+        if std::env::var("DEBUG_ATTR").ok().as_deref() == Some(name.as_str()) {
+            let extra = match &inferred {
+                Some(Type::Instance { module, qualname }) | Some(Type::Class { module, qualname }) => format!(
+                    "members={} dynamic={:?}",
+                    self.plain_members(module, qualname).is_some(),
+                    class_info(self.modules, module, qualname).map(|c| (c.dynamic_members, c.bases, c.decorators))
+                ),
+                _ => String::new(),
+            };
+            eprintln!("DEBUG attr {} on {:?} `{}` {}", name, inferred, self.text(object), extra);
+        }
+        let Some(object_type) = inferred else {
             return;
         };
         let (exists, owner, available): (bool, String, Vec<String>) = match &object_type {
@@ -522,25 +594,16 @@ impl Checker<'_, '_> {
                 (exists, format!("module `{module}`"), module_names(&info))
             }
             Type::Class { module, qualname } | Type::Instance { module, qualname } => {
-                let Some(members) = self.plain_members(module, qualname) else {
+                let Some(members) = self.member_names(module, qualname, 0) else {
                     return;
                 };
                 if self.assigned_attributes.contains(&name) {
                     return;
                 }
-                let class_object_extra = matches!(object_type, Type::Class { .. })
-                    && matches!(name.as_str(), "mro" | "register");
+                let class_object_extra = matches!(object_type, Type::Class { .. }) && matches!(name.as_str(), "mro" | "register");
                 let exists = members.contains(&name) || class_object_extra;
-                let what = if matches!(object_type, Type::Class { .. }) {
-                    "class"
-                } else {
-                    "instance of"
-                };
-                (
-                    exists,
-                    format!("{what} `{qualname}`"),
-                    members.by_name.keys().cloned().collect(),
-                )
+                let what = if matches!(object_type, Type::Class { .. }) { "class" } else { "instance of" };
+                (exists, format!("{what} `{qualname}`"), members.into_iter().collect())
             }
             Type::Function { .. } => return,
         };

@@ -540,7 +540,6 @@ impl<'a> Walker<'a> {
                     self.type_parameter_names(left);
                 }
             }
-            "type_parameter" => self.type_parameter_names(node),
             _ => self.walk_children(node, scope, in_error, depth),
         }
     }
