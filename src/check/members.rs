@@ -14,15 +14,86 @@ use super::names::{closest_names, BindingKind, Resolution, ScopeKind, Scopes};
 use super::syntax::inside_error;
 use super::{CallProblem, Problem, ProblemKind, Spliced};
 use crate::index::extract::resolve_relative;
-use crate::index::model::{FunctionInfo, FunctionKind, ModuleInfo, ParamKind, VariableInfo};
+use crate::index::model::{FunctionInfo, FunctionKind, ModuleInfo, Param, ParamKind, VariableInfo};
 use crate::index::resolve::{
-    class_info, class_members, resolve_attribute, resolve_dotted, resolve_name, MemberKind,
-    Members, Symbol,
+    class_info, class_members, resolve_attribute, resolve_dotted, resolve_name, Members, Symbol,
 };
 use crate::index::ModuleSource;
 
 /// How many steps of inference (through assignments and attributes) one expression may take.
 const MAX_INFERENCE_DEPTH: usize = 8;
+
+/// Builtin classes that `None` is not an instance of.
+const NONE_REJECTING_BUILTINS: &[&str] = &[
+    "str",
+    "int",
+    "float",
+    "bool",
+    "bytes",
+    "bytearray",
+    "list",
+    "dict",
+    "set",
+    "frozenset",
+    "tuple",
+    "complex",
+    "type",
+    "memoryview",
+    "range",
+];
+
+/// Generic aliases of `typing` and `collections.abc` that `None` is not an instance of.
+const NONE_REJECTING_ALIASES: &[&str] = &[
+    "List",
+    "Dict",
+    "Set",
+    "FrozenSet",
+    "Tuple",
+    "Type",
+    "Callable",
+    "Iterable",
+    "Iterator",
+    "Sequence",
+    "MutableSequence",
+    "Mapping",
+    "MutableMapping",
+    "Generator",
+    "AsyncIterator",
+    "AsyncIterable",
+    "AsyncGenerator",
+    "Awaitable",
+    "Coroutine",
+    "Collection",
+    "Container",
+    "AbstractSet",
+    "MutableSet",
+    "Pattern",
+    "Match",
+    "IO",
+    "TextIO",
+    "BinaryIO",
+];
+
+/// A member found on a class or one of its bases.
+#[derive(Debug, Clone)]
+enum Found {
+    Method {
+        module: String,
+        qualname: String,
+        kind: FunctionKind,
+        returns: Option<String>,
+    },
+    Nested {
+        module: String,
+        qualname: String,
+    },
+    /// Class-level and `self.x` assignments of an attribute, in the class that owns them.
+    Variables {
+        module: String,
+        owner_class: String,
+        variables: Vec<VariableInfo>,
+    },
+}
 
 /// A type known for certain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +259,9 @@ impl Checker<'_, '_> {
                     self.constructor(&module, &qualname)?;
                     Some(Type::Instance { module, qualname })
                 }
-                Type::Function { module, qualname, .. } => self.return_type(&module, &qualname),
+                Type::Function {
+                    module, qualname, ..
+                } => self.return_type(&module, &qualname),
                 _ => None,
             },
             "parenthesized_expression" => self.infer(node.named_child(0)?, depth + 1),
@@ -212,7 +285,11 @@ impl Checker<'_, '_> {
             return self.symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
         }
         // An `isinstance` test on the name may narrow it to a subclass with more members.
-        let scope_text = self.spliced.text.get(scope.start..scope.end.min(self.spliced.text.len())).unwrap_or("");
+        let scope_text = self
+            .spliced
+            .text
+            .get(scope.start..scope.end.min(self.spliced.text.len()))
+            .unwrap_or("");
         if scope_text.contains(&format!("isinstance({name},")) {
             return None;
         }
@@ -353,93 +430,182 @@ impl Checker<'_, '_> {
     }
 
     /// The type of one attribute variable as the index recorded it, from its annotation or from a
-    /// value that calls a class.
-    fn variable_type(&self, module: &str, variable: &VariableInfo) -> Option<Type> {
+    /// value that calls a class, a function or a method of the owner class (`self.make()`) whose
+    /// return annotation names an indexed class.
+    fn variable_type(
+        &self,
+        module: &str,
+        owner_class: &str,
+        variable: &VariableInfo,
+    ) -> Option<Type> {
         if let Some(annotation) = &variable.annotation {
             return self.annotation_type(module, annotation);
         }
         let value = variable.value.as_deref()?.trim();
-        let callee = value
-            .strip_suffix(')')
-            .and_then(|value| value.split_once('('))
-            .map(|(callee, _)| callee.trim())?;
-        match resolve_dotted(self.modules, module, callee)? {
+        let open = value.find('(')?;
+        // The call must be the whole value: its bracket closes at the very end.
+        let mut depth = 0usize;
+        for (index, character) in value.char_indices().skip_while(|&(index, _)| index < open) {
+            match character {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 && index + 1 != value.len() {
+                        return None;
+                    }
+                }
+                '"' | '\'' => return None,
+                _ => {}
+            }
+        }
+        if depth != 0 {
+            return None;
+        }
+        let callee = value[..open].trim();
+        let symbol = match callee.strip_prefix("self.") {
+            Some(method) if !method.contains('.') => {
+                match self.find_member(module, owner_class, method, 0)? {
+                    Found::Method {
+                        module, qualname, ..
+                    } => Symbol::Function { module, qualname },
+                    _ => return None,
+                }
+            }
+            Some(_) => return None,
+            None => resolve_dotted(self.modules, module, callee)?,
+        };
+        match symbol {
             Symbol::Class { module, qualname } => {
                 self.constructor(&module, &qualname)?;
                 Some(Type::Instance { module, qualname })
             }
+            Symbol::Function { module, qualname } => self.return_type(&module, &qualname),
             _ => None,
         }
     }
 
+    /// Finds one member of a class: in the class itself, then in its indexed bases, left to right
+    /// and depth first. `None` when it is not found before an unknowable base, or the class has a
+    /// decorator that may replace it.
+    fn find_member(&self, module: &str, qualname: &str, name: &str, depth: usize) -> Option<Found> {
+        if depth > MAX_INFERENCE_DEPTH {
+            return None;
+        }
+        let class = class_info(self.modules, module, qualname)?;
+        if class
+            .decorators
+            .iter()
+            .any(|d| !self.class_decorator_is_transparent(module, d))
+        {
+            return None;
+        }
+        if let Some(method) = class.methods.iter().find(|method| method.name == name) {
+            return Some(Found::Method {
+                module: module.to_string(),
+                qualname: format!("{qualname}.{name}"),
+                kind: method.kind,
+                returns: method.returns.clone(),
+            });
+        }
+        if class.classes.iter().any(|nested| nested.name == name) {
+            return Some(Found::Nested {
+                module: module.to_string(),
+                qualname: format!("{qualname}.{name}"),
+            });
+        }
+        let variables: Vec<VariableInfo> = class
+            .attributes
+            .iter()
+            .chain(&class.instance_attributes)
+            .filter(|v| v.name == name)
+            .cloned()
+            .collect();
+        if !variables.is_empty() {
+            return Some(Found::Variables {
+                module: module.to_string(),
+                owner_class: qualname.to_string(),
+                variables,
+            });
+        }
+        if class.dynamic_members {
+            return None;
+        }
+        for base in &class.bases {
+            if base.contains('=') {
+                continue;
+            }
+            match resolve_dotted(self.modules, module, base)? {
+                Symbol::Class {
+                    module: base_module,
+                    qualname: base_qualname,
+                } => {
+                    if let Some(found) =
+                        self.find_member(&base_module, &base_qualname, name, depth + 1)
+                    {
+                        return Some(found);
+                    }
+                    // Not found there: the base's members were all known only if it resolved fully.
+                    self.member_names(&base_module, &base_qualname, depth + 1)?;
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     fn member_type(&self, object: &Type, attribute: &str) -> Option<Type> {
-        match object {
-            Type::Module(module) => self.symbol_type(
-                resolve_attribute(self.modules, &Symbol::Module(module.clone()), attribute)?,
-                false,
-            ),
-            Type::Class { module, qualname } => {
-                let members = class_members(self.modules, module, qualname)?;
-                match &members.get(attribute)?.kind {
-                    MemberKind::Method(function) => {
-                        let member = members.get(attribute)?;
-                        Some(Type::Function {
-                            module: member.owner_module.clone(),
-                            qualname: format!("{}.{}", member.owner_class, attribute),
-                            bound: function.kind == FunctionKind::ClassMethod,
-                        })
-                    }
-                    MemberKind::NestedClass(nested) => {
-                        let member = members.get(attribute)?;
-                        Some(Type::Class {
-                            module: member.owner_module.clone(),
-                            qualname: nested.clone(),
-                        })
-                    }
-                    MemberKind::ClassAttribute(_) | MemberKind::InstanceAttribute(_) => None,
-                }
+        let (module, qualname, instance) = match object {
+            Type::Module(module) => {
+                return self.symbol_type(
+                    resolve_attribute(self.modules, &Symbol::Module(module.clone()), attribute)?,
+                    false,
+                )
             }
-            Type::Instance { module, qualname } => {
-                let members = class_members(self.modules, module, qualname)?;
-                let member = members.get(attribute)?;
-                match &member.kind {
-                    MemberKind::Method(function) => match function.kind {
-                        FunctionKind::Property => {
-                            let returns = function.returns.as_deref()?;
-                            self.annotation_type(&member.owner_module, returns)
-                        }
-                        kind => Some(Type::Function {
-                            module: member.owner_module.clone(),
-                            qualname: format!("{}.{}", member.owner_class, attribute),
-                            bound: kind != FunctionKind::StaticMethod,
-                        }),
+            Type::Class { module, qualname } => (module, qualname, false),
+            Type::Instance { module, qualname } => (module, qualname, true),
+            Type::Function { .. } => return None,
+        };
+        match self.find_member(module, qualname, attribute, 0)? {
+            Found::Method {
+                module,
+                qualname,
+                kind,
+                returns,
+            } => match kind {
+                FunctionKind::Property if instance => {
+                    self.annotation_type(&module, returns.as_deref()?)
+                }
+                FunctionKind::Property => None,
+                kind => Some(Type::Function {
+                    module,
+                    qualname,
+                    bound: match kind {
+                        FunctionKind::StaticMethod => false,
+                        FunctionKind::ClassMethod => true,
+                        _ => instance,
                     },
-                    MemberKind::NestedClass(nested) => Some(Type::Class {
-                        module: member.owner_module.clone(),
-                        qualname: nested.clone(),
-                    }),
-                    MemberKind::ClassAttribute(_) | MemberKind::InstanceAttribute(_) => {
-                        // Every assignment of the attribute in the class that owns it must agree.
-                        let owner =
-                            class_info(self.modules, &member.owner_module, &member.owner_class)?;
-                        let mut found: Option<Type> = None;
-                        for variable in owner
-                            .attributes
-                            .iter()
-                            .chain(&owner.instance_attributes)
-                            .filter(|v| v.name == attribute)
-                        {
-                            let ty = self.variable_type(&member.owner_module, variable)?;
-                            if found.as_ref().is_some_and(|previous| previous != &ty) {
-                                return None;
-                            }
-                            found = Some(ty);
-                        }
-                        found
-                    }
+                }),
+            },
+            Found::Nested { module, qualname } => Some(Type::Class { module, qualname }),
+            Found::Variables {
+                module,
+                owner_class,
+                variables,
+            } => {
+                if !instance {
+                    return None;
                 }
+                // Every assignment of the attribute in the class that owns it must agree.
+                let mut found: Option<Type> = None;
+                for variable in &variables {
+                    let ty = self.variable_type(&module, &owner_class, variable)?;
+                    if found.as_ref().is_some_and(|previous| previous != &ty) {
+                        return None;
+                    }
+                    found = Some(ty);
+                }
+                found
             }
-            Type::Function { .. } => None,
         }
     }
 
@@ -449,17 +615,31 @@ impl Checker<'_, '_> {
     fn class_decorator_is_transparent(&self, module: &str, decorator: &str) -> bool {
         let callee = decorator.split('(').next().unwrap_or(decorator).trim();
         let last = callee.rsplit('.').next().unwrap_or(callee);
-        if matches!(last, "dataclass" | "total_ordering" | "final" | "runtime_checkable" | "unique") {
+        if matches!(
+            last,
+            "dataclass" | "total_ordering" | "final" | "runtime_checkable" | "unique"
+        ) {
             return true;
         }
-        let Some(Symbol::Function { module, qualname }) = resolve_dotted(self.modules, module, callee) else {
+        let Some(Symbol::Function { module, qualname }) =
+            resolve_dotted(self.modules, module, callee)
+        else {
             return false;
         };
-        let Some(info) = self.modules.module(&module) else { return false };
-        let mut definitions = info.functions.iter().filter(|function| function.name == qualname).peekable();
+        let Some(info) = self.modules.module(&module) else {
+            return false;
+        };
+        let mut definitions = info
+            .functions
+            .iter()
+            .filter(|function| function.name == qualname)
+            .peekable();
         definitions.peek().is_some()
             && definitions.all(|function| {
-                function.returns.as_deref().is_some_and(|returns| returns.contains("Type[") || returns.contains("type["))
+                function
+                    .returns
+                    .as_deref()
+                    .is_some_and(|returns| returns.contains("Type[") || returns.contains("type["))
             })
     }
 
@@ -469,7 +649,11 @@ impl Checker<'_, '_> {
         let members = class_members(self.modules, module, qualname)?;
         for (class_module, class_qualname) in &members.classes {
             let class = class_info(self.modules, class_module, class_qualname)?;
-            if class.decorators.iter().any(|d| !self.class_decorator_is_transparent(class_module, d)) {
+            if class
+                .decorators
+                .iter()
+                .any(|d| !self.class_decorator_is_transparent(class_module, d))
+            {
                 return None;
             }
         }
@@ -486,22 +670,45 @@ impl Checker<'_, '_> {
             return None;
         }
         let class = class_info(self.modules, module, qualname)?;
-        if class.dynamic_members || class.decorators.iter().any(|d| !self.class_decorator_is_transparent(module, d)) {
+        if class.dynamic_members
+            || class
+                .decorators
+                .iter()
+                .any(|d| !self.class_decorator_is_transparent(module, d))
+        {
             return None;
         }
         let mut names: HashSet<String> = HashSet::new();
         names.extend(class.methods.iter().map(|method| method.name.clone()));
-        names.extend(class.attributes.iter().map(|attribute| attribute.name.clone()));
-        names.extend(class.instance_attributes.iter().map(|attribute| attribute.name.clone()));
+        names.extend(
+            class
+                .attributes
+                .iter()
+                .map(|attribute| attribute.name.clone()),
+        );
+        names.extend(
+            class
+                .instance_attributes
+                .iter()
+                .map(|attribute| attribute.name.clone()),
+        );
         names.extend(class.classes.iter().map(|nested| nested.name.clone()));
         names.extend(class.slots.iter().flatten().cloned());
         let mut named_tuple = false;
         for base in &class.bases {
             match resolve_dotted(self.modules, module, base)? {
-                Symbol::Class { module: base_module, qualname: base_qualname } => {
+                Symbol::Class {
+                    module: base_module,
+                    qualname: base_qualname,
+                } => {
                     names.extend(self.member_names(&base_module, &base_qualname, depth + 1)?);
                 }
-                Symbol::External(dotted) if matches!(dotted.as_str(), "typing.NamedTuple" | "typing_extensions.NamedTuple") => {
+                Symbol::External(dotted)
+                    if matches!(
+                        dotted.as_str(),
+                        "typing.NamedTuple" | "typing_extensions.NamedTuple"
+                    ) =>
+                {
                     named_tuple = true;
                 }
                 _ => return None,
@@ -510,40 +717,98 @@ impl Checker<'_, '_> {
         if !named_tuple {
             return None;
         }
-        names.extend(["count", "index", "_make", "_asdict", "_replace", "_fields", "_field_defaults"].map(String::from));
+        names.extend(
+            [
+                "count",
+                "index",
+                "_make",
+                "_asdict",
+                "_replace",
+                "_fields",
+                "_field_defaults",
+            ]
+            .map(String::from),
+        );
         Some(names)
     }
 
-    /// The `__init__` of a class whose construction is plain: no `__new__`, no metaclass call.
+    /// The `__init__` of a class whose construction is plain: no `__new__` and no metaclass of its
+    /// own in the indexed classes on its way (external bases construct instances of the class).
     /// `None` when calling the class may give something else than an instance of it;
-    /// `Some(None)` when it gives an instance but the signature is not known (no `__init__` of its
-    /// own, or a decorator such as `dataclass` that writes one).
-    fn constructor(&self, module: &str, qualname: &str) -> Option<Option<(FunctionInfo, String, String)>> {
-        let members = self.plain_members(module, qualname)?;
-        if members.contains("__new__") {
-            return None;
-        }
-        let mut decorated = false;
-        for (class_module, class_qualname) in &members.classes {
-            let class = class_info(self.modules, class_module, class_qualname)?;
-            if class.bases.iter().any(|base| base.trim_start().starts_with("metaclass")) {
-                return None;
-            }
-            decorated |= !class.decorators.is_empty();
-        }
+    /// `Some(None)` when it gives an instance but the signature is not known (`__init__` comes
+    /// from an external base, or a decorator such as `dataclass` writes one).
+    fn constructor(
+        &self,
+        module: &str,
+        qualname: &str,
+    ) -> Option<Option<(FunctionInfo, String, String)>> {
+        let decorated = self.plain_construction(module, qualname, 0)?;
         if decorated {
             return Some(None);
         }
-        Some(members.get("__init__").and_then(|member| match &member.kind {
-            MemberKind::Method(function) => Some((function.clone(), member.owner_module.clone(), member.owner_class.clone())),
-            _ => None,
-        }))
+        let Some(Found::Method {
+            module, qualname, ..
+        }) = self.find_member(module, qualname, "__init__", 0)
+        else {
+            return Some(None);
+        };
+        let owner_class = qualname
+            .rsplit_once('.')
+            .map_or(String::new(), |(owner, _)| owner.to_string());
+        Some(
+            self.function_info(&module, &qualname)
+                .map(|info| (info, module, owner_class)),
+        )
+    }
+
+    /// Whether calling the class certainly builds an instance of it; `Some(true)` when some class
+    /// on its way has a decorator (which may write the constructor).
+    fn plain_construction(&self, module: &str, qualname: &str, depth: usize) -> Option<bool> {
+        if depth > MAX_INFERENCE_DEPTH {
+            return None;
+        }
+        let class = class_info(self.modules, module, qualname)?;
+        if class.methods.iter().any(|method| method.name == "__new__")
+            || class
+                .decorators
+                .iter()
+                .any(|d| !self.class_decorator_is_transparent(module, d))
+        {
+            return None;
+        }
+        let mut decorated = !class.decorators.is_empty();
+        for base in &class.bases {
+            if let Some((keyword, _)) = base.split_once('=') {
+                if keyword.trim() == "metaclass" {
+                    return None;
+                }
+                continue;
+            }
+            match resolve_dotted(self.modules, module, base) {
+                Some(Symbol::Class {
+                    module: base_module,
+                    qualname: base_qualname,
+                }) => {
+                    decorated |=
+                        self.plain_construction(&base_module, &base_qualname, depth + 1)?;
+                }
+                Some(Symbol::External(_)) => {}
+                None if base.trim() == "object" || super::names::is_builtin(base.trim()) => {}
+                _ => return None,
+            }
+        }
+        Some(decorated)
     }
 
     /// What calling a function gives, from its return annotation when that names an indexed class.
     fn return_type(&self, module: &str, qualname: &str) -> Option<Type> {
         let function = self.function_info(module, qualname)?;
-        if function.decorators.iter().any(|d| !is_transparent_decorator(d)) || function.is_async {
+        if function
+            .decorators
+            .iter()
+            .any(|d| !is_transparent_decorator(d))
+            || function.is_async
+        {
             return None;
         }
         self.annotation_type(module, function.returns.as_deref()?)
@@ -568,14 +833,25 @@ impl Checker<'_, '_> {
         let inferred = self.infer(object, 0);
         if std::env::var("DEBUG_ATTR").ok().as_deref() == Some(name.as_str()) {
             let extra = match &inferred {
-                Some(Type::Instance { module, qualname }) | Some(Type::Class { module, qualname }) => format!(
+                Some(Type::Instance { module, qualname })
+                | Some(Type::Class { module, qualname }) => format!(
                     "members={} dynamic={:?}",
                     self.plain_members(module, qualname).is_some(),
-                    class_info(self.modules, module, qualname).map(|c| (c.dynamic_members, c.bases, c.decorators))
+                    class_info(self.modules, module, qualname).map(|c| (
+                        c.dynamic_members,
+                        c.bases,
+                        c.decorators
+                    ))
                 ),
                 _ => String::new(),
             };
-            eprintln!("DEBUG attr {} on {:?} `{}` {}", name, inferred, self.text(object), extra);
+            eprintln!(
+                "DEBUG attr {} on {:?} `{}` {}",
+                name,
+                inferred,
+                self.text(object),
+                extra
+            );
         }
         let Some(object_type) = inferred else {
             return;
@@ -600,10 +876,19 @@ impl Checker<'_, '_> {
                 if self.assigned_attributes.contains(&name) {
                     return;
                 }
-                let class_object_extra = matches!(object_type, Type::Class { .. }) && matches!(name.as_str(), "mro" | "register");
+                let class_object_extra = matches!(object_type, Type::Class { .. })
+                    && matches!(name.as_str(), "mro" | "register");
                 let exists = members.contains(&name) || class_object_extra;
-                let what = if matches!(object_type, Type::Class { .. }) { "class" } else { "instance of" };
-                (exists, format!("{what} `{qualname}`"), members.into_iter().collect())
+                let what = if matches!(object_type, Type::Class { .. }) {
+                    "class"
+                } else {
+                    "instance of"
+                };
+                (
+                    exists,
+                    format!("{what} `{qualname}`"),
+                    members.into_iter().collect(),
+                )
             }
             Type::Function { .. } => return,
         };
@@ -667,7 +952,7 @@ impl Checker<'_, '_> {
         let Some(callee) = self.infer(function, 0) else {
             return;
         };
-        let (info, bound, display) = match callee {
+        let (info, bound, display, callee_module) = match callee {
             Type::Function {
                 module,
                 qualname,
@@ -678,7 +963,7 @@ impl Checker<'_, '_> {
                 };
                 let display = qualname.rsplit('.').next().unwrap_or(&qualname).to_string();
                 let bound = bound && info.kind != FunctionKind::StaticMethod;
-                (info, bound, display)
+                (info, bound, display, module)
             }
             Type::Class { module, qualname } => {
                 let Some(Some((init, owner_module, owner_class))) =
@@ -692,11 +977,8 @@ impl Checker<'_, '_> {
                 {
                     return;
                 }
-                (
-                    init,
-                    true,
-                    qualname.rsplit('.').next().unwrap_or(&qualname).to_string(),
-                )
+                let display = qualname.rsplit('.').next().unwrap_or(&qualname).to_string();
+                (init, true, display, owner_module)
             }
             _ => return,
         };
@@ -720,6 +1002,7 @@ impl Checker<'_, '_> {
         // The call's arguments.
         let mut positional = 0;
         let mut keywords: Vec<(String, Node)> = Vec::new();
+        let mut positional_nodes: Vec<Node> = Vec::new();
         let mut star = false;
         let mut double_star = false;
         if arguments.kind() == "generator_expression" {
@@ -736,7 +1019,12 @@ impl Checker<'_, '_> {
                     "list_splat" => star = true,
                     "dictionary_splat" => double_star = true,
                     "comment" => {}
-                    _ => positional += 1,
+                    _ => {
+                        if !star {
+                            positional_nodes.push(argument);
+                        }
+                        positional += 1;
+                    }
                 }
             }
         }
@@ -800,6 +1088,17 @@ impl Checker<'_, '_> {
                 }
             }
         }
+        if self.check_none_arguments(
+            &callee_module,
+            &display,
+            &signature,
+            &params,
+            &positional_nodes,
+            arguments,
+            line,
+        ) {
+            return;
+        }
         if star || double_star {
             return;
         }
@@ -826,6 +1125,129 @@ impl Checker<'_, '_> {
                 return;
             }
         }
+    }
+
+    /// A literal `None` passed for a parameter whose annotation certainly does not accept it.
+    /// Returns whether a problem was reported.
+    fn check_none_arguments(
+        &mut self,
+        function_module: &str,
+        display: &str,
+        signature: &str,
+        params: &[&Param],
+        positional: &[Node],
+        arguments: Node,
+        line: u32,
+    ) -> bool {
+        let positional_params: Vec<&Param> = params
+            .iter()
+            .copied()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    ParamKind::PositionalOnly | ParamKind::PositionalOrKeyword
+                )
+            })
+            .collect();
+        let var_positional = params
+            .iter()
+            .copied()
+            .find(|p| p.kind == ParamKind::VarPositional);
+        let mut pairs: Vec<(&Param, Node)> = Vec::new();
+        for (index, argument) in positional.iter().enumerate() {
+            if let Some(param) = positional_params.get(index).copied().or(var_positional) {
+                pairs.push((param, *argument));
+            }
+        }
+        let mut cursor = arguments.walk();
+        for argument in arguments
+            .named_children(&mut cursor)
+            .filter(|a| a.kind() == "keyword_argument")
+        {
+            let (Some(name), Some(value)) = (
+                argument.child_by_field_name("name"),
+                argument.child_by_field_name("value"),
+            ) else {
+                continue;
+            };
+            let name = self.text(name);
+            if let Some(param) = params
+                .iter()
+                .copied()
+                .find(|p| p.name == name && p.kind != ParamKind::PositionalOnly)
+            {
+                pairs.push((param, value));
+            }
+        }
+        for (param, value) in pairs {
+            if value.kind() != "none" || param.default.as_deref() == Some("None") {
+                continue;
+            }
+            let Some(annotation) = param.annotation.as_deref() else {
+                continue;
+            };
+            if !self.annotation_rejects_none(function_module, annotation) {
+                continue;
+            }
+            let message = format!(
+                "{line}: `{display}()` does not accept `None` for `{}: {annotation}`; signature: {signature}",
+                param.name
+            );
+            self.push_call(
+                CallProblem::NoneArgument,
+                message,
+                display.to_string(),
+                value,
+            );
+            return true;
+        }
+        false
+    }
+
+    /// Whether an annotation, read in `module`, names only types that `None` is not an instance
+    /// of: builtin classes, the generic aliases of `typing` and `collections.abc`, classes of the
+    /// index. Anything else (`Optional`, `Any`, `object`, type variables, aliases, unknown names,
+    /// protocols) accepts `None` as far as this check knows.
+    fn annotation_rejects_none(&self, module: &str, annotation: &str) -> bool {
+        let annotation = annotation.trim().trim_matches(|c| c == '"' || c == '\'');
+        let mut parts = Vec::new();
+        let mut depth = 0usize;
+        let mut start = 0;
+        for (index, character) in annotation.char_indices() {
+            match character {
+                '[' | '(' => depth += 1,
+                ']' | ')' => depth = depth.saturating_sub(1),
+                '|' if depth == 0 => {
+                    parts.push(&annotation[start..index]);
+                    start = index + 1;
+                }
+                _ => {}
+            }
+        }
+        parts.push(&annotation[start..]);
+        parts.into_iter().all(|part| {
+            let part = part.trim();
+            let base = part.split('[').next().unwrap_or(part).trim();
+            if base.is_empty()
+                || base.contains(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            {
+                return false;
+            }
+            match resolve_dotted(self.modules, module, base) {
+                Some(Symbol::Class { module, qualname }) => {
+                    // A protocol may be satisfied by `None`.
+                    class_info(self.modules, &module, &qualname)
+                        .is_some_and(|class| !class.bases.iter().any(|b| b.contains("Protocol")))
+                }
+                Some(Symbol::External(dotted)) => {
+                    let (prefix, name) = dotted.rsplit_once('.').unwrap_or(("", &dotted));
+                    matches!(prefix, "typing" | "typing_extensions" | "collections.abc")
+                        && NONE_REJECTING_ALIASES.contains(&name)
+                }
+                None => NONE_REJECTING_BUILTINS.contains(&base),
+                _ => false,
+            }
+        })
     }
 
     fn push_call(&mut self, kind: CallProblem, message: String, name: String, node: Node) {

@@ -25,6 +25,8 @@ pub enum CallProblem {
     UnknownKeyword,
     /// A required parameter that the call does not pass.
     MissingArgument,
+    /// A literal `None` for a parameter whose annotation does not accept it.
+    NoneArgument,
 }
 
 /// The kind of a problem, for callers that branch on it.
