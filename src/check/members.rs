@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
-use super::names::{closest_names, BindingKind, Resolution, ScopeKind, Scopes};
+use super::names::{closest_names, Binding, BindingKind, Resolution, ScopeKind, Scopes};
 use super::syntax::inside_error;
 use super::{CallProblem, Problem, ProblemKind, Spliced};
 use crate::index::extract::resolve_relative;
@@ -104,6 +104,9 @@ enum Type {
     Class { module: String, qualname: String },
     /// An instance of a class.
     Instance { module: String, qualname: String },
+    /// One of several instances (`A | B`, `Optional[A]`: `None` has no members to speak of, so an
+    /// attribute missing from every alternative is certainly wrong).
+    Union(Vec<Type>),
     /// A function or method; `bound` when its first parameter is already taken (`self.method`).
     Function {
         module: String,
@@ -205,7 +208,23 @@ fn assigned_attributes(spliced: &Spliced) -> HashSet<String> {
             ]
             .iter()
             .any(|op| rest.starts_with(op));
-        if assigns {
+        if !assigns {
+            continue;
+        }
+        // Confirm with the tree: the attribute is the target of an assignment (not `if x.a:`).
+        let root = spliced.tree.root_node();
+        let Some(attribute) = root
+            .descendant_for_byte_range(dot + 1, name_end)
+            .and_then(|identifier| identifier.parent())
+            .filter(|parent| parent.kind() == "attribute")
+        else {
+            continue;
+        };
+        let is_target = attribute.parent().is_some_and(|parent| {
+            matches!(parent.kind(), "assignment" | "augmented_assignment")
+                && parent.child_by_field_name("left") == Some(attribute)
+        });
+        if is_target {
             if let Some(name) = text.get(dot + 1..name_end) {
                 names.insert(name.to_string());
             }
@@ -261,9 +280,18 @@ impl Checker<'_, '_> {
                 }
                 Type::Function {
                     module, qualname, ..
-                } => self.return_type(&module, &qualname),
+                } => self.return_type(&module, &qualname, false),
                 _ => None,
             },
+            "await" => {
+                let call = node.named_child(0).filter(|child| child.kind() == "call")?;
+                match self.infer(call.child_by_field_name("function")?, depth + 1)? {
+                    Type::Function {
+                        module, qualname, ..
+                    } => self.return_type(&module, &qualname, true),
+                    _ => None,
+                }
+            }
             "parenthesized_expression" => self.infer(node.named_child(0)?, depth + 1),
             _ => None,
         }
@@ -272,18 +300,46 @@ impl Checker<'_, '_> {
     fn infer_name(&self, node: Node, depth: usize) -> Option<Type> {
         let name = self.text(node);
         let scope_index = self.scope_of(node);
-        let Resolution::Scope(found) = self.scopes.resolve(name, scope_index) else {
+        let Resolution::Scope(found_scope) = self.scopes.resolve(name, scope_index) else {
             return None;
         };
-        let scope = &self.scopes.scopes[found];
+        let scope = &self.scopes.scopes[found_scope];
         let bindings = scope.bindings.get(name)?;
-        if bindings.len() != 1 || scope.nonlocals.contains(name) {
+        if bindings.is_empty() || scope.nonlocals.contains(name) {
             return None;
+        }
+        if bindings.len() > 1 {
+            if scope.kind == ScopeKind::Module || bindings.len() > 8 {
+                return None;
+            }
+            // Every binding of a local must give the same type.
+            let mut found: Option<Type> = None;
+            for binding in bindings {
+                let ty = self.binding_type(name, found_scope, binding, depth)?;
+                if found.as_ref().is_some_and(|previous| previous != &ty) {
+                    return None;
+                }
+                found = Some(ty);
+            }
+            return found;
         }
         if scope.kind == ScopeKind::Module {
             self.this_module.as_ref()?;
             return self.symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
         }
+        self.binding_type(name, found_scope, &bindings[0], depth)
+    }
+
+    /// The type one binding of a local or parameter gives a name.
+    fn binding_type(
+        &self,
+        name: &str,
+        scope_index: usize,
+        binding: &Binding,
+        depth: usize,
+    ) -> Option<Type> {
+        let scope = &self.scopes.scopes[scope_index];
+        let found = scope_index;
         // An `isinstance` test on the name may narrow it to a subclass with more members.
         let scope_text = self
             .spliced
@@ -293,7 +349,7 @@ impl Checker<'_, '_> {
         if scope_text.contains(&format!("isinstance({name},")) {
             return None;
         }
-        match &bindings[0].kind {
+        match &binding.kind {
             BindingKind::Parameter {
                 index,
                 annotation,
@@ -326,7 +382,10 @@ impl Checker<'_, '_> {
                 }
                 // Only a call of a class or a plain alias of a module or class says something certain.
                 match self.infer(value, depth + 1)? {
-                    ty @ (Type::Instance { .. } | Type::Module(_) | Type::Class { .. }) => Some(ty),
+                    ty @ (Type::Instance { .. }
+                    | Type::Module(_)
+                    | Type::Class { .. }
+                    | Type::Union(_)) => Some(ty),
                     Type::Function { .. } => None,
                 }
             }
@@ -417,16 +476,69 @@ impl Checker<'_, '_> {
         }
     }
 
-    /// An annotation that names an indexed class means an instance of it.
+    /// An annotation that names indexed classes (possibly in `Optional[...]`, `Union[...]` or
+    /// `A | B | None`) means an instance of one of them.
     fn annotation_type(&self, module: &str, annotation: &str) -> Option<Type> {
-        let annotation = annotation.trim();
-        if annotation.contains('[') || annotation.contains('|') {
+        let mut alternatives = Vec::new();
+        self.annotation_alternatives(module, annotation, &mut alternatives, 0)?;
+        alternatives.dedup();
+        match alternatives.len() {
+            0 => None,
+            1 => alternatives.pop(),
+            _ => Some(Type::Union(alternatives)),
+        }
+    }
+
+    fn annotation_alternatives(
+        &self,
+        module: &str,
+        annotation: &str,
+        found: &mut Vec<Type>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth > MAX_INFERENCE_DEPTH {
             return None;
         }
-        match resolve_dotted(self.modules, module, annotation)? {
-            Symbol::Class { module, qualname } => Some(Type::Instance { module, qualname }),
-            _ => None,
+        let annotation = annotation
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'')
+            .trim();
+        for part in split_top_level(annotation, '|') {
+            let part = part.trim();
+            if part == "None" {
+                continue;
+            }
+            let (base, inner) = match part.split_once('[') {
+                Some((base, rest)) => (base.trim(), Some(rest.strip_suffix(']')?)),
+                None => (part, None),
+            };
+            match resolve_dotted(self.modules, module, base)? {
+                Symbol::Class { module, qualname } => {
+                    found.push(Type::Instance { module, qualname })
+                }
+                Symbol::External(dotted) => {
+                    let inner = inner?;
+                    match dotted.as_str() {
+                        "typing.Optional" | "typing_extensions.Optional" => {
+                            self.annotation_alternatives(module, inner, found, depth + 1)?
+                        }
+                        "typing.Union" | "typing_extensions.Union" => {
+                            for alternative in split_top_level(inner, ',') {
+                                self.annotation_alternatives(
+                                    module,
+                                    alternative,
+                                    found,
+                                    depth + 1,
+                                )?;
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            }
         }
+        Some(())
     }
 
     /// The type of one attribute variable as the index recorded it, from its annotation or from a
@@ -442,10 +554,23 @@ impl Checker<'_, '_> {
             return self.annotation_type(module, annotation);
         }
         let value = variable.value.as_deref()?.trim();
+        // The index shortens long values with `...`: a call cut there is still the whole value
+        // when its bracket has not closed yet.
+        let (value, cut) = match value.strip_suffix("...") {
+            Some(shortened) => (shortened, true),
+            None => (value, false),
+        };
         let open = value.find('(')?;
         // The call must be the whole value: its bracket closes at the very end.
         let mut depth = 0usize;
+        let mut quote: Option<char> = None;
         for (index, character) in value.char_indices().skip_while(|&(index, _)| index < open) {
+            if let Some(open_quote) = quote {
+                if character == open_quote {
+                    quote = None;
+                }
+                continue;
+            }
             match character {
                 '(' | '[' | '{' => depth += 1,
                 ')' | ']' | '}' => {
@@ -454,11 +579,11 @@ impl Checker<'_, '_> {
                         return None;
                     }
                 }
-                '"' | '\'' => return None,
+                '"' | '\'' => quote = Some(character),
                 _ => {}
             }
         }
-        if depth != 0 {
+        if quote.is_some() || (depth != 0 && !cut) || (depth == 0 && cut) {
             return None;
         }
         let callee = value[..open].trim();
@@ -479,7 +604,7 @@ impl Checker<'_, '_> {
                 self.constructor(&module, &qualname)?;
                 Some(Type::Instance { module, qualname })
             }
-            Symbol::Function { module, qualname } => self.return_type(&module, &qualname),
+            Symbol::Function { module, qualname } => self.return_type(&module, &qualname, false),
             _ => None,
         }
     }
@@ -563,6 +688,18 @@ impl Checker<'_, '_> {
             }
             Type::Class { module, qualname } => (module, qualname, false),
             Type::Instance { module, qualname } => (module, qualname, true),
+            Type::Union(alternatives) => {
+                // The same type whichever alternative it is.
+                let mut found: Option<Type> = None;
+                for alternative in alternatives {
+                    let ty = self.member_type(alternative, attribute)?;
+                    if found.as_ref().is_some_and(|previous| previous != &ty) {
+                        return None;
+                    }
+                    found = Some(ty);
+                }
+                return found;
+            }
             Type::Function { .. } => return None,
         };
         match self.find_member(module, qualname, attribute, 0)? {
@@ -801,13 +938,13 @@ impl Checker<'_, '_> {
     }
 
     /// What calling a function gives, from its return annotation when that names an indexed class.
-    fn return_type(&self, module: &str, qualname: &str) -> Option<Type> {
+    fn return_type(&self, module: &str, qualname: &str, awaited: bool) -> Option<Type> {
         let function = self.function_info(module, qualname)?;
         if function
             .decorators
             .iter()
             .any(|d| !is_transparent_decorator(d))
-            || function.is_async
+            || function.is_async != awaited
         {
             return None;
         }
@@ -890,8 +1027,38 @@ impl Checker<'_, '_> {
                     members.into_iter().collect(),
                 )
             }
+            Type::Union(alternatives) => {
+                if self.assigned_attributes.contains(&name) {
+                    return;
+                }
+                let mut exists = false;
+                let mut available = Vec::new();
+                let mut owners = Vec::new();
+                for alternative in alternatives {
+                    let Type::Instance { module, qualname } = alternative else {
+                        return;
+                    };
+                    let Some(members) = self.member_names(module, qualname, 0) else {
+                        return;
+                    };
+                    exists |= members.contains(&name);
+                    available.extend(members);
+                    owners.push(qualname.clone());
+                }
+                (
+                    exists,
+                    format!("none of `{}`", owners.join("` | `")),
+                    available,
+                )
+            }
             Type::Function { .. } => return,
         };
+        if std::env::var("DEBUG_ATTR").ok().as_deref() == Some(name.as_str()) {
+            eprintln!(
+                "DEBUG2 exists={exists} assigned={}",
+                self.assigned_attributes.contains(&name)
+            );
+        }
         if exists
             || !self
                 .reported
@@ -900,7 +1067,10 @@ impl Checker<'_, '_> {
             return;
         }
         let line = self.spliced.line_of(attribute.start_byte());
-        let mut message = format!("{}: {owner} has no attribute `{name}`", line + 1);
+        let mut message = match owner.strip_prefix("none of ") {
+            Some(owners) => format!("{}: none of {owners} has an attribute `{name}`", line + 1),
+            None => format!("{}: {owner} has no attribute `{name}`", line + 1),
+        };
         let suggestions = closest_names(&name, available.iter().map(String::as_str));
         if !suggestions.is_empty() {
             let listed: Vec<String> = suggestions.iter().map(|name| format!("`{name}`")).collect();
@@ -1293,6 +1463,26 @@ impl Checker<'_, '_> {
     }
 }
 
+/// `text` split at `separator` outside brackets.
+fn split_top_level(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (index, character) in text.char_indices() {
+        match character {
+            '[' | '(' => depth += 1,
+            ']' | ')' => depth = depth.saturating_sub(1),
+            c if c == separator && depth == 0 => {
+                parts.push(&text[start..index]);
+                start = index + separator.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
 /// The names a module binds at its top level.
 fn module_names(info: &ModuleInfo) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -1347,4 +1537,210 @@ fn signature(name: &str, params: &[&crate::index::model::Param]) -> String {
         parts.push("/".to_string());
     }
     format!("{name}({})", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{check_candidate, test_support::cursor, ProblemKind};
+    use crate::index::resolve::MapSource;
+
+    const MODELS: &str = r#"
+import typing
+
+class Base:
+    def close(self) -> None:
+        pass
+
+class Response(Base):
+    status: int
+
+    def __init__(self, status: int, text: str = "") -> None:
+        self.status = status
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def json(self, strict: bool = False) -> dict:
+        return {}
+
+    def headers(self) -> "Headers":
+        return Headers()
+
+    @classmethod
+    def empty(cls) -> "Response":
+        return cls(200)
+
+class Headers(typing.MutableMapping[str, str]):
+    def update_all(self, other: dict) -> None:
+        pass
+
+class Dynamic:
+    def __getattr__(self, name):
+        return name
+
+class Flexible:
+    def call(self, *args, **kwargs):
+        pass
+
+def make(status: int, *, reason: str = "") -> Response:
+    return Response(status)
+
+def helper(value: str, encoding: str = "utf-8") -> str:
+    return value
+"#;
+
+    /// The problems a candidate gets at the cursor of `fixture` (module `app.main`), with
+    /// `app.models` as above.
+    fn problems(fixture: &str, candidate: &str) -> Vec<(ProblemKind, String)> {
+        let (document, offset) = cursor(fixture);
+        let source = MapSource::from_sources(&[
+            ("app", "app/__init__.py", ""),
+            ("app.models", "app/models.py", MODELS),
+            ("app.main", "app/main.py", &document),
+        ]);
+        check_candidate(&document, offset, candidate, "app.main", &source)
+            .into_iter()
+            .map(|problem| (problem.kind, problem.name))
+            .collect()
+    }
+
+    fn names(fixture: &str, candidate: &str) -> Vec<String> {
+        problems(fixture, candidate)
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect()
+    }
+
+    const MAIN: &str = "from app import models\nfrom app.models import Response, make, helper, Dynamic, Flexible\n\ndef run(response: Response, other, flexible: Flexible):\n    <CURSOR>\n";
+
+    #[test]
+    fn members_of_annotated_parameters_are_checked() {
+        assert!(names(
+            MAIN,
+            "return response.text, response.status, response.json(), response.close()"
+        )
+        .is_empty());
+        let found = problems(MAIN, "return response.texts");
+        assert_eq!(
+            found,
+            vec![(ProblemKind::UnknownMember, "texts".to_string())]
+        );
+        // Attributes of unknown receivers say nothing.
+        assert!(names(MAIN, "return other.anything, flexible.call(1, 2, x=3)").is_empty());
+    }
+
+    #[test]
+    fn members_of_modules_classes_and_instances_built_here() {
+        assert_eq!(names(MAIN, "return models.Respons"), vec!["Respons"]);
+        assert_eq!(names(MAIN, "return Response.empti()"), vec!["empti"]);
+        assert_eq!(
+            names(MAIN, "r = Response(200)\n    return r.stat"),
+            vec!["stat"]
+        );
+        assert_eq!(names(MAIN, "return make(1).jsn()"), vec!["jsn"]);
+        assert!(names(
+            MAIN,
+            "r = make(1)\n    return r.json(strict=True), Response.empty().status"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn dynamic_classes_and_narrowed_names_stay_silent() {
+        assert!(names(MAIN, "d = Dynamic()\n    return d.whatever").is_empty());
+        assert!(names(
+            MAIN,
+            "if isinstance(response, object):\n        return response.special\n    return None"
+        )
+        .is_empty());
+        // A class with an external base: its own methods are known, its missing members are not.
+        assert!(names(MAIN, "h = response.headers()\n    return h.anything").is_empty());
+        assert_eq!(
+            problems(MAIN, "h = response.headers()\n    h.update_all({}, 1)"),
+            vec![(
+                ProblemKind::Call(crate::check::CallProblem::TooManyPositional),
+                "update_all".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn self_attributes_in_methods() {
+        let fixture = "from app.models import Response\n\nclass Client:\n    def __init__(self):\n        self.last = Response(200)\n\n    def send(self):\n        <CURSOR>\n";
+        assert!(names(
+            fixture,
+            "self.extra = 1\n        return self.last.status, self.extra, self.send"
+        )
+        .is_empty());
+        assert_eq!(names(fixture, "return self.sned()"), vec!["sned"]);
+        assert_eq!(names(fixture, "return self.last.stauts"), vec!["stauts"]);
+    }
+
+    #[test]
+    fn call_arity_keywords_and_missing_arguments() {
+        use crate::check::CallProblem::*;
+        let kinds = |candidate: &str| -> Vec<ProblemKind> {
+            problems(MAIN, candidate)
+                .into_iter()
+                .map(|(kind, _)| kind)
+                .collect()
+        };
+        assert!(kinds(
+            "return make(1, reason='x'), helper('a', 'b'), Response(1, 'x'), response.json(True)"
+        )
+        .is_empty());
+        assert_eq!(
+            kinds("return make(1, 2)"),
+            vec![ProblemKind::Call(TooManyPositional)]
+        );
+        assert_eq!(
+            kinds("return make(1, reasn='x')"),
+            vec![ProblemKind::Call(UnknownKeyword)]
+        );
+        assert_eq!(
+            kinds("return make()"),
+            vec![ProblemKind::Call(MissingArgument)]
+        );
+        assert_eq!(
+            kinds("return Response()"),
+            vec![ProblemKind::Call(MissingArgument)]
+        );
+        assert_eq!(
+            kinds("return response.json(True, 1)"),
+            vec![ProblemKind::Call(TooManyPositional)]
+        );
+        assert_eq!(
+            kinds("return helper('a', None)"),
+            vec![ProblemKind::Call(NoneArgument)]
+        );
+        // Splats make the count unknowable.
+        assert!(kinds("args = [1, 2]\n    return make(*args), helper(**{})").is_empty());
+    }
+
+    #[test]
+    fn messages_name_what_exists() {
+        let (document, offset) = cursor(MAIN);
+        let source = MapSource::from_sources(&[
+            ("app.models", "app/models.py", MODELS),
+            ("app.main", "app/main.py", &document),
+        ]);
+        let found = check_candidate(&document, offset, "return make(1, 2)", "app.main", &source);
+        assert_eq!(
+            found[0].message,
+            "5: `make()` takes 1 positional argument but 2 were given; signature: make(status: int, *, reason: str = \"\")"
+        );
+        let found = check_candidate(
+            &document,
+            offset,
+            "return response.jsn()",
+            "app.main",
+            &source,
+        );
+        assert_eq!(
+            found[0].message,
+            "5: instance of `Response` has no attribute `jsn`; did you mean `json`?"
+        );
+    }
 }

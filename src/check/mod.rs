@@ -223,6 +223,7 @@ pub fn check_spliced_candidate(
         return Vec::new();
     };
     let mut problems = syntax::introduced_errors(&spliced);
+    problems.extend(syntax::malformed_type_comments(&spliced));
     let scopes = names::analyze(&spliced);
     problems.extend(names::unresolved_names(&spliced, &scopes));
     problems.extend(members::check_members_and_calls(

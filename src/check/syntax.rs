@@ -100,6 +100,53 @@ pub fn introduced_errors(spliced: &Spliced) -> Vec<Problem> {
         .collect()
 }
 
+/// `# type: ignore[code` comments without their closing bracket, inside the candidate: type
+/// checkers (mypy) reject them as syntax errors.
+pub fn malformed_type_comments(spliced: &Spliced) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let candidate = &spliced.text[spliced.start..spliced.end];
+    if !candidate.contains("type:") {
+        return problems;
+    }
+    let mut stack = vec![spliced.tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.end_byte() < spliced.start || node.start_byte() > spliced.end {
+            continue;
+        }
+        if node.kind() == "comment"
+            && node.start_byte() >= spliced.start
+            && node.end_byte() <= spliced.end
+        {
+            let text = &spliced.text[node.start_byte()..node.end_byte()];
+            let body = text.trim_start_matches('#').trim_start();
+            if let Some(rest) = body
+                .strip_prefix("type:")
+                .map(str::trim_start)
+                .and_then(|rest| rest.strip_prefix("ignore["))
+            {
+                if !rest.contains(']') {
+                    let line = spliced.line_of(node.start_byte());
+                    let message = format!(
+                        "{}: malformed `type: ignore` comment: `[` is never closed",
+                        line + 1
+                    );
+                    problems.push(spliced.problem(
+                        ProblemKind::Syntax,
+                        message,
+                        text.to_string(),
+                        node.start_byte(),
+                        node.end_byte(),
+                    ));
+                }
+            }
+            continue;
+        }
+        let mut cursor = node.walk();
+        stack.extend(node.children(&mut cursor));
+    }
+    problems
+}
+
 fn describe(spliced: &Spliced, error: &ErrorNode) -> Problem {
     let line = spliced.line_of(error.start);
     let column = error.start - spliced.text[..error.start].rfind('\n').map_or(0, |i| i + 1);
@@ -189,6 +236,19 @@ mod tests {
     fn errors_that_were_there_before_are_not_blamed_on_the_candidate() {
         let fixture = "def f(x):\n    <CURSOR>\n\ndef g(:\n    return 2\n";
         assert!(introduced(fixture, "return x").is_empty());
+    }
+
+    #[test]
+    fn an_unclosed_type_ignore_comment_is_reported() {
+        let fixture = "def f(x):\n    <CURSOR>\n";
+        let (document, offset) = cursor(fixture);
+        let before = Before::new(&document).unwrap();
+        let spliced = splice(&before, offset, "return x  # type: ignore[no-any-return").unwrap();
+        assert_eq!(malformed_type_comments(&spliced).len(), 1);
+        let spliced = splice(&before, offset, "return x  # type: ignore[no-any-return]").unwrap();
+        assert!(malformed_type_comments(&spliced).is_empty());
+        let spliced = splice(&before, offset, "return x  # type: ignore").unwrap();
+        assert!(malformed_type_comments(&spliced).is_empty());
     }
 
     #[test]
