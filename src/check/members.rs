@@ -23,6 +23,364 @@ use crate::index::ModuleSource;
 /// How many steps of inference (through assignments and attributes) one expression may take.
 const MAX_INFERENCE_DEPTH: usize = 8;
 
+/// Builtin types whose members [`external_members`] lists.
+const BUILTIN_TYPES: &[&str] = &[
+    "str",
+    "bytes",
+    "bytearray",
+    "int",
+    "float",
+    "bool",
+    "complex",
+    "list",
+    "dict",
+    "set",
+    "frozenset",
+    "tuple",
+];
+
+/// The builtin class a `typing` alias stands for (`typing.List` is `list`).
+fn typing_alias_of_builtin(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "List" => "list",
+        "Dict" => "dict",
+        "Set" => "set",
+        "FrozenSet" => "frozenset",
+        "Tuple" => "tuple",
+        "Text" => "str",
+        _ => return None,
+    })
+}
+
+const STR_MEMBERS: &[&str] = &[
+    "capitalize",
+    "casefold",
+    "center",
+    "count",
+    "encode",
+    "endswith",
+    "expandtabs",
+    "find",
+    "format",
+    "format_map",
+    "index",
+    "isalnum",
+    "isalpha",
+    "isascii",
+    "isdecimal",
+    "isdigit",
+    "isidentifier",
+    "islower",
+    "isnumeric",
+    "isprintable",
+    "isspace",
+    "istitle",
+    "isupper",
+    "join",
+    "ljust",
+    "lower",
+    "lstrip",
+    "maketrans",
+    "partition",
+    "removeprefix",
+    "removesuffix",
+    "replace",
+    "rfind",
+    "rindex",
+    "rjust",
+    "rpartition",
+    "rsplit",
+    "rstrip",
+    "split",
+    "splitlines",
+    "startswith",
+    "strip",
+    "swapcase",
+    "title",
+    "translate",
+    "upper",
+    "zfill",
+];
+const BYTES_MEMBERS: &[&str] = &[
+    "capitalize",
+    "center",
+    "count",
+    "decode",
+    "endswith",
+    "expandtabs",
+    "find",
+    "fromhex",
+    "hex",
+    "index",
+    "isalnum",
+    "isalpha",
+    "isascii",
+    "isdigit",
+    "islower",
+    "isspace",
+    "istitle",
+    "isupper",
+    "join",
+    "ljust",
+    "lower",
+    "lstrip",
+    "maketrans",
+    "partition",
+    "removeprefix",
+    "removesuffix",
+    "replace",
+    "rfind",
+    "rindex",
+    "rjust",
+    "rpartition",
+    "rsplit",
+    "rstrip",
+    "split",
+    "splitlines",
+    "startswith",
+    "strip",
+    "swapcase",
+    "title",
+    "translate",
+    "upper",
+    "zfill",
+];
+const BYTEARRAY_MEMBERS: &[&str] = &[
+    "append",
+    "capitalize",
+    "center",
+    "clear",
+    "copy",
+    "count",
+    "decode",
+    "endswith",
+    "expandtabs",
+    "extend",
+    "find",
+    "fromhex",
+    "hex",
+    "index",
+    "insert",
+    "isalnum",
+    "isalpha",
+    "isascii",
+    "isdigit",
+    "islower",
+    "isspace",
+    "istitle",
+    "isupper",
+    "join",
+    "ljust",
+    "lower",
+    "lstrip",
+    "maketrans",
+    "partition",
+    "pop",
+    "remove",
+    "removeprefix",
+    "removesuffix",
+    "replace",
+    "reverse",
+    "rfind",
+    "rindex",
+    "rjust",
+    "rpartition",
+    "rsplit",
+    "rstrip",
+    "split",
+    "splitlines",
+    "startswith",
+    "strip",
+    "swapcase",
+    "title",
+    "translate",
+    "upper",
+    "zfill",
+];
+const INT_MEMBERS: &[&str] = &[
+    "as_integer_ratio",
+    "bit_count",
+    "bit_length",
+    "conjugate",
+    "denominator",
+    "from_bytes",
+    "imag",
+    "is_integer",
+    "numerator",
+    "real",
+    "to_bytes",
+];
+const FLOAT_MEMBERS: &[&str] = &[
+    "as_integer_ratio",
+    "conjugate",
+    "fromhex",
+    "hex",
+    "imag",
+    "is_integer",
+    "real",
+];
+const COMPLEX_MEMBERS: &[&str] = &["conjugate", "imag", "real"];
+const LIST_MEMBERS: &[&str] = &[
+    "append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove", "reverse",
+    "sort",
+];
+const DICT_MEMBERS: &[&str] = &[
+    "clear",
+    "copy",
+    "fromkeys",
+    "get",
+    "items",
+    "keys",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "values",
+];
+const SET_MEMBERS: &[&str] = &[
+    "add",
+    "clear",
+    "copy",
+    "difference",
+    "difference_update",
+    "discard",
+    "intersection",
+    "intersection_update",
+    "isdisjoint",
+    "issubset",
+    "issuperset",
+    "pop",
+    "remove",
+    "symmetric_difference",
+    "symmetric_difference_update",
+    "union",
+    "update",
+];
+const FROZENSET_MEMBERS: &[&str] = &[
+    "copy",
+    "difference",
+    "intersection",
+    "isdisjoint",
+    "issubset",
+    "issuperset",
+    "symmetric_difference",
+    "union",
+];
+const TUPLE_MEMBERS: &[&str] = &["count", "index"];
+const NAMED_TUPLE_MEMBERS: &[&str] = &[
+    "count",
+    "index",
+    "_make",
+    "_asdict",
+    "_replace",
+    "_fields",
+    "_field_defaults",
+];
+const SEQUENCE_MEMBERS: &[&str] = &["count", "index"];
+const MUTABLE_SEQUENCE_MEMBERS: &[&str] = &[
+    "append", "clear", "count", "extend", "index", "insert", "pop", "remove", "reverse",
+];
+const MAPPING_MEMBERS: &[&str] = &["get", "items", "keys", "values"];
+const MUTABLE_MAPPING_MEMBERS: &[&str] = &[
+    "clear",
+    "get",
+    "items",
+    "keys",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "values",
+];
+const SET_ABC_MEMBERS: &[&str] = &["isdisjoint", "_from_iterable", "_hash"];
+const MUTABLE_SET_MEMBERS: &[&str] = &[
+    "add",
+    "clear",
+    "discard",
+    "isdisjoint",
+    "pop",
+    "remove",
+    "_from_iterable",
+    "_hash",
+];
+const GENERATOR_MEMBERS: &[&str] = &["close", "send", "throw"];
+const ASYNC_GENERATOR_MEMBERS: &[&str] = &["aclose", "asend", "athrow"];
+const EXCEPTION_MEMBERS: &[&str] = &["add_note", "args", "with_traceback"];
+/// Enum members: the public ones and a marker that lets every `_sunder_` name pass.
+const ENUM_MEMBERS: &[&str] = &["name", "value", SUNDER_MARKER];
+const INT_ENUM_MEMBERS: &[&str] = &[
+    "name",
+    "value",
+    SUNDER_MARKER,
+    "as_integer_ratio",
+    "bit_count",
+    "bit_length",
+    "conjugate",
+    "denominator",
+    "from_bytes",
+    "imag",
+    "is_integer",
+    "numerator",
+    "real",
+    "to_bytes",
+];
+const SUNDER_MARKER: &str = "<sunder>";
+
+/// The public members of a class outside the index that is fixed by the language: builtin types,
+/// the abstract base classes of `typing` and `collections.abc`, `NamedTuple`, exceptions, enums.
+/// `None` for any other external class.
+fn external_members(dotted: &str) -> Option<&'static [&'static str]> {
+    let (prefix, name) = dotted.rsplit_once('.').unwrap_or(("builtins", dotted));
+    let members: &'static [&'static str] = match (prefix, name) {
+        ("builtins", "str") => STR_MEMBERS,
+        ("builtins", "bytes") => BYTES_MEMBERS,
+        ("builtins", "bytearray") => BYTEARRAY_MEMBERS,
+        ("builtins", "int" | "bool") => INT_MEMBERS,
+        ("builtins", "float") => FLOAT_MEMBERS,
+        ("builtins", "complex") => COMPLEX_MEMBERS,
+        ("builtins", "list") => LIST_MEMBERS,
+        ("builtins", "dict") => DICT_MEMBERS,
+        ("builtins", "set") => SET_MEMBERS,
+        ("builtins", "frozenset") => FROZENSET_MEMBERS,
+        ("builtins", "tuple") => TUPLE_MEMBERS,
+        ("builtins", "object") => &[],
+        (
+            "builtins",
+            "BaseException"
+            | "Exception"
+            | "ValueError"
+            | "TypeError"
+            | "RuntimeError"
+            | "KeyError"
+            | "IndexError"
+            | "LookupError"
+            | "NotImplementedError"
+            | "AssertionError"
+            | "ArithmeticError",
+        ) => EXCEPTION_MEMBERS,
+        ("typing" | "typing_extensions", "NamedTuple") => NAMED_TUPLE_MEMBERS,
+        ("typing" | "typing_extensions", "Generic" | "Protocol") => &[],
+        ("abc", "ABC") => &[],
+        ("typing" | "typing_extensions" | "collections.abc", abc) => match abc {
+            "Iterable" | "Iterator" | "Collection" | "Container" | "Sized" | "Hashable"
+            | "Reversible" | "AsyncIterable" | "AsyncIterator" | "Awaitable" => &[],
+            "Sequence" => SEQUENCE_MEMBERS,
+            "MutableSequence" => MUTABLE_SEQUENCE_MEMBERS,
+            "Mapping" => MAPPING_MEMBERS,
+            "MutableMapping" => MUTABLE_MAPPING_MEMBERS,
+            "Set" | "AbstractSet" => SET_ABC_MEMBERS,
+            "MutableSet" => MUTABLE_SET_MEMBERS,
+            "Generator" | "Coroutine" => GENERATOR_MEMBERS,
+            "AsyncGenerator" => ASYNC_GENERATOR_MEMBERS,
+            _ => return None,
+        },
+        ("enum", "Enum" | "Flag") => ENUM_MEMBERS,
+        ("enum", "IntEnum" | "IntFlag") => INT_ENUM_MEMBERS,
+        _ => return None,
+    };
+    Some(members)
+}
+
 /// Builtin classes that `None` is not an instance of.
 const NONE_REJECTING_BUILTINS: &[&str] = &[
     "str",
@@ -512,11 +870,32 @@ impl Checker<'_, '_> {
                 Some((base, rest)) => (base.trim(), Some(rest.strip_suffix(']')?)),
                 None => (part, None),
             };
-            match resolve_dotted(self.modules, module, base)? {
+            let resolved = match resolve_dotted(self.modules, module, base) {
+                Some(symbol) => symbol,
+                None if BUILTIN_TYPES.contains(&base) => {
+                    found.push(Type::Instance {
+                        module: "builtins".to_string(),
+                        qualname: base.to_string(),
+                    });
+                    continue;
+                }
+                None => return None,
+            };
+            match resolved {
                 Symbol::Class { module, qualname } => {
                     found.push(Type::Instance { module, qualname })
                 }
                 Symbol::External(dotted) => {
+                    let (prefix, name) = dotted.rsplit_once('.').unwrap_or(("", &dotted));
+                    if matches!(prefix, "typing" | "typing_extensions") {
+                        if let Some(builtin) = typing_alias_of_builtin(name) {
+                            found.push(Type::Instance {
+                                module: "builtins".to_string(),
+                                qualname: builtin.to_string(),
+                            });
+                            continue;
+                        }
+                    }
                     let inner = inner?;
                     match dotted.as_str() {
                         "typing.Optional" | "typing_extensions.Optional" => {
@@ -800,6 +1179,14 @@ impl Checker<'_, '_> {
     /// The names of every member of a class, also for classes built on `typing.NamedTuple`
     /// (whose members the index cannot list: the tuple's and the named tuple's methods).
     fn member_names(&self, module: &str, qualname: &str, depth: usize) -> Option<HashSet<String>> {
+        if module == "builtins" {
+            return Some(
+                external_members(&format!("builtins.{qualname}"))?
+                    .iter()
+                    .map(|name| name.to_string())
+                    .collect(),
+            );
+        }
         if let Some(members) = self.plain_members(module, qualname) {
             return Some(members.by_name.keys().cloned().collect());
         }
@@ -831,41 +1218,25 @@ impl Checker<'_, '_> {
         );
         names.extend(class.classes.iter().map(|nested| nested.name.clone()));
         names.extend(class.slots.iter().flatten().cloned());
-        let mut named_tuple = false;
         for base in &class.bases {
-            match resolve_dotted(self.modules, module, base)? {
-                Symbol::Class {
+            let base = base.trim();
+            let table = match resolve_dotted(self.modules, module, base) {
+                Some(Symbol::Class {
                     module: base_module,
                     qualname: base_qualname,
-                } => {
+                }) => {
                     names.extend(self.member_names(&base_module, &base_qualname, depth + 1)?);
+                    continue;
                 }
-                Symbol::External(dotted)
-                    if matches!(
-                        dotted.as_str(),
-                        "typing.NamedTuple" | "typing_extensions.NamedTuple"
-                    ) =>
-                {
-                    named_tuple = true;
-                }
+                Some(Symbol::External(dotted)) => external_members(&dotted)?,
+                None => external_members(&format!(
+                    "builtins.{}",
+                    base.split('[').next().unwrap_or(base)
+                ))?,
                 _ => return None,
-            }
+            };
+            names.extend(table.iter().map(|name| name.to_string()));
         }
-        if !named_tuple {
-            return None;
-        }
-        names.extend(
-            [
-                "count",
-                "index",
-                "_make",
-                "_asdict",
-                "_replace",
-                "_fields",
-                "_field_defaults",
-            ]
-            .map(String::from),
-        );
         Some(names)
     }
 
@@ -939,16 +1310,71 @@ impl Checker<'_, '_> {
 
     /// What calling a function gives, from its return annotation when that names an indexed class.
     fn return_type(&self, module: &str, qualname: &str, awaited: bool) -> Option<Type> {
-        let function = self.function_info(module, qualname)?;
-        if function
-            .decorators
+        if let Some(function) = self.function_info(module, qualname) {
+            if function
+                .decorators
+                .iter()
+                .any(|d| !is_transparent_decorator(d))
+                || function.is_async != awaited
+            {
+                return None;
+            }
+            return self.annotation_type(module, function.returns.as_deref()?);
+        }
+        // Overloads: whichever is chosen, the result is one of their return types.
+        let definitions = self.definitions(module, qualname)?;
+        let overloads: Vec<&FunctionInfo> = definitions
             .iter()
-            .any(|d| !is_transparent_decorator(d))
-            || function.is_async != awaited
-        {
+            .filter(|function| function.decorators.iter().any(|d| d.ends_with("overload")))
+            .collect();
+        if overloads.is_empty() || definitions.len() - overloads.len() > 1 {
             return None;
         }
-        self.annotation_type(module, function.returns.as_deref()?)
+        let mut alternatives = Vec::new();
+        for function in overloads {
+            if function.is_async != awaited {
+                return None;
+            }
+            self.annotation_alternatives(
+                module,
+                function.returns.as_deref()?,
+                &mut alternatives,
+                0,
+            )?;
+        }
+        alternatives.dedup();
+        match alternatives.len() {
+            0 => None,
+            1 => alternatives.pop(),
+            _ => Some(Type::Union(alternatives)),
+        }
+    }
+
+    /// Every definition of a module function or a method (`Class.method`).
+    fn definitions(&self, module: &str, qualname: &str) -> Option<Vec<FunctionInfo>> {
+        match qualname.rsplit_once('.') {
+            Some((class, name)) => {
+                let class = class_info(self.modules, module, class)?;
+                Some(
+                    class
+                        .methods
+                        .iter()
+                        .filter(|method| method.name == name)
+                        .cloned()
+                        .collect(),
+                )
+            }
+            None => {
+                let info = self.modules.module(module)?;
+                Some(
+                    info.functions
+                        .iter()
+                        .filter(|function| function.name == qualname)
+                        .cloned()
+                        .collect(),
+                )
+            }
+        }
     }
 
     // The checks.
@@ -1015,7 +1441,10 @@ impl Checker<'_, '_> {
                 }
                 let class_object_extra = matches!(object_type, Type::Class { .. })
                     && matches!(name.as_str(), "mro" | "register");
-                let exists = members.contains(&name) || class_object_extra;
+                let sunder = name.len() > 2 && name.starts_with('_') && name.ends_with('_');
+                let exists = members.contains(&name)
+                    || class_object_extra
+                    || (sunder && members.contains(SUNDER_MARKER));
                 let what = if matches!(object_type, Type::Class { .. }) {
                     "class"
                 } else {
@@ -1042,7 +1471,7 @@ impl Checker<'_, '_> {
                         return;
                     };
                     exists |= members.contains(&name);
-                    available.extend(members);
+                    available.extend(members.into_iter().filter(|member| member != SUNDER_MARKER));
                     owners.push(qualname.clone());
                 }
                 (
