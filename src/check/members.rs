@@ -667,6 +667,15 @@ impl Checker<'_, '_> {
             return None;
         }
         if bindings.len() > 1 {
+            let all_functions = bindings
+                .iter()
+                .all(|binding| matches!(binding.kind, BindingKind::Function { .. }));
+            if scope.kind == ScopeKind::Module && all_functions {
+                // Overloads (or conditional definitions) of one function: the index decides.
+                self.this_module.as_ref()?;
+                return self
+                    .symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
+            }
             if scope.kind == ScopeKind::Module || bindings.len() > 8 {
                 return None;
             }
@@ -1974,6 +1983,7 @@ mod tests {
     use crate::index::resolve::MapSource;
 
     const MODELS: &str = r#"
+import json
 import typing
 
 class Base:
@@ -2003,6 +2013,10 @@ class Response(Base):
 
 class Headers(typing.MutableMapping[str, str]):
     def update_all(self, other: dict) -> None:
+        pass
+
+class Decoder(json.JSONDecoder):
+    def extra(self, value: str) -> None:
         pass
 
 class Dynamic:
@@ -2085,14 +2099,41 @@ def helper(value: str, encoding: str = "utf-8") -> str:
         )
         .is_empty());
         // A class with an external base: its own methods are known, its missing members are not.
-        assert!(names(MAIN, "h = response.headers()\n    return h.anything").is_empty());
+        let fixture =
+            "from app.models import Decoder\n\ndef run(decoder: Decoder):\n    <CURSOR>\n";
+        assert!(names(fixture, "return decoder.anything").is_empty());
         assert_eq!(
-            problems(MAIN, "h = response.headers()\n    h.update_all({}, 1)"),
+            problems(fixture, "decoder.extra('a', 1)"),
             vec![(
                 ProblemKind::Call(crate::check::CallProblem::TooManyPositional),
-                "update_all".to_string()
+                "extra".to_string()
             )]
         );
+        // A base from `typing` has known members.
+        assert_eq!(
+            names(
+                MAIN,
+                "h = response.headers()\n    h.update({})\n    return h.anything"
+            ),
+            vec!["anything"]
+        );
+    }
+
+    #[test]
+    fn unions_builtins_and_overloads() {
+        let fixture = "import typing\nfrom app.models import Response, Headers\n\ndef run(a: typing.Optional[Response], b: Response | Headers | None, text: str, items: typing.List[int]):\n    <CURSOR>\n";
+        assert!(names(
+            fixture,
+            "return a.json(), b.get, b.close(), text.upper(), items.append(1)"
+        )
+        .is_empty());
+        assert_eq!(names(fixture, "return a.jsn"), vec!["jsn"]);
+        assert_eq!(names(fixture, "return b.nothing"), vec!["nothing"]);
+        assert_eq!(names(fixture, "return text.uper()"), vec!["uper"]);
+        assert_eq!(names(fixture, "return items.push(1)"), vec!["push"]);
+        let overloads = "import typing\nfrom app.models import Response\n\n@typing.overload\ndef load(x: int) -> Response: ...\n@typing.overload\ndef load(x: str) -> typing.Optional[Response]: ...\ndef load(x):\n    return None\n\ndef run():\n    <CURSOR>\n";
+        assert_eq!(names(overloads, "return load(1).statuss"), vec!["statuss"]);
+        assert!(names(overloads, "return load(1).status").is_empty());
     }
 
     #[test]
