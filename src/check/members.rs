@@ -679,9 +679,25 @@ impl Checker<'_, '_> {
             if scope.kind == ScopeKind::Module || bindings.len() > 8 {
                 return None;
             }
-            // Every binding of a local must give the same type.
+            // Every binding that can reach the read must give the same type: those before it, and
+            // those after it inside a loop around it (a read from a nested scope sees them all).
+            let loops = if found_scope == scope_index {
+                self.enclosing_loops(node, scope)
+            } else {
+                Vec::new()
+            };
+            let reaching: Vec<&Binding> = bindings
+                .iter()
+                .filter(|binding| {
+                    found_scope != scope_index
+                        || binding.start < node.start_byte()
+                        || loops
+                            .iter()
+                            .any(|&(start, end)| start <= binding.start && binding.start < end)
+                })
+                .collect();
             let mut found: Option<Type> = None;
-            for binding in bindings {
+            for binding in reaching {
                 let ty = self.binding_type(name, found_scope, binding, depth)?;
                 if found.as_ref().is_some_and(|previous| previous != &ty) {
                     return None;
@@ -695,6 +711,22 @@ impl Checker<'_, '_> {
             return self.symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
         }
         self.binding_type(name, found_scope, &bindings[0], depth)
+    }
+
+    /// The byte ranges of the `for` and `while` statements around `node` inside `scope`.
+    fn enclosing_loops(&self, node: Node, scope: &super::names::Scope) -> Vec<(usize, usize)> {
+        let mut loops = Vec::new();
+        let mut current = node.parent();
+        while let Some(ancestor) = current {
+            if ancestor.start_byte() <= scope.start {
+                break;
+            }
+            if matches!(ancestor.kind(), "for_statement" | "while_statement") {
+                loops.push((ancestor.start_byte(), ancestor.end_byte()));
+            }
+            current = ancestor.parent();
+        }
+        loops
     }
 
     /// The type one binding of a local or parameter gives a name.
@@ -784,9 +816,7 @@ impl Checker<'_, '_> {
         if decorators.iter().any(|d| d.ends_with("staticmethod")) {
             return None;
         }
-        if decorators.iter().any(|d| !is_transparent_decorator(d)) {
-            return Some(None);
-        }
+        // Other decorators change what the method is from outside, not what `self` is inside it.
         let Some(qualname) = self.class_qualname(class_scope) else {
             return Some(None);
         };
@@ -1557,46 +1587,77 @@ impl Checker<'_, '_> {
         if inside_error(node) {
             return;
         }
-        let Some(callee) = self.infer(function, 0) else {
-            return;
+        let targets: Vec<Type> = match self.infer(function, 0) {
+            Some(callee @ (Type::Function { .. } | Type::Class { .. })) => vec![callee],
+            Some(_) => return,
+            None => {
+                // A method of a union: the call must fail for every alternative that has it.
+                let Some(Type::Union(alternatives)) = function
+                    .child_by_field_name("object")
+                    .filter(|_| function.kind() == "attribute")
+                    .and_then(|object| self.infer(object, 0))
+                else {
+                    return;
+                };
+                let Some(attribute) = function.child_by_field_name("attribute") else {
+                    return;
+                };
+                let attribute = self.text(attribute).to_string();
+                alternatives
+                    .iter()
+                    .filter_map(|alternative| self.member_type(alternative, &attribute))
+                    .filter(|ty| matches!(ty, Type::Function { .. }))
+                    .collect()
+            }
         };
+        let mut first_problem = None;
+        for target in targets.iter() {
+            match self.call_problem(target, node, arguments) {
+                Some(problem) => {
+                    first_problem.get_or_insert(problem);
+                }
+                None => return,
+            }
+        }
+        if let Some((kind, message, name, at)) = first_problem {
+            self.push_call(kind, message, name, at);
+        }
+    }
+
+    /// What is wrong with calling `callee` with the call's arguments; `None` when it fits or the
+    /// signature is not known for certain.
+    fn call_problem<'t>(
+        &self,
+        callee: &Type,
+        node: Node<'t>,
+        arguments: Node<'t>,
+    ) -> Option<(CallProblem, String, String, Node<'t>)> {
         let (info, bound, display, callee_module) = match callee {
             Type::Function {
                 module,
                 qualname,
                 bound,
             } => {
-                let Some(info) = self.function_info(&module, &qualname) else {
-                    return;
-                };
-                let display = qualname.rsplit('.').next().unwrap_or(&qualname).to_string();
-                let bound = bound && info.kind != FunctionKind::StaticMethod;
-                (info, bound, display, module)
+                let info = self.function_info(module, qualname)?;
+                let display = qualname.rsplit('.').next().unwrap_or(qualname).to_string();
+                let bound = *bound && info.kind != FunctionKind::StaticMethod;
+                (info, bound, display, module.clone())
             }
             Type::Class { module, qualname } => {
-                let Some(Some((init, owner_module, owner_class))) =
-                    self.constructor(&module, &qualname)
-                else {
-                    return;
-                };
-                if self
-                    .function_info(&owner_module, &format!("{owner_class}.__init__"))
-                    .is_none()
-                {
-                    return;
-                }
-                let display = qualname.rsplit('.').next().unwrap_or(&qualname).to_string();
+                let (init, owner_module, owner_class) = self.constructor(module, qualname)??;
+                self.function_info(&owner_module, &format!("{owner_class}.__init__"))?;
+                let display = qualname.rsplit('.').next().unwrap_or(qualname).to_string();
                 (init, true, display, owner_module)
             }
-            _ => return,
+            _ => return None,
         };
         if info.decorators.iter().any(|d| !is_transparent_decorator(d))
             || info.kind == FunctionKind::Property
         {
-            return;
+            return None;
         }
         let skip_first = bound || info.kind == FunctionKind::ClassMethod;
-        let params: Vec<_> = info.params.iter().skip(usize::from(skip_first)).collect();
+        let params: Vec<&Param> = info.params.iter().skip(usize::from(skip_first)).collect();
         if skip_first
             && info.params.first().is_none_or(|p| {
                 !matches!(
@@ -1605,7 +1666,7 @@ impl Checker<'_, '_> {
                 )
             })
         {
-            return;
+            return None;
         }
         // The call's arguments.
         let mut positional = 0;
@@ -1638,8 +1699,9 @@ impl Checker<'_, '_> {
         }
         let has_var_positional = params.iter().any(|p| p.kind == ParamKind::VarPositional);
         let has_var_keyword = params.iter().any(|p| p.kind == ParamKind::VarKeyword);
-        let positional_params: Vec<_> = params
+        let positional_params: Vec<&Param> = params
             .iter()
+            .copied()
             .filter(|p| {
                 matches!(
                     p.kind,
@@ -1655,13 +1717,7 @@ impl Checker<'_, '_> {
                 positional_params.len(),
                 if positional_params.len() == 1 { "" } else { "s" },
             );
-            self.push_call(
-                CallProblem::TooManyPositional,
-                message,
-                display.clone(),
-                arguments,
-            );
-            return;
+            return Some((CallProblem::TooManyPositional, message, display, arguments));
         }
         if !has_var_keyword {
             let names: Vec<&str> = params
@@ -1685,18 +1741,17 @@ impl Checker<'_, '_> {
                             suggestions.iter().map(|name| format!("`{name}`")).collect();
                         message.push_str(&format!("; did you mean {}?", listed.join(" or ")));
                     }
-                    message.push_str(&format!(" signature: {signature}"));
-                    self.push_call(
+                    message.push_str(&format!("; signature: {signature}"));
+                    return Some((
                         CallProblem::UnknownKeyword,
                         message,
                         keyword.clone(),
                         *keyword_node,
-                    );
-                    return;
+                    ));
                 }
             }
         }
-        if self.check_none_arguments(
+        if let Some(problem) = self.none_argument(
             &callee_module,
             &display,
             &signature,
@@ -1705,10 +1760,10 @@ impl Checker<'_, '_> {
             arguments,
             line,
         ) {
-            return;
+            return Some(problem);
         }
         if star || double_star {
-            return;
+            return None;
         }
         for (index, param) in params.iter().enumerate() {
             if param.default.is_some()
@@ -1723,30 +1778,28 @@ impl Checker<'_, '_> {
             let by_keyword = param.kind != ParamKind::PositionalOnly
                 && keywords.iter().any(|(name, _)| name == &param.name);
             if !by_position && !by_keyword {
-                let message = format!("{line}: `{display}()` is missing the required argument `{}`; signature: {signature}", param.name);
-                self.push_call(
-                    CallProblem::MissingArgument,
-                    message,
-                    display.clone(),
-                    arguments,
+                let message = format!(
+                    "{line}: `{display}()` is missing the required argument `{}`; signature: {signature}",
+                    param.name
                 );
-                return;
+                return Some((CallProblem::MissingArgument, message, display, arguments));
             }
         }
+        None
     }
 
     /// A literal `None` passed for a parameter whose annotation certainly does not accept it.
-    /// Returns whether a problem was reported.
-    fn check_none_arguments(
-        &mut self,
+    #[allow(clippy::too_many_arguments)]
+    fn none_argument<'t>(
+        &self,
         function_module: &str,
         display: &str,
         signature: &str,
         params: &[&Param],
-        positional: &[Node],
-        arguments: Node,
+        positional: &[Node<'t>],
+        arguments: Node<'t>,
         line: u32,
-    ) -> bool {
+    ) -> Option<(CallProblem, String, String, Node<'t>)> {
         let positional_params: Vec<&Param> = params
             .iter()
             .copied()
@@ -1801,15 +1854,14 @@ impl Checker<'_, '_> {
                 "{line}: `{display}()` does not accept `None` for `{}: {annotation}`; signature: {signature}",
                 param.name
             );
-            self.push_call(
+            return Some((
                 CallProblem::NoneArgument,
                 message,
                 display.to_string(),
                 value,
-            );
-            return true;
+            ));
         }
-        false
+        None
     }
 
     /// Whether an annotation, read in `module`, names only types that `None` is not an instance
@@ -1842,6 +1894,18 @@ impl Checker<'_, '_> {
                 return false;
             }
             match resolve_dotted(self.modules, module, base) {
+                Some(Symbol::External(dotted))
+                    if matches!(dotted.as_str(), "typing.Union" | "typing_extensions.Union") =>
+                {
+                    let inner = part
+                        .split_once('[')
+                        .and_then(|(_, rest)| rest.strip_suffix(']'));
+                    inner.is_some_and(|inner| {
+                        split_top_level(inner, ',')
+                            .into_iter()
+                            .all(|alternative| self.annotation_rejects_none(module, alternative))
+                    })
+                }
                 Some(Symbol::Class { module, qualname }) => {
                     // A protocol may be satisfied by `None`.
                     class_info(self.modules, &module, &qualname)
