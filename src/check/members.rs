@@ -11,14 +11,16 @@ use std::sync::Arc;
 use tree_sitter::Node;
 
 use super::names::{closest_names, Binding, BindingKind, Resolution, ScopeKind, Scopes};
-use super::syntax::inside_error;
-use super::{CallProblem, Problem, ProblemKind, Spliced};
+use super::{path_to, CallProblem, Problem, ProblemKind, Spliced};
 use crate::index::extract::resolve_relative;
 use crate::index::model::{FunctionInfo, FunctionKind, ModuleInfo, Param, ParamKind, VariableInfo};
 use crate::index::resolve::{
     class_info, class_members, resolve_attribute, resolve_dotted, resolve_name, Members, Symbol,
 };
 use crate::index::ModuleSource;
+
+/// How many `x.name = ...` candidates [`assigned_attributes`] confirms with the tree.
+const MAX_ASSIGNED_ATTRIBUTE_HITS: usize = 10_000;
 
 /// How many steps of inference (through assignments and attributes) one expression may take.
 const MAX_INFERENCE_DEPTH: usize = 8;
@@ -497,6 +499,10 @@ pub fn check_members_and_calls(
     if !scopes.complete {
         return Vec::new();
     }
+    // Too many attribute assignments to confirm: stay silent rather than guess.
+    let Some(assigned_attributes) = assigned_attributes(spliced) else {
+        return Vec::new();
+    };
     let this_module = modules.module(module_name);
     let read_scopes: HashMap<usize, usize> = scopes
         .reads
@@ -510,28 +516,53 @@ pub fn check_members_and_calls(
         modules,
         this_module,
         read_scopes,
-        assigned_attributes: assigned_attributes(spliced),
+        assigned_attributes,
         problems: Vec::new(),
         reported: HashSet::new(),
     };
     let root = spliced.tree.root_node();
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
+    // Each node comes with whether it is written rather than read (an assignment target).
+    let mut stack = vec![(root, false)];
+    while let Some((node, target)) = stack.pop() {
         if node.end_byte() < spliced.start || node.start_byte() > spliced.end || node.is_error() {
             continue;
         }
         let inside = node.start_byte() >= spliced.start && node.end_byte() <= spliced.end;
         if inside {
             match node.kind() {
-                "attribute" => checker.check_attribute(node),
+                "attribute" if !target => checker.check_attribute(node),
                 "call" => checker.check_call(node),
                 _ => {}
             }
         }
+        let left = match node.kind() {
+            "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
+                node.child_by_field_name("left")
+            }
+            _ => None,
+        };
+        let passes_target = target
+            && matches!(
+                node.kind(),
+                "pattern_list"
+                    | "tuple_pattern"
+                    | "list_pattern"
+                    | "expression_list"
+                    | "tuple"
+                    | "list"
+                    | "parenthesized_expression"
+                    | "list_splat_pattern"
+            );
+        let deletes = node.kind() == "delete_statement";
         let mut cursor = node.walk();
         // Children are pushed in reverse so that problems come out in document order.
         let children: Vec<Node> = node.children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
+        stack.extend(
+            children
+                .into_iter()
+                .rev()
+                .map(|child| (child, passes_target || deletes || Some(child) == left)),
+        );
         if stack.len() > 100_000 {
             break;
         }
@@ -541,11 +572,12 @@ pub fn check_members_and_calls(
 
 /// Names `x` of every `something.x = ...` (or `+=`, annotated) in the document: attributes that
 /// code sets from outside the class, which the index does not see.
-fn assigned_attributes(spliced: &Spliced) -> HashSet<String> {
+fn assigned_attributes(spliced: &Spliced) -> Option<HashSet<String>> {
     let text = &spliced.text;
     let bytes = text.as_bytes();
     let mut names = HashSet::new();
     let mut index = 0;
+    let mut checked = 0;
     while let Some(found) = text[index..].find('.') {
         let dot = index + found;
         index = dot + 1;
@@ -569,6 +601,10 @@ fn assigned_attributes(spliced: &Spliced) -> HashSet<String> {
         if !assigns {
             continue;
         }
+        checked += 1;
+        if checked > MAX_ASSIGNED_ATTRIBUTE_HITS {
+            return None;
+        }
         // Confirm with the tree: the attribute is the target of an assignment (not `if x.a:`).
         let root = spliced.tree.root_node();
         let Some(attribute) = root
@@ -588,7 +624,7 @@ fn assigned_attributes(spliced: &Spliced) -> HashSet<String> {
             }
         }
     }
-    names
+    Some(names)
 }
 
 struct Checker<'s, 'a> {
@@ -715,18 +751,16 @@ impl Checker<'_, '_> {
 
     /// The byte ranges of the `for` and `while` statements around `node` inside `scope`.
     fn enclosing_loops(&self, node: Node, scope: &super::names::Scope) -> Vec<(usize, usize)> {
-        let mut loops = Vec::new();
-        let mut current = node.parent();
-        while let Some(ancestor) = current {
-            if ancestor.start_byte() <= scope.start {
-                break;
-            }
-            if matches!(ancestor.kind(), "for_statement" | "while_statement") {
-                loops.push((ancestor.start_byte(), ancestor.end_byte()));
-            }
-            current = ancestor.parent();
-        }
-        loops
+        path_to(
+            self.spliced.tree.root_node(),
+            node.start_byte(),
+            node.end_byte(),
+        )
+        .into_iter()
+        .filter(|ancestor| ancestor.start_byte() > scope.start)
+        .filter(|ancestor| matches!(ancestor.kind(), "for_statement" | "while_statement"))
+        .map(|ancestor| (ancestor.start_byte(), ancestor.end_byte()))
+        .collect()
     }
 
     /// The type one binding of a local or parameter gives a name.
@@ -1426,10 +1460,7 @@ impl Checker<'_, '_> {
             return;
         };
         let name = self.text(attribute).to_string();
-        if name.starts_with("__") && name.ends_with("__")
-            || self.is_assignment_target(node)
-            || inside_error(node)
-        {
+        if name.starts_with("__") && name.ends_with("__") {
             return;
         }
         let inferred = self.infer(object, 0);
@@ -1554,29 +1585,6 @@ impl Checker<'_, '_> {
         self.problems.push(problem);
     }
 
-    /// Whether the attribute is written rather than read (`x.a = 1`, `for x.a in`, `del x.a`).
-    fn is_assignment_target(&self, node: Node) -> bool {
-        let mut current = node;
-        while let Some(parent) = current.parent() {
-            match parent.kind() {
-                "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
-                    return parent.child_by_field_name("left") == Some(current);
-                }
-                "delete_statement" => return true,
-                "pattern_list"
-                | "tuple_pattern"
-                | "list_pattern"
-                | "expression_list"
-                | "tuple"
-                | "list"
-                | "parenthesized_expression"
-                | "list_splat_pattern" => current = parent,
-                _ => return false,
-            }
-        }
-        false
-    }
-
     fn check_call(&mut self, node: Node) {
         let (Some(function), Some(arguments)) = (
             node.child_by_field_name("function"),
@@ -1584,9 +1592,6 @@ impl Checker<'_, '_> {
         ) else {
             return;
         };
-        if inside_error(node) {
-            return;
-        }
         let targets: Vec<Type> = match self.infer(function, 0) {
             Some(callee @ (Type::Function { .. } | Type::Class { .. })) => vec![callee],
             Some(_) => return,

@@ -4,6 +4,8 @@
 //! Broken code is normal input: every check returns a list of problems and never panics. Precision
 //! comes first: when a check is unsure (dynamic code, unknown types, star imports), it says nothing.
 
+#[cfg(test)]
+mod fuzz;
 pub mod members;
 pub mod names;
 pub mod postprocess;
@@ -139,6 +141,45 @@ impl Spliced<'_> {
             line: self.line_of(start),
         }
     }
+}
+
+/// Deeper paths than this are not followed by [`path_to`].
+const MAX_PATH_DEPTH: usize = 4096;
+
+/// The nodes from the root down to the smallest node that contains `start..end`, root first.
+///
+/// Tree-sitter's `Node::parent` walks down from the root on every call, so climbing from a deep
+/// node costs the square of its depth; this descends once instead. Empty when the tree is deeper
+/// than the checks are willing to follow.
+pub fn path_to<'t>(
+    root: tree_sitter::Node<'t>,
+    start: usize,
+    end: usize,
+) -> Vec<tree_sitter::Node<'t>> {
+    let mut path = vec![root];
+    let mut cursor = root.walk();
+    'descend: loop {
+        if path.len() > MAX_PATH_DEPTH {
+            return Vec::new();
+        }
+        if !cursor.goto_first_child() {
+            break;
+        }
+        loop {
+            let node = cursor.node();
+            if node.start_byte() <= start
+                && end <= node.end_byte()
+                && !(node.start_byte() == node.end_byte() && start != end)
+            {
+                path.push(node);
+                continue 'descend;
+            }
+            if node.start_byte() > start || !cursor.goto_next_sibling() {
+                break 'descend;
+            }
+        }
+    }
+    path
 }
 
 /// Rounds `offset` down to a char boundary of `text`, clamped to its length.

@@ -334,7 +334,9 @@ impl<'a> Walker<'a> {
                     root.descendant_for_byte_range(index, index + 7)
                         .and_then(|node| {
                             let mut current = node;
-                            while let Some(parent) = current.parent() {
+                            // `globals` -> call -> subscript -> assignment: a few steps at most.
+                            for _ in 0..4 {
+                                let parent = current.parent()?;
                                 if parent.kind() == "assignment" {
                                     return Some(
                                         parent.child_by_field_name("left")?.start_byte() == index,

@@ -8,7 +8,7 @@ use std::fmt;
 
 use tree_sitter::Node;
 
-use super::{floor_char_boundary, splice, syntax, Before};
+use super::{floor_char_boundary, path_to, splice, syntax, Before};
 
 /// Limits for [`postprocess`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,16 +183,14 @@ fn block_end_cut(before: &Before, offset: usize, candidate: &str) -> Option<usiz
     let spliced = splice(before, offset, candidate)?;
     let root = spliced.tree.root_node();
     let first_byte = spliced.start + first_text;
-    let mut node = root.descendant_for_byte_range(first_byte, first_byte + 1)?;
-    while let Some(parent) = node.parent() {
-        if matches!(parent.kind(), "block" | "module") {
-            break;
-        }
-        node = parent;
-    }
-    let statement = node;
-    let container = statement.parent()?;
-    if syntax::inside_error(statement) {
+    let path = path_to(root, first_byte, first_byte + 1);
+    // The statement is the deepest node on the path whose parent is a block or the module.
+    let index = (1..path.len())
+        .rev()
+        .find(|&index| matches!(path[index - 1].kind(), "block" | "module"))?;
+    let statement = path[index];
+    let container = path[index - 1];
+    if path[..=index].iter().any(|node| node.is_error()) {
         return None;
     }
     let starts_here = statement.start_byte() >= spliced.start;

@@ -1,6 +1,6 @@
 //! Syntax: the tree-sitter ERROR and MISSING nodes a candidate adds to the document.
 
-use tree_sitter::{Node, Tree};
+use tree_sitter::Tree;
 
 use super::{Problem, ProblemKind, Spliced};
 
@@ -189,18 +189,6 @@ fn snippet(text: &str, start: usize, end: usize) -> String {
         shortened.push('…');
     }
     shortened
-}
-
-/// Whether a node or any of its ancestors is an ERROR node.
-pub fn inside_error(node: Node) -> bool {
-    let mut current = Some(node);
-    while let Some(node) = current {
-        if node.is_error() {
-            return true;
-        }
-        current = node.parent();
-    }
-    false
 }
 
 #[cfg(test)]
