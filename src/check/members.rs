@@ -485,6 +485,7 @@ fn is_transparent_decorator(decorator: &str) -> bool {
             | "abstractmethod"
             | "override"
             | "final"
+            | "overload"
             | "runtime_checkable"
     )
 }
@@ -813,14 +814,8 @@ impl Checker<'_, '_> {
                 if value.start_byte() != start || value.end_byte() != end {
                     return None;
                 }
-                // Only a call of a class or a plain alias of a module or class says something certain.
-                match self.infer(value, depth + 1)? {
-                    ty @ (Type::Instance { .. }
-                    | Type::Module(_)
-                    | Type::Class { .. }
-                    | Type::Union(_)) => Some(ty),
-                    Type::Function { .. } => None,
-                }
+                // A call of a class or a function, or an alias of a module, class or function.
+                self.infer(value, depth + 1)
             }
             BindingKind::Import { module, name } => {
                 let absolute = self.absolute_module(module)?;
@@ -1643,8 +1638,29 @@ impl Checker<'_, '_> {
                 qualname,
                 bound,
             } => {
-                let info = self.function_info(module, qualname)?;
                 let display = qualname.rsplit('.').next().unwrap_or(qualname).to_string();
+                let Some(info) = self.function_info(module, qualname) else {
+                    // Overloads: the call is wrong only when it fits none of them.
+                    let definitions = self.definitions(module, qualname)?;
+                    let overloads: Vec<&FunctionInfo> = definitions
+                        .iter()
+                        .filter(|function| {
+                            function.decorators.iter().any(|d| d.ends_with("overload"))
+                        })
+                        .collect();
+                    if overloads.is_empty() || definitions.len() - overloads.len() > 1 {
+                        return None;
+                    }
+                    let mut first = None;
+                    for overload in overloads {
+                        let bound = *bound && overload.kind != FunctionKind::StaticMethod;
+                        let problem = self.signature_problem(
+                            overload, bound, &display, module, node, arguments,
+                        )?;
+                        first.get_or_insert(problem);
+                    }
+                    return first;
+                };
                 let bound = *bound && info.kind != FunctionKind::StaticMethod;
                 (info, bound, display, module.clone())
             }
@@ -1656,6 +1672,20 @@ impl Checker<'_, '_> {
             }
             _ => return None,
         };
+        self.signature_problem(&info, bound, &display, &callee_module, node, arguments)
+    }
+
+    /// What is wrong with calling a function of this signature with the call's arguments.
+    fn signature_problem<'t>(
+        &self,
+        info: &FunctionInfo,
+        bound: bool,
+        display: &str,
+        callee_module: &str,
+        node: Node<'t>,
+        arguments: Node<'t>,
+    ) -> Option<(CallProblem, String, String, Node<'t>)> {
+        let display = display.to_string();
         if info.decorators.iter().any(|d| !is_transparent_decorator(d))
             || info.kind == FunctionKind::Property
         {
@@ -1909,6 +1939,21 @@ impl Checker<'_, '_> {
                         split_top_level(inner, ',')
                             .into_iter()
                             .all(|alternative| self.annotation_rejects_none(module, alternative))
+                    })
+                }
+                Some(Symbol::External(dotted))
+                    if matches!(
+                        dotted.as_str(),
+                        "typing.Literal" | "typing_extensions.Literal"
+                    ) =>
+                {
+                    let inner = part
+                        .split_once('[')
+                        .and_then(|(_, rest)| rest.strip_suffix(']'));
+                    inner.is_some_and(|inner| {
+                        split_top_level(inner, ',')
+                            .into_iter()
+                            .all(|value| value.trim() != "None")
                     })
                 }
                 Some(Symbol::Class { module, qualname }) => {
