@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod config;
+pub mod context;
 pub mod index;
 pub mod llm;
 pub mod store;

@@ -35,6 +35,7 @@ pub fn extract_module(name: &str, path: &str, source: &str, tree: &Tree) -> Modu
     extractor.module.path = path.to_string();
     extractor.module.is_package = is_package;
     extractor.module.has_errors = root.has_error();
+    extractor.module.source_hash = source_hash(source);
     extractor.module.docstring = block_docstring(root, source);
     extractor.module_statements(root, 0);
     extractor.module
@@ -775,6 +776,16 @@ fn decorators(node: Node, source: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// FNV-1a over the text: cheap, deterministic across runs (it is persisted with the entry).
+pub fn source_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in text.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    hash
 }
 
 /// The source text of a node, or an empty string if its range does not fit the source.

@@ -5,6 +5,7 @@ pub mod environment;
 pub mod extract;
 pub mod model;
 pub mod resolve;
+pub mod search;
 pub mod walk;
 pub mod workspace;
 

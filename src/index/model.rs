@@ -113,4 +113,8 @@ pub struct ModuleInfo {
     pub has_getattr: bool,
     /// The file did not parse cleanly; what was extracted is a best effort.
     pub has_errors: bool,
+    /// FNV-1a of the source text the entry was extracted from, so a caller holding the same text
+    /// can reuse the entry instead of extracting again.
+    #[serde(default)]
+    pub source_hash: u64,
 }

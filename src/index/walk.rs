@@ -38,6 +38,27 @@ pub struct WalkReport {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+/// One walk entry: a Python file with its module name, a file left out, or nothing.
+fn visit(root: &Path, entry: Result<ignore::DirEntry, ignore::Error>) -> Option<Result<SourceFile, (PathBuf, String)>> {
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(error) => return Some(Err((root.to_path_buf(), error.to_string()))),
+    };
+    if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+        return None;
+    }
+    let path = entry.path();
+    let extension = path.extension().and_then(|e| e.to_str())?;
+    if extension != "py" && extension != "pyi" {
+        return None;
+    }
+    let relative = path.strip_prefix(root).ok()?.to_string_lossy().replace('\\', "/");
+    Some(match module_name(&relative) {
+        Some(module) => Ok(SourceFile { path: path.to_path_buf(), relative, module }),
+        None => Err((path.to_path_buf(), "no importable module name".to_string())),
+    })
+}
+
 /// Whether a folder is one the walk never enters.
 fn skip_folder(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -54,53 +75,39 @@ fn skip_folder(path: &Path) -> bool {
 
 /// Walks the workspace and lists its Python modules (`.py` and `.pyi`).
 pub fn discover(root: &Path) -> WalkReport {
-    let mut report = WalkReport::default();
+    let found: std::sync::Mutex<WalkReport> = std::sync::Mutex::new(WalkReport::default());
+    // The walk runs on two threads: on large trees (Django has 2,500 folders, most of them
+    // translations) it is bound by the per-folder look-ups for ignore files.
     let walker = ignore::WalkBuilder::new(root)
         .hidden(true)
         .git_ignore(true)
         .git_global(false)
         .git_exclude(true)
+        .ignore(false)
         .require_git(false)
         .parents(false)
         .follow_links(false)
+        .threads(2)
         .filter_entry(|entry| {
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
             !(is_dir && entry.depth() > 0 && skip_folder(entry.path()))
         })
-        .build();
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(error) => {
-                report.skipped.push((root.to_path_buf(), error.to_string()));
-                continue;
+        .build_parallel();
+    walker.run(|| {
+        Box::new(|entry| {
+            let outcome = visit(root, entry);
+            if let Some(outcome) = outcome {
+                if let Ok(mut report) = found.lock() {
+                    match outcome {
+                        Ok(file) => report.files.push(file),
+                        Err(skipped) => report.skipped.push(skipped),
+                    }
+                }
             }
-        };
-        if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
-            continue;
-        }
-        let path = entry.path();
-        let Some(extension) = path.extension().and_then(|e| e.to_str()) else {
-            continue;
-        };
-        if extension != "py" && extension != "pyi" {
-            continue;
-        }
-        let Ok(relative_path) = path.strip_prefix(root) else {
-            continue;
-        };
-        let relative = relative_path.to_string_lossy().replace('\\', "/");
-        match module_name(&relative) {
-            Some(module) => report.files.push(SourceFile {
-                path: path.to_path_buf(),
-                relative,
-                module,
-            }),
-            None => report
-                .skipped
-                .push((path.to_path_buf(), "no importable module name".to_string())),
-        }
-    }
+            ignore::WalkState::Continue
+        })
+    });
+    let mut report = found.into_inner().unwrap_or_default();
     // A `.pyi` stub and its `.py` share a module name: the stub wins, it is what checkers read.
     report.files.sort_by(|a, b| {
         a.module.cmp(&b.module).then(
@@ -126,7 +133,8 @@ fn is_identifier(text: &str) -> bool {
 /// `pkg/sub/mod.py` is `pkg.sub.mod`, `pkg/__init__.py` is `pkg`. A leading `src/`
 /// (the src layout) is not part of the name. Folders that are not identifiers cut the name: the
 /// module is named from the first identifier folder after the last one that is not (so
-/// `scripts-2/tool.py` is `tool`). Returns `None` when the file name itself is not an identifier.
+/// `scripts-2/tool.py` is `tool`). Returns `None` when the file name has characters other than
+/// letters, digits and `_`.
 pub fn module_name(relative: &str) -> Option<String> {
     let relative = relative.trim_start_matches("./");
     let mut parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty()).collect();
@@ -134,7 +142,9 @@ pub fn module_name(relative: &str) -> Option<String> {
     let stem = file
         .strip_suffix(".pyi")
         .or_else(|| file.strip_suffix(".py"))?;
-    if !is_identifier(stem) {
+    // A stem such as `0001_initial` cannot be named in an import statement, but `importlib` loads
+    // it (Django's migrations): it is indexed under that name.
+    if stem.is_empty() || !stem.chars().all(|c| c.is_alphanumeric() || c == '_') {
         return None;
     }
     if parts.first() == Some(&"src") {
@@ -174,6 +184,7 @@ mod tests {
         assert_eq!(module_name("setup.py").as_deref(), Some("setup"));
         assert_eq!(module_name("my-scripts/tool.py").as_deref(), Some("tool"));
         assert_eq!(module_name("pkg/not-a-module.py"), None);
+        assert_eq!(module_name("app/migrations/0001_initial.py").as_deref(), Some("app.migrations.0001_initial"));
         assert_eq!(module_name("__init__.py"), None);
     }
 

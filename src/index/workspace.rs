@@ -22,6 +22,9 @@ use super::ModuleSource;
 /// Workspace files larger than this are not indexed (huge generated modules).
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
+/// At most this many workspace files are indexed (the rest is logged as skipped).
+pub const MAX_FILES: usize = 50_000;
+
 /// How many files the background indexer parses before publishing them.
 const BATCH_FILES: usize = 256;
 
@@ -78,6 +81,7 @@ pub struct Index {
     /// By path relative to the root.
     files: Arc<HashMap<String, FileState>>,
     environment: Arc<Environment>,
+    symbol_docs: Arc<super::search::SymbolDocs>,
 }
 
 impl std::fmt::Debug for Index {
@@ -111,6 +115,7 @@ impl Index {
             modules: Arc::default(),
             files: Arc::default(),
             environment,
+            symbol_docs: Arc::default(),
         }
     }
 
@@ -134,7 +139,13 @@ impl Index {
         progress: &mut dyn FnMut(Progress),
     ) -> IndexReport {
         let root = self.root.as_ref().clone();
-        let walked = walk::discover(&root);
+        let mut walked = walk::discover(&root);
+        if walked.files.len() > MAX_FILES {
+            // A huge workspace: index the first files (in module order) and say what was left.
+            let left = walked.files.split_off(MAX_FILES);
+            tracing::warn!(indexed = MAX_FILES, left_out = left.len(), "workspace has too many Python files; indexing part of it");
+            walked.skipped.extend(left.into_iter().map(|f| (f.path, "workspace file limit reached".to_string())));
+        }
         let mut report = IndexReport {
             files: walked.files.len(),
             skipped: walked.skipped,
@@ -144,10 +155,17 @@ impl Index {
             .cache_dir
             .as_ref()
             .map(|dir| cache::cache_file(dir, &root));
-        let mut cached = cache_path
+        // Entries move into `Arc`s once, so reusing one costs a reference count, not a copy.
+        let mut cached: HashMap<String, CachedFile> = cache_path
             .as_ref()
             .and_then(|path| cache::load(path, &root))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(relative, entry)| {
+                let CacheEntry { size, mtime_ns, module, .. } = entry;
+                (relative, CachedFile { size, mtime_ns, module: Arc::new(module) })
+            })
+            .collect();
         let total = walked.files.len();
         progress(Progress {
             done: 0,
@@ -234,7 +252,7 @@ impl Index {
             ..
         } = indexed;
         self.remove_relative(&relative);
-        Arc::make_mut(&mut self.modules).insert(state.module.clone(), Arc::new(module));
+        Arc::make_mut(&mut self.modules).insert(state.module.clone(), module);
         Arc::make_mut(&mut self.files).insert(relative, state);
     }
 
@@ -271,6 +289,27 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.modules.is_empty()
+    }
+
+    /// The symbol documents of every workspace module but `exclude_module`.
+    /// The symbol documents of every workspace module but `exclude_module`, for
+    /// [`search::bm25`](super::search::bm25) and [`search::named`](super::search::named).
+    pub fn symbol_documents(&self, exclude_module: &str) -> Vec<(String, Arc<super::search::ModuleDocs>)> {
+        let modules: Vec<(&String, &Arc<ModuleInfo>)> =
+            self.modules.iter().filter(|(name, _)| name.as_str() != exclude_module).collect();
+        let docs = self.symbol_docs.of_all(modules.iter().map(|(_, module)| *module));
+        modules.into_iter().map(|(name, _)| name.clone()).zip(docs).collect()
+    }
+
+    /// BM25 over the symbols of the workspace's modules, leaving out `exclude_module`.
+    pub fn search(&self, query: &[u64], exclude_module: &str, limit: usize) -> Vec<super::search::Hit> {
+        super::search::bm25(&self.symbol_documents(exclude_module), query, limit)
+    }
+
+    /// Module-level classes and functions whose normalized name (see
+    /// [`normalized_name`](super::search::normalized_name)) is one of `names`.
+    pub fn find_named(&self, names: &[String], exclude_module: &str) -> Vec<super::search::Hit> {
+        super::search::named(&self.symbol_documents(exclude_module), names)
     }
 
     /// The path relative to the root, or `None` for a path outside the workspace.
@@ -321,7 +360,7 @@ impl Index {
         self.insert_indexed(Indexed {
             relative: relative.to_string(),
             state,
-            module,
+            module: Arc::new(module),
             from_cache: false,
         });
     }
@@ -361,13 +400,20 @@ impl Index {
 struct Indexed {
     relative: String,
     state: FileState,
-    module: ModuleInfo,
+    module: Arc<ModuleInfo>,
     from_cache: bool,
+}
+
+/// A persisted entry, as the build reuses it.
+struct CachedFile {
+    size: u64,
+    mtime_ns: u64,
+    module: Arc<ModuleInfo>,
 }
 
 fn index_file(
     file: &SourceFile,
-    cached: Option<&CacheEntry>,
+    cached: Option<&CachedFile>,
     max_file_bytes: u64,
 ) -> Result<Indexed, (PathBuf, String)> {
     let metadata =
@@ -414,7 +460,7 @@ fn index_file(
     Ok(Indexed {
         relative: file.relative.clone(),
         state,
-        module,
+        module: Arc::new(module),
         from_cache: false,
     })
 }
@@ -592,6 +638,33 @@ mod tests {
         );
         assert_eq!((report.parsed, report.from_cache), (0, 2));
         assert_eq!(warm.module("pkg.a").expect("cached").classes[0].name, "A");
+    }
+
+    #[test]
+    fn imports_of_installed_packages_resolve_through_the_environment() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path().to_path_buf();
+        write(&root, "app.py", "from lib_a import f\nfrom app_lib import g\n");
+        write(&root, "app_lib.py", "def g(): ...\n");
+        let site = ".venv/lib/python3.12/site-packages";
+        write(&root, &format!("{site}/lib_a/__init__.py"), "from .sub.mod import f\n");
+        write(&root, &format!("{site}/lib_a/sub/mod.py"), "def f(x: int) -> int: ...\n");
+        write(&root, &format!("{site}/app_lib.py"), "def shadowed(): ...\n");
+        let environment = Arc::new(Environment::discover(&root, &[]));
+        let options = IndexOptions { cache_dir: None, max_file_bytes: DEFAULT_MAX_FILE_BYTES };
+        let (index, report) = Index::build(root.clone(), environment.clone(), &options, &mut |_| {});
+        assert_eq!(report.files, 2, "the virtual environment is not part of the workspace");
+        assert_eq!(environment.loaded_count(), 0, "nothing installed is read before it is asked for");
+        assert_eq!(
+            crate::index::resolve::resolve_name(&index, "app", "f"),
+            Some(crate::index::resolve::Symbol::Function { module: "lib_a.sub.mod".into(), qualname: "f".into() })
+        );
+        assert_eq!(environment.loaded_count(), 2);
+        // The workspace's own module wins over an installed one of the same name.
+        assert_eq!(
+            crate::index::resolve::resolve_name(&index, "app", "g"),
+            Some(crate::index::resolve::Symbol::Function { module: "app_lib".into(), qualname: "g".into() })
+        );
     }
 
     #[test]

@@ -1,0 +1,780 @@
+//! The hole at the cursor: enclosing function and class, expected type, typed names in scope.
+//!
+//! An empty body (the usual shape of a hole) often does not parse: the document is repaired by
+//! putting `...` at the cursor when the cursor's line is blank, and parsed again, so the
+//! enclosing definitions are found the same way whether the body is empty or half written.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tree_sitter::{Node, Tree};
+
+use crate::index::extract::{extract_module, node_text};
+use crate::index::model::{FunctionInfo, ModuleInfo};
+
+/// A name visible at the cursor, with its type when one is written or can be read off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedName {
+    pub name: String,
+    /// An annotation as written, or the callee of the constructor/call it was assigned from
+    /// (`Foo` for `x = Foo(...)`, `self.make` for `x = self.make(...)`), prefixed with `call:`.
+    pub type_text: Option<String>,
+    pub origin: NameOrigin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameOrigin {
+    Parameter,
+    Local,
+    SelfAttribute,
+}
+
+/// What the code around the cursor says about the hole.
+#[derive(Debug, Clone, Default)]
+pub struct Hole {
+    /// The current module, extracted from the (repaired) document text.
+    pub module: Arc<ModuleInfo>,
+    /// The innermost enclosing class, as a qualname.
+    pub class_qualname: Option<String>,
+    /// The innermost enclosing function as the index knows it (methods and module functions).
+    pub function: Option<FunctionInfo>,
+    /// The qualname of the innermost enclosing function (`Class.method`, `outer.inner`).
+    pub function_qualname: Option<String>,
+    pub expected_type: Option<String>,
+    pub names_in_scope: Vec<TypedName>,
+    /// Identifiers in the enclosing function's header and docstring, and in lines near the cursor.
+    pub nearby_identifiers: Vec<String>,
+    /// How the rest of the document uses names.
+    pub usage: Usage,
+    /// The call whose argument the cursor is in, if any.
+    pub call_argument: Option<CallArgument>,
+}
+
+/// The cursor stands in an argument of a call: which callee, which argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallArgument {
+    /// The callee as written (`make`, `self.build`, `mod.Class`).
+    pub callee: String,
+    /// How many positional arguments come before the cursor's.
+    pub position: usize,
+    /// The keyword, when the cursor is in `name=...`.
+    pub keyword: Option<String>,
+}
+
+/// Name and attribute uses in the document, outside of import statements.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// Identifier uses (not attribute names) in the whole document.
+    pub names: HashMap<String, u32>,
+    /// Identifier uses inside the enclosing class.
+    pub names_in_class: HashMap<String, u32>,
+    /// Attribute names (`x.name`) anywhere in the document.
+    pub attributes: HashMap<String, u32>,
+    /// `name.attr` pairs where `name` is a plain identifier.
+    pub qualified: HashMap<(String, String), u32>,
+    /// Names and dotted names that are called somewhere (`Foo(...)`, `mod.Foo(...)`).
+    pub called: HashSet<String>,
+}
+
+/// Lines above and below the cursor whose identifiers feed the retrieval query.
+const NEARBY_LINES: usize = 12;
+
+/// Reads the hole at byte `offset` of `text`, whose tree is `tree`, in module `module_name`.
+///
+/// `known` is the index's entry for this module, if any: it is used as it is when it was
+/// extracted from exactly this text (and either the cursor needed no repair or the text has no
+/// syntax error), instead of extracting again.
+pub fn analyze(
+    text: &str,
+    tree: &Tree,
+    module_name: &str,
+    path: &str,
+    offset: usize,
+    known: Option<Arc<ModuleInfo>>,
+) -> Hole {
+    let offset = floor_boundary(text, offset.min(text.len()));
+    let p0 = std::time::Instant::now();
+    let original_hash = if known.is_some() { crate::index::extract::source_hash(text) } else { 0 };
+    let repaired = repair(text, offset);
+    let reparsed;
+    let (text, tree) = match &repaired {
+        Some(repaired) => {
+            // An incremental reparse: the tree is edited where `...` went in.
+            let mut edited = tree.clone();
+            let inserted = repaired.len() - text.len();
+            let start = point_at(text, offset);
+            let mut end = start;
+            for c in repaired[offset..offset + inserted].chars() {
+                if c == '\n' {
+                    end.row += 1;
+                    end.column = 0;
+                } else {
+                    end.column += c.len_utf8();
+                }
+            }
+            edited.edit(&tree_sitter::InputEdit {
+                start_byte: offset,
+                old_end_byte: offset,
+                new_end_byte: offset + inserted,
+                start_position: start,
+                old_end_position: start,
+                new_end_position: end,
+            });
+            match crate::store::parse_python(repaired, Some(&edited)) {
+                Some(parsed) => {
+                    reparsed = parsed;
+                    (repaired.as_str(), &reparsed)
+                }
+                None => (text, tree),
+            }
+        }
+        None => (text, tree),
+    };
+    // The cursor now sits on the `...` that was put in (when it was).
+    let offset = match &repaired {
+        Some(r) if text.len() == r.len() => offset + r[offset..].find("...").unwrap_or(0),
+        _ => offset,
+    };
+    let p1 = p0.elapsed();
+    // An entry of this very text is reused; after a repair only when the text parsed cleanly
+    // anyway (the `...` then changes nothing the extraction reads).
+    let reusable = known.filter(|k| k.source_hash == original_hash && (repaired.is_none() || !k.has_errors));
+    let module = match reusable {
+        Some(known) => known,
+        None => Arc::new(extract_module(module_name, path, text, tree)),
+    };
+    let p2 = p0.elapsed();
+    let mut hole = Hole {
+        module,
+        ..Hole::default()
+    };
+    let Some(node) = tree.root_node().descendant_for_byte_range(offset, offset) else {
+        return hole;
+    };
+
+    // Enclosing definitions, innermost first.
+    let mut definitions: Vec<Node> = Vec::new();
+    let mut ancestor = Some(node);
+    while let Some(current) = ancestor {
+        if matches!(current.kind(), "function_definition" | "class_definition") {
+            definitions.push(current);
+        }
+        ancestor = current.parent();
+    }
+    let function_node = definitions
+        .iter()
+        .copied()
+        .find(|n| n.kind() == "function_definition");
+    let outer_first: Vec<Node> = definitions.iter().rev().copied().collect();
+    let names: Vec<&str> = outer_first
+        .iter()
+        .filter_map(|n| {
+            n.child_by_field_name("name")
+                .map(|name| node_text(name, text))
+        })
+        .collect();
+    if let Some(function) = function_node {
+        let position = outer_first
+            .iter()
+            .position(|n| n.id() == function.id())
+            .unwrap_or(0);
+        hole.function_qualname =
+            Some(names[..=position.min(names.len().saturating_sub(1))].join("."));
+        // The class the function is a method of, or the innermost class around the cursor.
+        let classes: Vec<&str> = outer_first[..position]
+            .iter()
+            .filter(|n| n.kind() == "class_definition")
+            .filter_map(|n| {
+                n.child_by_field_name("name")
+                    .map(|name| node_text(name, text))
+            })
+            .collect();
+        if !classes.is_empty()
+            && outer_first[..position]
+                .iter()
+                .all(|n| n.kind() == "class_definition")
+        {
+            hole.class_qualname = Some(classes.join("."));
+        }
+        hole.function = find_function(&hole.module, hole.class_qualname.as_deref(), function, text);
+    } else {
+        let classes: Vec<&str> = outer_first
+            .iter()
+            .take_while(|n| n.kind() == "class_definition")
+            .filter_map(|n| {
+                n.child_by_field_name("name")
+                    .map(|name| node_text(name, text))
+            })
+            .collect();
+        if !classes.is_empty() {
+            hole.class_qualname = Some(classes.join("."));
+        }
+    }
+
+    hole.expected_type = expected_type(node, function_node, hole.function.as_ref(), text, offset);
+    hole.call_argument = call_argument(node, text, offset);
+    if let Some(function) = &hole.function {
+        for param in &function.params {
+            hole.names_in_scope.push(TypedName {
+                name: param.name.clone(),
+                type_text: param.annotation.clone(),
+                origin: NameOrigin::Parameter,
+            });
+        }
+    }
+    if let Some(function) = function_node {
+        if let Some(body) = function.child_by_field_name("body") {
+            collect_locals(body, text, offset, &mut hole.names_in_scope, 0);
+        }
+    }
+    hole.nearby_identifiers = nearby_identifiers(text, offset, function_node);
+    let class_node = definitions
+        .iter()
+        .copied()
+        .find(|n| n.kind() == "class_definition");
+    let class_range = class_node.map(|n| (n.start_byte(), n.end_byte()));
+    let p3 = p0.elapsed();
+    count_usage(tree.root_node(), text, class_range, &mut hole.usage);
+    tracing::trace!(reparse = ?p1, extract = ?(p2 - p1), hole = ?(p3 - p2), usage = ?(p0.elapsed() - p3), "hole analysed");
+    hole
+}
+
+/// Counts name, attribute and call uses outside import statements, strings and comments.
+///
+/// A lexical scan rather than a tree walk: it is several times faster on large modules (this
+/// runs on every request) and reads broken code the same way as clean code.
+fn count_usage(root: Node, text: &str, class_range: Option<(usize, usize)>, usage: &mut Usage) {
+    let imports = import_ranges(root);
+    let bytes = text.as_bytes();
+    let mut names: HashMap<&str, u32> = HashMap::new();
+    let mut names_in_class: HashMap<&str, u32> = HashMap::new();
+    let mut attributes: HashMap<&str, u32> = HashMap::new();
+    let mut qualified: HashMap<(&str, &str), u32> = HashMap::new();
+    let mut called: HashSet<&str> = HashSet::new();
+    let mut import_index = 0;
+    // The previous identifier, when it was followed directly by `.` (the object of an attribute),
+    // and the start of the dotted chain it belongs to.
+    let mut object: Option<&str> = None;
+    let mut chain_start: Option<usize> = None;
+    let mut after_dot = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        while import_index < imports.len() && imports[import_index].1 <= i {
+            import_index += 1;
+        }
+        if let Some(&(start, end)) = imports.get(import_index) {
+            if i >= start && i < end {
+                i = end;
+                continue;
+            }
+        }
+        let c = bytes[i];
+        match c {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                after_dot = false;
+            }
+            b'"' | b'\'' => {
+                i = skip_string(bytes, i);
+                after_dot = false;
+                object = None;
+            }
+            b'.' => {
+                after_dot = true;
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80) {
+                    i += 1;
+                }
+                // A string prefix (`f"`, `rb'`) belongs to the string that follows.
+                if i < bytes.len() && (bytes[i] == b'"' || bytes[i] == b'\'') && i - start <= 2 {
+                    continue;
+                }
+                let Some(word) = text.get(start..i) else { continue };
+                let mut next = i;
+                while next < bytes.len() && (bytes[next] == b' ' || bytes[next] == b'\t') {
+                    next += 1;
+                }
+                let followed_by_dot = next < bytes.len() && bytes[next] == b'.';
+                let followed_by_call = next < bytes.len() && bytes[next] == b'(';
+                if after_dot {
+                    *attributes.entry(word).or_default() += 1;
+                    if let Some(object) = object {
+                        *qualified.entry((object, word)).or_default() += 1;
+                    }
+                    object = None;
+                } else {
+                    *names.entry(word).or_default() += 1;
+                    if class_range.is_some_and(|(s, e)| start >= s && i <= e) {
+                        *names_in_class.entry(word).or_default() += 1;
+                    }
+                    object = if followed_by_dot { Some(word) } else { None };
+                    chain_start = Some(start);
+                }
+                if followed_by_call {
+                    if let Some(chain) = chain_start.and_then(|s| text.get(s..i)) {
+                        called.insert(chain);
+                    }
+                }
+                after_dot = false;
+            }
+            b' ' | b'\t' | b'\\' => i += 1,
+            _ => {
+                after_dot = false;
+                object = None;
+                i += 1;
+            }
+        }
+    }
+    usage.names = names.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    usage.names_in_class = names_in_class.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    usage.attributes = attributes.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    usage.qualified = qualified.into_iter().map(|((o, a), v)| ((o.to_string(), a.to_string()), v)).collect();
+    usage.called = called.into_iter().map(str::to_string).collect();
+}
+
+/// The index of the byte after the string literal starting at `start` (a quote).
+fn skip_string(bytes: &[u8], start: usize) -> usize {
+    let quote = bytes[start];
+    let triple = bytes.len() >= start + 3 && bytes[start + 1] == quote && bytes[start + 2] == quote;
+    let mut i = start + if triple { 3 } else { 1 };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'\n' if !triple => return i,
+            c if c == quote => {
+                if !triple {
+                    return i + 1;
+                }
+                if bytes.len() >= i + 3 && bytes[i + 1] == quote && bytes[i + 2] == quote {
+                    return i + 3;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Byte ranges of the import statements at module level and in blocks below it (not inside
+/// functions), in order.
+fn import_ranges(root: Node) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root, 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "import_statement" | "import_from_statement" | "future_import_statement" => {
+                    out.push((child.start_byte(), child.end_byte()));
+                }
+                "if_statement" | "try_statement" | "with_statement" | "else_clause" | "elif_clause"
+                | "except_clause" | "finally_clause" | "block" | "ERROR"
+                    if depth < 6 =>
+                {
+                    stack.push((child, depth + 1));
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The document with `...` at the cursor when the cursor's line is blank up to its end.
+fn repair(text: &str, offset: usize) -> Option<String> {
+    let line_start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[offset..]
+        .find('\n')
+        .map(|i| offset + i)
+        .unwrap_or(text.len());
+    let before = text[line_start..offset].trim_end();
+    let blank = text[line_start..line_end].trim().is_empty();
+    let open = before.ends_with(['=', '(', '[', '{', ',', ':'])
+        || before.ends_with("return")
+        || before.ends_with("await");
+    let rest_closes = text[offset..line_end].trim().chars().all(|c| matches!(c, ')' | ']' | '}' | ',' | ':'));
+    if !blank && !(open && rest_closes) {
+        return None;
+    }
+    if !blank {
+        let mut repaired = String::with_capacity(text.len() + 4);
+        repaired.push_str(&text[..offset]);
+        repaired.push_str(if text[..offset].ends_with(' ') {
+            "..."
+        } else {
+            " ..."
+        });
+        repaired.push_str(&text[offset..]);
+        return Some(repaired);
+    }
+    let mut repaired = String::with_capacity(text.len() + 3);
+    repaired.push_str(&text[..offset]);
+    if offset == line_start {
+        // An unindented blank line: indent like the previous non-blank line's body would be.
+        let previous = text[..line_start]
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let indent = previous.len() - previous.trim_start().len();
+        let extra = if previous.trim_end().ends_with(':') {
+            4
+        } else {
+            0
+        };
+        repaired.push_str(&" ".repeat(indent + extra));
+    }
+    repaired.push_str("...");
+    repaired.push_str(&text[offset..]);
+    Some(repaired)
+}
+
+fn point_at(text: &str, offset: usize) -> tree_sitter::Point {
+    let before = &text[..offset];
+    let row = before.matches('\n').count();
+    let column = offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    tree_sitter::Point { row, column }
+}
+
+fn floor_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+fn find_function(
+    module: &ModuleInfo,
+    class: Option<&str>,
+    node: Node,
+    text: &str,
+) -> Option<FunctionInfo> {
+    let name = node_text(node.child_by_field_name("name")?, text);
+    let line = node.start_position().row as u32;
+    let candidates: &[FunctionInfo] = match class {
+        Some(qualname) => &crate::index::resolve::find_class(module, qualname)?.methods,
+        None => &module.functions,
+    };
+    candidates
+        .iter()
+        .find(|f| f.name == name && f.line == line)
+        .or_else(|| candidates.iter().find(|f| f.name == name))
+        .cloned()
+}
+
+/// The type the code at the cursor should produce, when the code says so.
+fn expected_type(
+    node: Node,
+    function_node: Option<Node>,
+    function: Option<&FunctionInfo>,
+    text: &str,
+    offset: usize,
+) -> Option<String> {
+    let returns = function
+        .and_then(|f| f.returns.clone())
+        .filter(|r| r != "None");
+    let mut ancestor = Some(node);
+    while let Some(current) = ancestor {
+        match current.kind() {
+            "return_statement" => return returns,
+            "assignment" => {
+                let right = current.child_by_field_name("right");
+                let right_start = right.map(|r| r.start_byte()).unwrap_or(usize::MAX);
+                if offset >= right_start {
+                    if let Some(annotation) = current.child_by_field_name("type") {
+                        let annotation = node_text(annotation, text).to_string();
+                        // Inside a list, set or tuple literal: the element type of `list[T]`.
+                        let in_literal = right.is_some_and(|r| {
+                            matches!(r.kind(), "list" | "set" | "tuple") && r.start_byte() < offset
+                        });
+                        if in_literal {
+                            if let Some(element) = element_type(&annotation) {
+                                return Some(element);
+                            }
+                        }
+                        return Some(annotation);
+                    }
+                }
+            }
+            "function_definition" | "class_definition" | "lambda" => break,
+            _ => {}
+        }
+        ancestor = current.parent();
+    }
+    // An empty (or `...`) body: the whole body is to be written, and it must return `returns`.
+    let body = function_node?.child_by_field_name("body")?;
+    let mut cursor = body.walk();
+    let statements: Vec<Node> = body
+        .named_children(&mut cursor)
+        .filter(|n| n.kind() != "comment")
+        .filter(|n| {
+            !(n.kind() == "expression_statement"
+                && n.named_child(0).map(|c| c.kind()) == Some("string"))
+        })
+        .collect();
+    let empty = statements
+        .iter()
+        .all(|n| matches!(node_text(*n, text).trim(), "..." | "pass"));
+    if empty {
+        returns
+    } else {
+        None
+    }
+}
+
+/// The call argument the cursor is in, when it is in one (and not inside a nested definition).
+fn call_argument(node: Node, text: &str, offset: usize) -> Option<CallArgument> {
+    let mut keyword = None;
+    let mut ancestor = Some(node);
+    while let Some(current) = ancestor {
+        match current.kind() {
+            "keyword_argument" => {
+                if keyword.is_none() {
+                    keyword = current.child_by_field_name("name").map(|n| node_text(n, text).to_string());
+                }
+            }
+            "argument_list" => {
+                let call = current.parent().filter(|p| p.kind() == "call")?;
+                let function = call.child_by_field_name("function")?;
+                if !matches!(function.kind(), "identifier" | "attribute") {
+                    return None;
+                }
+                let mut cursor = current.walk();
+                let position = current
+                    .named_children(&mut cursor)
+                    .filter(|a| a.end_byte() < offset && !matches!(a.kind(), "keyword_argument" | "comment"))
+                    .count();
+                return Some(CallArgument { callee: node_text(function, text).to_string(), position, keyword });
+            }
+            "function_definition" | "class_definition" | "lambda" | "block" | "expression_statement" => return None,
+            _ => {}
+        }
+        ancestor = current.parent();
+    }
+    None
+}
+
+/// `T` of `list[T]`, `List[T]`, `set[T]`, `Sequence[T]`, `tuple[T, ...]` and the like.
+fn element_type(annotation: &str) -> Option<String> {
+    let (container, rest) = annotation.split_once('[')?;
+    let container = container.rsplit('.').next().unwrap_or(container).trim();
+    let known = ["list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence", "MutableSequence", "Iterable", "tuple", "Tuple"];
+    if !known.contains(&container) {
+        return None;
+    }
+    let inner = rest.strip_suffix(']')?;
+    let mut depth = 0;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => return Some(inner[..i].trim().to_string()),
+            _ => {}
+        }
+    }
+    Some(inner.trim().to_string())
+}
+
+/// Names assigned in the function before the cursor (not inside nested definitions).
+fn collect_locals(node: Node, text: &str, offset: usize, out: &mut Vec<TypedName>, depth: usize) {
+    if depth > 48 {
+        return;
+    }
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        if child.start_byte() >= offset {
+            break;
+        }
+        match child.kind() {
+            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => {}
+            "assignment" => {
+                let left = child.child_by_field_name("left");
+                let annotation = child
+                    .child_by_field_name("type")
+                    .map(|t| node_text(t, text).to_string());
+                let right = child.child_by_field_name("right");
+                if let Some(left) = left.filter(|l| l.kind() == "identifier") {
+                    let type_text = annotation.or_else(|| right.and_then(|r| call_type(r, text)));
+                    let name = node_text(left, text).to_string();
+                    out.retain(|n| !(n.name == name && n.origin == NameOrigin::Local));
+                    out.push(TypedName {
+                        name,
+                        type_text,
+                        origin: NameOrigin::Local,
+                    });
+                }
+                collect_locals(child, text, offset, out, depth + 1);
+            }
+            _ => collect_locals(child, text, offset, out, depth + 1),
+        }
+    }
+}
+
+/// `Foo(...)` or `self.make(...)` as `call:Foo` / `call:self.make`: a type read off a call.
+fn call_type(value: Node, text: &str) -> Option<String> {
+    let value = if value.kind() == "await" {
+        value.named_child(0)?
+    } else {
+        value
+    };
+    if value.kind() != "call" {
+        return None;
+    }
+    let function = value.child_by_field_name("function")?;
+    if !matches!(function.kind(), "identifier" | "attribute") {
+        return None;
+    }
+    Some(format!("call:{}", node_text(function, text)))
+}
+
+/// Identifiers of the enclosing function's header and docstring and of the lines near the cursor.
+fn nearby_identifiers(text: &str, offset: usize, function_node: Option<Node>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(function) = function_node {
+        let header_end = function
+            .child_by_field_name("body")
+            .and_then(|b| b.named_child(0))
+            .filter(|first| first.kind() == "expression_statement")
+            .map(|first| first.end_byte())
+            .unwrap_or_else(|| {
+                function
+                    .child_by_field_name("body")
+                    .map(|b| b.start_byte())
+                    .unwrap_or(function.end_byte())
+            });
+        identifiers_into(
+            &text[function.start_byte()..header_end.min(text.len()).max(function.start_byte())],
+            &mut out,
+        );
+    }
+    let before: Vec<usize> = text[..offset].match_indices('\n').map(|(i, _)| i).collect();
+    let start = if before.len() > NEARBY_LINES {
+        before[before.len() - NEARBY_LINES]
+    } else {
+        0
+    };
+    let end = text[offset..]
+        .match_indices('\n')
+        .nth(NEARBY_LINES)
+        .map(|(i, _)| offset + i)
+        .unwrap_or(text.len());
+    identifiers_into(&text[start..end], &mut out);
+    out
+}
+
+/// Appends every identifier of `text` (outside of nothing: strings and comments count too).
+pub fn identifiers_into(text: &str, out: &mut Vec<String>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            out.push(text[start..i].to_string());
+        } else {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hole_at(source: &str) -> Hole {
+        let offset = source.find("<CURSOR>").expect("fixture has a cursor");
+        let text = source.replace("<CURSOR>", "");
+        let tree = crate::store::parse_python(&text, None).expect("parses");
+        analyze(&text, &tree, "pkg.mod", "pkg/mod.py", offset, None)
+    }
+
+    #[test]
+    fn an_empty_method_body_is_found_with_its_types() {
+        let hole = hole_at(
+            "from .models import Request, Response\n\nclass Client:\n    def send(self, request: Request, *, timeout: float = 1.0) -> Response:\n        \"\"\"Send it.\"\"\"\n        <CURSOR>\n\n    def close(self) -> None:\n        pass\n",
+        );
+        assert_eq!(hole.class_qualname.as_deref(), Some("Client"));
+        assert_eq!(hole.function_qualname.as_deref(), Some("Client.send"));
+        assert_eq!(hole.expected_type.as_deref(), Some("Response"));
+        let names: Vec<_> = hole
+            .names_in_scope
+            .iter()
+            .map(|n| (n.name.as_str(), n.type_text.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("self", None),
+                ("request", Some("Request")),
+                ("timeout", Some("float"))
+            ]
+        );
+        assert!(hole.nearby_identifiers.iter().any(|i| i == "Send"));
+    }
+
+    #[test]
+    fn a_body_without_docstring_or_statements_is_repaired() {
+        let hole =
+            hole_at("def parse(text: str) -> Token:\n    <CURSOR>\n\ndef other():\n    pass\n");
+        assert_eq!(hole.function_qualname.as_deref(), Some("parse"));
+        assert_eq!(hole.expected_type.as_deref(), Some("Token"));
+        assert!(hole.module.functions.iter().any(|f| f.name == "other"));
+    }
+
+    #[test]
+    fn the_index_entry_is_reused_only_for_the_same_text() {
+        let text = "def f(a):\n    return a\n";
+        let tree = crate::store::parse_python(text, None).expect("parses");
+        let known = Arc::new(extract_module("m", "m.py", text, &tree));
+        let hole = analyze(text, &tree, "m", "m.py", 14, Some(known.clone()));
+        assert!(Arc::ptr_eq(&hole.module, &known));
+        let other = "def f(a):\n    return b\n";
+        let tree = crate::store::parse_python(other, None).expect("parses");
+        let hole = analyze(other, &tree, "m", "m.py", 14, Some(known.clone()));
+        assert!(!Arc::ptr_eq(&hole.module, &known));
+    }
+
+    #[test]
+    fn usage_counts_skip_imports_strings_and_comments() {
+        let hole = hole_at("import os\nfrom a import (\n    b,\n    c,\n)\nx = os.path.join('b', \"c\")  # b\ny = c.run(x).z\n<CURSOR>");
+        assert_eq!(hole.usage.names.get("b"), None);
+        assert_eq!(hole.usage.names.get("os"), Some(&1));
+        assert_eq!(hole.usage.names.get("c"), Some(&1));
+        assert_eq!(hole.usage.qualified.get(&("os".to_string(), "path".to_string())), Some(&1));
+        assert_eq!(hole.usage.attributes.get("join"), Some(&1));
+        assert!(hole.usage.called.contains("os.path.join"));
+        assert!(hole.usage.called.contains("c.run"));
+    }
+
+    #[test]
+    fn locals_and_assignment_annotations() {
+        let hole = hole_at("def f(a):\n    b = Builder(a)\n    c: Result = <CURSOR>\n");
+        assert_eq!(hole.expected_type.as_deref(), Some("Result"));
+        let local = hole
+            .names_in_scope
+            .iter()
+            .find(|n| n.name == "b")
+            .expect("b is a local");
+        assert_eq!(local.type_text.as_deref(), Some("call:Builder"));
+        let hole = hole_at("def f(a):\n    xs: list[Item] = [<CURSOR>]\n");
+        assert_eq!(hole.expected_type.as_deref(), Some("Item"));
+        let hole = hole_at("def f(a):\n    g(a, b, key=<CURSOR>)\n");
+        assert_eq!(
+            hole.call_argument,
+            Some(CallArgument { callee: "g".into(), position: 2, keyword: Some("key".into()) })
+        );
+        // Module level, no function: nothing breaks.
+        let hole = hole_at("x = 1\n<CURSOR>");
+        assert!(hole.function.is_none());
+    }
+}
