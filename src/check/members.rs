@@ -5,6 +5,7 @@
 //! Everything else (builtins, external packages, unions, decorated or overloaded functions,
 //! `*args` and `**kwargs`, classes with dynamic members or unknown bases) keeps the check silent.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -520,6 +521,7 @@ pub fn check_members_and_calls(
         assigned_attributes,
         problems: Vec::new(),
         reported: HashSet::new(),
+        variable_types: RefCell::new(HashMap::new()),
     };
     let root = spliced.tree.root_node();
     // Each node comes with whether it is written rather than read (an assignment target).
@@ -638,6 +640,8 @@ struct Checker<'s, 'a> {
     assigned_attributes: HashSet<String>,
     problems: Vec<Problem>,
     reported: HashSet<(usize, usize)>,
+    /// Types of class attributes already worked out in this check.
+    variable_types: RefCell<HashMap<(String, String, String, u32), Option<Type>>>,
 }
 
 impl Checker<'_, '_> {
@@ -997,43 +1001,196 @@ impl Checker<'_, '_> {
         owner_class: &str,
         variable: &VariableInfo,
     ) -> Option<Type> {
+        let key = (
+            module.to_string(),
+            owner_class.to_string(),
+            variable.name.clone(),
+            variable.line,
+        );
+        if let Some(known) = self.variable_types.borrow().get(&key) {
+            return known.clone();
+        }
+        let ty = self.variable_type_uncached(module, owner_class, variable);
+        self.variable_types.borrow_mut().insert(key, ty.clone());
+        ty
+    }
+
+    fn variable_type_uncached(
+        &self,
+        module: &str,
+        owner_class: &str,
+        variable: &VariableInfo,
+    ) -> Option<Type> {
         if let Some(annotation) = &variable.annotation {
             return self.annotation_type(module, annotation);
         }
         let value = variable.value.as_deref()?.trim();
         // The index shortens long values with `...`: a call cut there is still the whole value
         // when its bracket has not closed yet.
-        let (value, cut) = match value.strip_suffix("...") {
-            Some(shortened) => (shortened, true),
-            None => (value, false),
-        };
-        let open = value.find('(')?;
-        // The call must be the whole value: its bracket closes at the very end.
-        let mut depth = 0usize;
-        let mut quote: Option<char> = None;
-        for (index, character) in value.char_indices().skip_while(|&(index, _)| index < open) {
-            if let Some(open_quote) = quote {
-                if character == open_quote {
-                    quote = None;
-                }
-                continue;
-            }
-            match character {
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 && index + 1 != value.len() {
-                        return None;
+        if let Some(shortened) = value.strip_suffix("...") {
+            let open = shortened.find('(')?;
+            let mut depth = 0usize;
+            let mut quote: Option<char> = None;
+            for character in shortened[open..].chars() {
+                if let Some(open_quote) = quote {
+                    if character == open_quote {
+                        quote = None;
                     }
+                    continue;
                 }
-                '"' | '\'' => quote = Some(character),
-                _ => {}
+                match character {
+                    '(' | '[' | '{' => depth += 1,
+                    ')' | ']' | '}' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return None;
+                        }
+                    }
+                    '"' | '\'' => quote = Some(character),
+                    _ => {}
+                }
             }
+            return self.callee_result(module, owner_class, shortened[..open].trim());
         }
-        if quote.is_some() || (depth != 0 && !cut) || (depth == 0 && cut) {
+        // A whole value: parse it as an expression.
+        let tree = crate::store::parse_python(value, None)?;
+        let root = tree.root_node();
+        if root.has_error() || root.named_child_count() != 1 {
             return None;
         }
-        let callee = value[..open].trim();
+        let statement = root
+            .named_child(0)
+            .filter(|node| node.kind() == "expression_statement")?;
+        let expression = statement.named_child(0)?;
+        let assigning_method = class_info(self.modules, module, owner_class)?
+            .methods
+            .iter()
+            .filter(|method| method.line <= variable.line)
+            .max_by_key(|method| method.line)
+            .cloned();
+        let mut alternatives = Vec::new();
+        self.value_alternatives(
+            module,
+            owner_class,
+            assigning_method.as_ref(),
+            value,
+            expression,
+            &mut alternatives,
+            0,
+        )?;
+        alternatives.dedup();
+        match alternatives.len() {
+            0 => None,
+            1 => alternatives.pop(),
+            _ => Some(Type::Union(alternatives)),
+        }
+    }
+
+    /// The types an attribute's value expression may have (`None` dropped): calls of classes and
+    /// functions, parameters of the method that assigns it, and `a if c else b` / `a or b` of those.
+    #[allow(clippy::too_many_arguments)]
+    fn value_alternatives(
+        &self,
+        module: &str,
+        owner_class: &str,
+        method: Option<&FunctionInfo>,
+        source: &str,
+        node: Node,
+        found: &mut Vec<Type>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth > MAX_INFERENCE_DEPTH {
+            return None;
+        }
+        let text = source.get(node.start_byte()..node.end_byte())?;
+        match node.kind() {
+            "none" => Some(()),
+            "conditional_expression" => {
+                // `a if condition else b`: the first and the last operand.
+                let operands: Vec<Node> = {
+                    let mut cursor = node.walk();
+                    node.named_children(&mut cursor).collect()
+                };
+                if operands.len() != 3 {
+                    return None;
+                }
+                self.value_alternatives(
+                    module,
+                    owner_class,
+                    method,
+                    source,
+                    operands[0],
+                    found,
+                    depth + 1,
+                )?;
+                self.value_alternatives(
+                    module,
+                    owner_class,
+                    method,
+                    source,
+                    operands[2],
+                    found,
+                    depth + 1,
+                )
+            }
+            "boolean_operator"
+                if node
+                    .child_by_field_name("operator")
+                    .is_some_and(|op| op.kind() == "or") =>
+            {
+                self.value_alternatives(
+                    module,
+                    owner_class,
+                    method,
+                    source,
+                    node.child_by_field_name("left")?,
+                    found,
+                    depth + 1,
+                )?;
+                self.value_alternatives(
+                    module,
+                    owner_class,
+                    method,
+                    source,
+                    node.child_by_field_name("right")?,
+                    found,
+                    depth + 1,
+                )
+            }
+            "parenthesized_expression" => self.value_alternatives(
+                module,
+                owner_class,
+                method,
+                source,
+                node.named_child(0)?,
+                found,
+                depth + 1,
+            ),
+            "identifier" => {
+                let parameter = method?.params.iter().find(|param| param.name == text)?;
+                if matches!(
+                    parameter.kind,
+                    ParamKind::VarPositional | ParamKind::VarKeyword
+                ) {
+                    return None;
+                }
+                self.annotation_alternatives(module, parameter.annotation.as_deref()?, found, 0)
+            }
+            "call" => {
+                let callee = node.child_by_field_name("function")?;
+                if !matches!(callee.kind(), "identifier" | "attribute") {
+                    return None;
+                }
+                let callee_text = source.get(callee.start_byte()..callee.end_byte())?;
+                found.push(self.callee_result(module, owner_class, callee_text)?);
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    /// What calling `callee` (a dotted name as written in `module`, or `self.method`) gives.
+    fn callee_result(&self, module: &str, owner_class: &str, callee: &str) -> Option<Type> {
         let symbol = match callee.strip_prefix("self.") {
             Some(method) if !method.contains('.') => {
                 match self.find_member(module, owner_class, method, 0)? {
@@ -2248,6 +2405,14 @@ def helper(value: str, encoding: str = "utf-8") -> str:
         let overloads = "import typing\nfrom app.models import Response\n\n@typing.overload\ndef load(x: int) -> Response: ...\n@typing.overload\ndef load(x: str) -> typing.Optional[Response]: ...\ndef load(x):\n    return None\n\ndef run():\n    <CURSOR>\n";
         assert_eq!(names(overloads, "return load(1).statuss"), vec!["statuss"]);
         assert!(names(overloads, "return load(1).status").is_empty());
+    }
+
+    #[test]
+    fn attribute_types_from_conditional_values_and_parameters() {
+        let fixture = "import typing\nfrom app.models import Response, make\n\nclass Live:\n    def __init__(self, response: typing.Optional[Response] = None):\n        self.response = response if response is not None else make(200)\n        self.other = response or Response(1)\n\n    def run(self):\n        <CURSOR>\n";
+        assert!(names(fixture, "return self.response.json(), self.other.status").is_empty());
+        assert_eq!(names(fixture, "return self.response.jsn()"), vec!["jsn"]);
+        assert_eq!(names(fixture, "return self.other.stat"), vec!["stat"]);
     }
 
     #[test]
