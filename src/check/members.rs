@@ -1615,30 +1615,7 @@ impl Checker<'_, '_> {
         if name.starts_with("__") && name.ends_with("__") {
             return;
         }
-        let inferred = self.infer(object, 0);
-        if std::env::var("DEBUG_ATTR").ok().as_deref() == Some(name.as_str()) {
-            let extra = match &inferred {
-                Some(Type::Instance { module, qualname })
-                | Some(Type::Class { module, qualname }) => format!(
-                    "members={} dynamic={:?}",
-                    self.plain_members(module, qualname).is_some(),
-                    class_info(self.modules, module, qualname).map(|c| (
-                        c.dynamic_members,
-                        c.bases,
-                        c.decorators
-                    ))
-                ),
-                _ => String::new(),
-            };
-            eprintln!(
-                "DEBUG attr {} on {:?} `{}` {}",
-                name,
-                inferred,
-                self.text(object),
-                extra
-            );
-        }
-        let Some(object_type) = inferred else {
+        let Some(object_type) = self.infer(object, 0) else {
             return;
         };
         let (exists, owner, available): (bool, String, Vec<String>) = match &object_type {
@@ -1704,12 +1681,6 @@ impl Checker<'_, '_> {
             }
             Type::Function { .. } => return,
         };
-        if std::env::var("DEBUG_ATTR").ok().as_deref() == Some(name.as_str()) {
-            eprintln!(
-                "DEBUG2 exists={exists} assigned={}",
-                self.assigned_attributes.contains(&name)
-            );
-        }
         if exists
             || !self
                 .reported
@@ -2413,6 +2384,16 @@ def helper(value: str, encoding: str = "utf-8") -> str:
         assert!(names(fixture, "return self.response.json(), self.other.status").is_empty());
         assert_eq!(names(fixture, "return self.response.jsn()"), vec!["jsn"]);
         assert_eq!(names(fixture, "return self.other.stat"), vec!["stat"]);
+    }
+
+    #[test]
+    fn function_level_relative_imports() {
+        let fixture =
+            "class Pattern:\n    def __init__(self, pattern: str) -> None:\n        <CURSOR>\n";
+        let candidate = "from .models import Response\n\n        response = Response(1)\n        self.status = response.statu";
+        assert_eq!(names(fixture, candidate), vec!["statu"]);
+        // Writing a new attribute is not reading an unknown one.
+        assert!(names(fixture, "from .models import Response\n\n        response = Response(1)\n        response.extra = 1").is_empty());
     }
 
     #[test]
