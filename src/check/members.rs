@@ -630,6 +630,9 @@ fn assigned_attributes(spliced: &Spliced) -> Option<HashSet<String>> {
     Some(names)
 }
 
+/// A class attribute: its module, class, name and line.
+type VariableKey = (String, String, String, u32);
+
 struct Checker<'s, 'a> {
     spliced: &'s Spliced<'s>,
     scopes: &'s Scopes<'a>,
@@ -641,7 +644,7 @@ struct Checker<'s, 'a> {
     problems: Vec<Problem>,
     reported: HashSet<(usize, usize)>,
     /// Types of class attributes already worked out in this check.
-    variable_types: RefCell<HashMap<(String, String, String, u32), Option<Type>>>,
+    variable_types: RefCell<HashMap<VariableKey, Option<Type>>>,
 }
 
 impl Checker<'_, '_> {
@@ -1915,7 +1918,7 @@ impl Checker<'_, '_> {
             }
         }
         if let Some(problem) = self.none_argument(
-            &callee_module,
+            callee_module,
             &display,
             &signature,
             &params,
