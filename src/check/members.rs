@@ -824,6 +824,19 @@ impl Checker<'_, '_> {
                 // A call of a class or a function, or an alias of a module, class or function.
                 self.infer(value, depth + 1)
             }
+            BindingKind::ExceptAs {
+                class: (start, end),
+            } => {
+                let class = self
+                    .spliced
+                    .tree
+                    .root_node()
+                    .descendant_for_byte_range(*start, *end)?;
+                match self.infer(class, depth + 1)? {
+                    Type::Class { module, qualname } => Some(Type::Instance { module, qualname }),
+                    _ => None,
+                }
+            }
             BindingKind::Import { module, name } => {
                 let absolute = self.absolute_module(module)?;
                 match name {
@@ -2397,6 +2410,28 @@ def helper(value: str, encoding: str = "utf-8") -> str:
         assert_eq!(names(fixture, candidate), vec!["statu"]);
         // Writing a new attribute is not reading an unknown one.
         assert!(names(fixture, "from .models import Response\n\n        response = Response(1)\n        response.extra = 1").is_empty());
+    }
+
+    #[test]
+    fn caught_exceptions() {
+        let fixture = "from app.models import Response\n\nclass Failure(Exception):\n    def __init__(self, response: Response):\n        self.response = response\n\ndef run():\n    <CURSOR>\n";
+        assert!(names(
+            fixture,
+            "try:\n        pass\n    except Failure as e:\n        return e.response, e.args"
+        )
+        .is_empty());
+        assert_eq!(
+            names(
+                fixture,
+                "try:\n        pass\n    except Failure as e:\n        return e.respons"
+            ),
+            vec!["respons"]
+        );
+        assert!(names(
+            fixture,
+            "try:\n        pass\n    except (Failure, ValueError) as e:\n        return e.anything"
+        )
+        .is_empty());
     }
 
     #[test]

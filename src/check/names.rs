@@ -15,7 +15,7 @@ use tree_sitter::Node;
 use super::{Problem, ProblemKind, Spliced};
 
 /// Deeper trees than this are not analysed (and no name problems are reported for them).
-const MAX_DEPTH: usize = 400;
+const MAX_DEPTH: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeKind {
@@ -49,7 +49,9 @@ pub enum BindingKind {
     Function { node: (usize, usize) },
     /// A `class`; the range of the class_definition node.
     Class { node: (usize, usize) },
-    /// Anything else: loop, `with` and `except` targets, walrus, `del`, patterns, `global`.
+    /// `except Error as name` with one exception class (the range of its expression).
+    ExceptAs { class: (usize, usize) },
+    /// Anything else: loop and `with` targets, walrus, `del`, patterns, `global`.
     Other,
 }
 
@@ -408,6 +410,15 @@ impl<'a> Walker<'a> {
                     self.walk(first, scope, in_error, depth + 1);
                 }
             }
+            _ => self.walk_compound(node, scope, in_error, depth),
+        }
+    }
+
+    /// The node kinds that bind names or open scopes; kept out of [`Walker::walk`] so that the
+    /// recursion through plain expressions uses small stack frames.
+    #[inline(never)]
+    fn walk_compound(&mut self, node: Node<'a>, scope: usize, in_error: bool, depth: usize) {
+        match node.kind() {
             "function_definition" => self.function(node, scope, in_error, depth),
             "class_definition" => self.class(node, scope, in_error, depth),
             "lambda" => self.lambda(node, scope, in_error, depth),
@@ -510,10 +521,45 @@ impl<'a> Walker<'a> {
             }
             "except_clause" => {
                 let alias = node.child_by_field_name("alias");
+                let class = node
+                    .child_by_field_name("value")
+                    .filter(|value| matches!(value.kind(), "identifier" | "attribute"));
                 let mut cursor = node.walk();
                 for child in node.named_children(&mut cursor) {
-                    if Some(child) == alias {
-                        self.target(child, scope, in_error, depth + 1);
+                    if child.kind() == "as_pattern" {
+                        // `except Error as name` (this grammar's shape): the class, then the alias.
+                        let class = child
+                            .named_child(0)
+                            .filter(|class| matches!(class.kind(), "identifier" | "attribute"));
+                        let name = child
+                            .child_by_field_name("alias")
+                            .and_then(|alias| {
+                                if alias.kind() == "identifier" {
+                                    Some(alias)
+                                } else {
+                                    alias.named_child(0)
+                                }
+                            })
+                            .filter(|name| name.kind() == "identifier");
+                        if let (Some(class), Some(name)) = (class, name) {
+                            self.walk(class, scope, in_error, depth + 1);
+                            let kind = BindingKind::ExceptAs {
+                                class: (class.start_byte(), class.end_byte()),
+                            };
+                            self.bind(scope, self.text_of(name), kind, name.start_byte());
+                            continue;
+                        }
+                        self.walk(child, scope, in_error, depth + 1);
+                    } else if Some(child) == alias {
+                        match (child.kind(), class) {
+                            ("identifier", Some(class)) => {
+                                let kind = BindingKind::ExceptAs {
+                                    class: (class.start_byte(), class.end_byte()),
+                                };
+                                self.bind(scope, self.text_of(child), kind, child.start_byte());
+                            }
+                            _ => self.target(child, scope, in_error, depth + 1),
+                        }
                     } else {
                         self.walk(child, scope, in_error, depth + 1);
                     }
