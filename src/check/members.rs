@@ -918,6 +918,31 @@ impl Checker<'_, '_> {
                 qualname,
                 bound,
             }),
+            Symbol::Variable { module, name } if !name.contains('.') => {
+                // A module-level variable declared with an annotation has that type.
+                let info = self.modules.module(&module)?;
+                let mut declared = info
+                    .variables
+                    .iter()
+                    .filter(|variable| variable.name == name);
+                let variable = declared.next()?;
+                if declared.next().is_some() {
+                    return None;
+                }
+                let declared = self.annotation_type(&module, variable.annotation.as_deref()?)?;
+                // Trust the declaration only when the value agrees with it: a declaration over a
+                // proxy (`app: Flask = LocalProxy(...)`) says what the object stands for, not
+                // what it is.
+                let agrees = match variable.value.as_deref().map(str::trim) {
+                    None | Some("None") => true,
+                    Some(value) => value
+                        .strip_suffix(')')
+                        .and_then(|value| value.split_once('('))
+                        .and_then(|(callee, _)| self.callee_result(&module, "", callee.trim()))
+                        .is_some_and(|from_value| from_value == declared),
+                };
+                agrees.then_some(declared)
+            }
             Symbol::Variable { .. } | Symbol::External(_) | Symbol::Unknown => None,
         }
     }
@@ -1698,6 +1723,7 @@ impl Checker<'_, '_> {
             Type::Function { .. } => return,
         };
         if exists
+            || self.line_ignores_type_errors(attribute.start_byte())
             || !self
                 .reported
                 .insert((attribute.start_byte(), attribute.end_byte()))
@@ -2116,7 +2142,27 @@ impl Checker<'_, '_> {
         })
     }
 
+    /// Whether the line of `offset` carries a `# type: ignore` or `# pyright: ignore` comment:
+    /// the author silenced type errors there, so member and call problems are not reported.
+    fn line_ignores_type_errors(&self, offset: usize) -> bool {
+        let text = &self.spliced.text;
+        let offset = offset.min(text.len());
+        let start = text.as_bytes()[..offset]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let end = text.as_bytes()[offset..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |i| offset + i);
+        let line = text.get(start..end).unwrap_or("");
+        line.contains("# type: ignore") || line.contains("# pyright: ignore")
+    }
+
     fn push_call(&mut self, kind: CallProblem, message: String, name: String, node: Node) {
+        if self.line_ignores_type_errors(node.start_byte()) {
+            return;
+        }
         if !self.reported.insert((node.start_byte(), node.end_byte())) {
             return;
         }
@@ -2410,6 +2456,17 @@ def helper(value: str, encoding: str = "utf-8") -> str:
         assert_eq!(names(fixture, candidate), vec!["statu"]);
         // Writing a new attribute is not reading an unknown one.
         assert!(names(fixture, "from .models import Response\n\n        response = Response(1)\n        response.extra = 1").is_empty());
+    }
+
+    #[test]
+    fn annotated_module_variables() {
+        let fixture = "from app.models import Response\n\ncurrent: Response = Response(1)\nproxy: Response = make_proxy()\n\ndef run():\n    <CURSOR>\n";
+        assert!(names(fixture, "return current.status").is_empty());
+        assert_eq!(names(fixture, "return current.stat"), vec!["stat"]);
+        // A declaration over something else (a proxy) is not trusted.
+        assert!(names(fixture, "return proxy.stat").is_empty());
+        // The author silenced the type checker on this line.
+        assert!(names(fixture, "return current.stat  # type: ignore[attr-defined]").is_empty());
     }
 
     #[test]
