@@ -1,6 +1,7 @@
 //! spackle: a language server that fills holes in Python code with a language model and checks the
 //! model's work before the editor shows it. See ARCHITECTURE.md for the map.
 
+pub mod actions;
 pub mod bench;
 pub mod check;
 pub mod cli;

@@ -1,0 +1,339 @@
+//! "Fix with spackle": the smallest enclosing statement of a diagnostic is sent to the model with
+//! the diagnostic and the typed-hole context of that spot, and the answer replaces it only if
+//! spackle's checks saw the problem before and no longer see it, and see no new one.
+
+use tree_sitter::{Node, Tree};
+
+use super::{
+    answer_code, common_indentation, dedent, line_end, line_start, reindent, Diagnostic, Edit,
+    NoModules, Offer, Plan,
+};
+use crate::check::{check_spliced_candidate, Before, Problem};
+use crate::engine::Engine;
+use crate::index::{Index, ModuleSource};
+use crate::llm::{ChatMessage, Role};
+use crate::store::Snapshot;
+
+/// Statements longer than this many lines are not rewritten; the diagnostic's own lines are.
+const MAX_STATEMENT_LINES: usize = 40;
+
+const SYSTEM: &str = "You fix one error in Python code. Change as little as possible and keep the indentation. \
+Answer with the corrected replacement for the code with the error only, in one ```python block, and nothing else.";
+
+/// The whole lines of the smallest statement that contains `start..end`.
+pub fn enclosing_statement(text: &str, tree: &Tree, start: usize, end: usize) -> (usize, usize) {
+    let path = crate::check::path_to(tree.root_node(), start, end);
+    let statement = path.iter().rev().find(|node| is_statement(node)).copied();
+    let (first, last) = match statement {
+        Some(node) => (node.start_byte(), node.end_byte()),
+        None => (start, end),
+    };
+    let (first, last) = (line_start(text, first), line_end(text, last.max(first)));
+    if text[first..last].lines().count() > MAX_STATEMENT_LINES {
+        return (line_start(text, start), line_end(text, end));
+    }
+    (first, last)
+}
+
+fn is_statement(node: &Node) -> bool {
+    let kind = node.kind();
+    kind.ends_with("_statement") && kind != "expression_statement"
+        || kind == "expression_statement"
+        || kind == "decorated_definition"
+}
+
+/// The enclosing function's text, for context; `None` at module level.
+fn enclosing_function<'a>(text: &'a str, tree: &Tree, offset: usize) -> Option<&'a str> {
+    let path = crate::check::path_to(tree.root_node(), offset, offset);
+    let function = path
+        .iter()
+        .rev()
+        .find(|node| node.kind() == "function_definition")?;
+    let start = line_start(text, function.start_byte());
+    text.get(start..function.end_byte())
+}
+
+pub(crate) fn plan<'a>(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    text: &str,
+    tree: &Tree,
+    index: Option<&'a Index>,
+    diagnostic: &Diagnostic,
+) -> Result<Plan<'a>, String> {
+    let start = crate::check::floor_char_boundary(text, diagnostic.start.min(diagnostic.end));
+    let end = crate::check::floor_char_boundary(text, diagnostic.start.max(diagnostic.end));
+    let (first, last) = enclosing_statement(text, tree, start, end);
+    let segment = &text[first..last];
+    let module_name = index
+        .zip(snapshot.path.as_deref())
+        .and_then(|(index, path)| index.module_name_of(path))
+        .unwrap_or_else(|| "__main__".into());
+    let before = checked_before(text, first, last).ok_or("the document could not be parsed")?;
+    let modules: &'a (dyn ModuleSource + Sync) = match index {
+        Some(index) => index,
+        None => &NoModules,
+    };
+    let old_problems = check_spliced_candidate(&before, first, segment, &module_name, modules);
+    let seen: Vec<Problem> = old_problems
+        .iter()
+        .filter(|problem| matches_diagnostic(problem, diagnostic, text))
+        .cloned()
+        .collect();
+    if seen.is_empty() {
+        let by = diagnostic
+            .source
+            .as_deref()
+            .map(|source| format!(" (reported by {source})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "spackle's checks do not see this problem{by}, so they could not confirm that a fix removes it"
+        ));
+    }
+    let mut user = String::new();
+    if let Ok(prepared) = engine.prepare(snapshot, start, index) {
+        if let Some(context) = prepared.context {
+            let repository = context.repository_text();
+            if !repository.trim().is_empty() {
+                user.push_str(&format!(
+                    "Definitions this code can use (stubs):\n```python\n{}\n```\n\n",
+                    repository.trim_end()
+                ));
+            }
+        }
+    }
+    if let Some(function) = enclosing_function(text, tree, start) {
+        if function.len() > segment.len() && function.lines().count() <= 80 {
+            user.push_str(&format!(
+                "The function around it:\n```python\n{}\n```\n\n",
+                dedent(function).trim_end()
+            ));
+        }
+    }
+    let line = text[..start].matches('\n').count() + 1;
+    let source = diagnostic.source.as_deref().unwrap_or("a checker");
+    user.push_str(&format!(
+        "The code with the error:\n```python\n{}```\n\nThe error, reported by {source} on line {line}: {}\n\nAnswer with the corrected code that replaces it.",
+        dedent(segment),
+        diagnostic.message
+    ));
+    let messages = vec![
+        ChatMessage {
+            role: Role::System,
+            content: SYSTEM.into(),
+        },
+        ChatMessage {
+            role: Role::User,
+            content: user,
+        },
+    ];
+    let indent = common_indentation(segment);
+    let segment = segment.to_string();
+    let verify = move |answer: &str| {
+        verify(
+            &before,
+            first,
+            &segment,
+            &indent,
+            &module_name,
+            modules,
+            &old_problems,
+            &seen,
+            answer,
+        )
+    };
+    Ok(Plan {
+        messages,
+        verify: Box::new(verify),
+    })
+}
+
+/// Whether a problem spackle found is the one the diagnostic reports: it overlaps the diagnostic's
+/// range, or sits on its line and the diagnostic's message names it.
+fn matches_diagnostic(problem: &Problem, diagnostic: &Diagnostic, text: &str) -> bool {
+    let (start, end) = (
+        diagnostic.start.min(diagnostic.end),
+        diagnostic.start.max(diagnostic.end),
+    );
+    let overlaps = problem.start < end.max(start + 1) && problem.end.max(problem.start + 1) > start;
+    let line = text[..start.min(text.len())].matches('\n').count() as u32;
+    overlaps
+        || (problem.line == line
+            && !problem.name.is_empty()
+            && diagnostic.message.contains(problem.name.as_str()))
+}
+
+/// The document with the lines `first..last` removed, parsed, ready to check replacements.
+fn checked_before(text: &str, first: usize, last: usize) -> Option<Before> {
+    let mut without = String::with_capacity(text.len());
+    without.push_str(&text[..first]);
+    without.push_str(&text[last..]);
+    Before::new(&without)
+}
+
+/// The identity of a problem across two versions of the code: its kind and the name it is about.
+fn key(problem: &Problem) -> (crate::check::ProblemKind, &str) {
+    (problem.kind, problem.name.as_str())
+}
+
+/// Checks a replacement for `segment`: the diagnostic's problems must be gone and no new one
+/// may appear.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(
+    before: &Before,
+    first: usize,
+    segment: &str,
+    indent: &str,
+    module_name: &str,
+    modules: &dyn ModuleSource,
+    old_problems: &[Problem],
+    diagnosed: &[Problem],
+    answer: &str,
+) -> Result<Offer, String> {
+    let code = answer_code(answer);
+    if code.trim().is_empty() {
+        return Err("the answer holds no code".into());
+    }
+    let mut code = reindent(&code, &common_indentation(&code), indent);
+    if segment.ends_with('\n') && !code.ends_with('\n') {
+        code.push('\n');
+    }
+    if code == segment {
+        return Err("the answer returns the code unchanged".into());
+    }
+    let new_problems = check_spliced_candidate(before, first, &code, module_name, modules);
+    if let Some(still) = new_problems
+        .iter()
+        .find(|problem| diagnosed.iter().any(|old| key(old) == key(problem)))
+    {
+        return Err(format!(
+            "the answer does not fix the problem: {}",
+            still.message
+        ));
+    }
+    if let Some(added) = new_problems
+        .iter()
+        .find(|problem| !old_problems.iter().any(|old| key(old) == key(problem)))
+    {
+        return Err(format!(
+            "the answer introduces a new problem: {}",
+            added.message
+        ));
+    }
+    Ok(Offer {
+        edit: Edit {
+            start: first,
+            end: first + segment.len(),
+            text: code,
+        },
+        rounds: 1,
+        checks: vec![
+            "diagnostic-gone",
+            "no-new-problems",
+            "syntax",
+            "names",
+            "members",
+            "calls",
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOCUMENT: &str =
+        "def double(total: int) -> int:\n    result = totl * 2\n    return result\n";
+
+    fn setup(document: &str, needle: &str) -> (Before, usize, String, Vec<Problem>, Vec<Problem>) {
+        let tree = crate::store::parse_python(document, None).unwrap();
+        let at = document.find(needle).unwrap();
+        let diagnostic = Diagnostic {
+            start: at,
+            end: at + needle.len(),
+            message: format!("\"{needle}\" is not defined"),
+            source: Some("pyright".into()),
+        };
+        let (first, last) = enclosing_statement(document, &tree, diagnostic.start, diagnostic.end);
+        let before = checked_before(document, first, last).unwrap();
+        let segment = document[first..last].to_string();
+        let old = check_spliced_candidate(&before, first, &segment, "__main__", &NoModules);
+        let seen: Vec<Problem> = old
+            .iter()
+            .filter(|p| matches_diagnostic(p, &diagnostic, document))
+            .cloned()
+            .collect();
+        (before, first, segment, old, seen)
+    }
+
+    #[test]
+    fn the_statement_around_a_diagnostic_is_rewritten() {
+        let (before, first, segment, old, seen) = setup(DOCUMENT, "totl");
+        assert_eq!(segment, "    result = totl * 2\n");
+        assert_eq!(seen.len(), 1, "{old:?}");
+        let offer = verify(
+            &before,
+            first,
+            &segment,
+            "    ",
+            "__main__",
+            &NoModules,
+            &old,
+            &seen,
+            "```python\nresult = total * 2\n```",
+        )
+        .unwrap();
+        assert_eq!(offer.edit.text, "    result = total * 2\n");
+        assert_eq!(&DOCUMENT[offer.edit.start..offer.edit.end], segment);
+    }
+
+    #[test]
+    fn a_fix_that_does_not_fix_or_breaks_something_else_is_refused() {
+        let (before, first, segment, old, seen) = setup(DOCUMENT, "totl");
+        let same = verify(
+            &before,
+            first,
+            &segment,
+            "    ",
+            "__main__",
+            &NoModules,
+            &old,
+            &seen,
+            "result = totl * 3",
+        )
+        .unwrap_err();
+        assert!(
+            same.contains("does not fix") && same.contains("totl"),
+            "{same}"
+        );
+        let other = verify(
+            &before,
+            first,
+            &segment,
+            "    ",
+            "__main__",
+            &NoModules,
+            &old,
+            &seen,
+            "result = totall * 2",
+        )
+        .unwrap_err();
+        assert!(
+            other.contains("does not fix") || other.contains("new problem"),
+            "{other}"
+        );
+        let broken = verify(
+            &before,
+            first,
+            &segment,
+            "    ",
+            "__main__",
+            &NoModules,
+            &old,
+            &seen,
+            "result = (total * 2",
+        )
+        .unwrap_err();
+        assert!(broken.contains("new problem"), "{broken}");
+    }
+}

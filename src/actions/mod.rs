@@ -1,0 +1,302 @@
+//! Code actions as plain data: fix a diagnostic, write a docstring, comment a selection.
+//!
+//! Each action builds a chat request from a document snapshot, asks the model, and checks the
+//! answer before anything is offered: a fix must make the diagnostic's problem disappear from
+//! spackle's checks without adding a new one, a docstring must agree with the signature and body,
+//! and comments must leave every other token unchanged. A rejected answer gets one repair round
+//! with the reason; if that fails too, the caller gets a refusal that says why. Nothing here knows
+//! about LSP.
+
+pub mod comment;
+pub mod docstring;
+pub mod fix;
+
+use std::sync::Arc;
+
+use tree_sitter::{Node, Tree};
+
+use crate::engine::{Engine, EngineError};
+use crate::index::model::ModuleInfo;
+use crate::index::{Index, ModuleSource};
+use crate::llm::{ChatMessage, GenerateRequest, RequestKind, Role};
+use crate::store::Snapshot;
+
+/// How many times the model is asked before an action gives up: the first answer and one repair.
+pub const MAX_ROUNDS: usize = 2;
+
+/// Replace the bytes `start..end` of the document with `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// A checked edit, ready to be offered to the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub edit: Edit,
+    /// Requests made to the model for this edit.
+    pub rounds: usize,
+    /// The checks the edit passed, by name.
+    pub checks: Vec<&'static str>,
+}
+
+/// What an action produced: an edit to offer, or a sentence saying why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Offer(Offer),
+    Refused(String),
+}
+
+/// A diagnostic as the editor reported it, in byte offsets of the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub start: usize,
+    pub end: usize,
+    pub message: String,
+    /// The tool that reported it (pyright, ruff, spackle...), when the editor says.
+    pub source: Option<String>,
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Fix(Diagnostic),
+    /// A docstring for the definition whose header holds this offset.
+    Docstring {
+        offset: usize,
+    },
+    /// Comments for the lines of `start..end`.
+    Comment {
+        start: usize,
+        end: usize,
+    },
+}
+
+/// A prepared action: the conversation to start and how to check its answers.
+pub(crate) struct Plan<'a> {
+    pub messages: Vec<ChatMessage>,
+    pub verify: Box<dyn Fn(&str) -> Result<Offer, String> + Send + Sync + 'a>,
+}
+
+/// Runs an action: asks the model, checks each answer, and repairs once with the reason.
+///
+/// `Ok(Answer::Refused(..))` is a normal outcome (the model's answer failed the checks, or the
+/// action does not apply where it was asked); `Err` is for a model that did not answer.
+pub async fn run(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    index: Option<&Index>,
+    request: &Request,
+) -> Result<Answer, EngineError> {
+    let limit = engine.config.completion.max_file_bytes;
+    let bytes = snapshot.rope.len_bytes();
+    let Some(tree) = snapshot.tree.as_ref().filter(|_| bytes <= limit) else {
+        return Err(EngineError::TooLarge { bytes, limit });
+    };
+    let text = snapshot.text();
+    let plan = match request {
+        Request::Fix(diagnostic) => fix::plan(engine, snapshot, &text, tree, index, diagnostic),
+        Request::Docstring { offset } => docstring::plan(&text, tree, *offset, index),
+        Request::Comment { start, end } => comment::plan(&text, *start, *end),
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(reason) => return Ok(Answer::Refused(reason)),
+    };
+    let mut messages = plan.messages;
+    let mut last_reason = String::new();
+    for round in 1..=MAX_ROUNDS {
+        let request = GenerateRequest {
+            kind: RequestKind::Chat {
+                messages: messages.clone(),
+            },
+            stop: Vec::new(),
+            max_tokens: engine.config.model.max_tokens.max(512),
+            temperature: engine.config.model.temperature,
+            candidates: 1,
+        };
+        let generation = engine.model.generate(&request).await?;
+        let Some(answer) = generation.candidates.into_iter().next() else {
+            last_reason = "the model gave an empty answer".into();
+            continue;
+        };
+        match (plan.verify)(&answer) {
+            Ok(mut offer) => {
+                offer.rounds = round;
+                return Ok(Answer::Offer(offer));
+            }
+            Err(reason) => {
+                tracing::info!(round, %reason, "action answer rejected");
+                messages.push(ChatMessage {
+                    role: Role::Assistant,
+                    content: answer,
+                });
+                messages.push(ChatMessage {
+                    role: Role::User,
+                    content: format!("That answer was rejected: {reason}. Answer again, in the same form, without this mistake."),
+                });
+                last_reason = reason;
+            }
+        }
+    }
+    Ok(Answer::Refused(last_reason))
+}
+
+/// A module source with nothing in it, for documents outside any index.
+pub(crate) struct NoModules;
+
+impl ModuleSource for NoModules {
+    fn module(&self, _: &str) -> Option<Arc<ModuleInfo>> {
+        None
+    }
+}
+
+/// The byte offset where the line holding `offset` starts.
+pub(crate) fn line_start(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
+}
+
+/// The byte offset just past the end of the line holding `offset` (after its newline, if any).
+pub(crate) fn line_end(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text[offset..]
+        .find('\n')
+        .map_or(text.len(), |i| offset + i + 1)
+}
+
+/// The leading whitespace of the line that starts at `start`.
+pub(crate) fn indentation_at(text: &str, start: usize) -> &str {
+    let line = &text[start..];
+    let width = line.len() - line.trim_start_matches([' ', '\t']).len();
+    &line[..width]
+}
+
+/// The whitespace every non-blank line of `text` starts with.
+pub(crate) fn common_indentation(text: &str) -> String {
+    let mut common: Option<&str> = None;
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        common = Some(match common {
+            None => indent,
+            Some(known) => {
+                let shared = known
+                    .bytes()
+                    .zip(indent.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                &known[..shared]
+            }
+        });
+    }
+    common.unwrap_or("").to_string()
+}
+
+/// Removes the common indentation of `text`.
+pub(crate) fn dedent(text: &str) -> String {
+    let indent = common_indentation(text);
+    reindent(text, &indent, "")
+}
+
+/// Replaces the leading `from` of every line with `to`; blank lines become empty.
+pub(crate) fn reindent(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        if body.trim().is_empty() {
+            out.push_str(newline);
+            continue;
+        }
+        out.push_str(to);
+        out.push_str(body.strip_prefix(from).unwrap_or(body.trim_start()));
+        out.push_str(newline);
+    }
+    out
+}
+
+/// The code of a chat answer: fences and prose removed.
+pub(crate) fn answer_code(answer: &str) -> String {
+    crate::prompt::strip_chat_answer(answer)
+}
+
+/// A token-level picture of a subtree: every node's kind and every leaf's text, in order, without
+/// comments and without the nodes `skip` names. Two pieces of code with the same shape differ only
+/// in comments, whitespace that does not change the structure, and the skipped nodes.
+pub(crate) fn code_shape(node: Node, source: &str, skip: &dyn Fn(Node) -> bool) -> String {
+    let mut shape = String::new();
+    let mut cursor = node.walk();
+    loop {
+        let current = cursor.node();
+        let skipped = current.kind() == "comment" || skip(current);
+        if !skipped {
+            if current.child_count() == 0 {
+                shape.push_str(current.kind());
+                shape.push('=');
+                shape.push_str(source.get(current.byte_range()).unwrap_or(""));
+                shape.push(' ');
+            } else {
+                shape.push('(');
+                shape.push_str(current.kind());
+                shape.push(' ');
+            }
+        }
+        if !skipped && cursor.goto_first_child() {
+            continue;
+        }
+        // Move to the next sibling, closing every node left on the way up.
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return shape;
+            }
+            shape.push(')');
+            if cursor.node().id() == node.id() {
+                return shape;
+            }
+        }
+    }
+}
+
+/// How many ERROR and MISSING nodes a tree has.
+pub(crate) fn error_count(tree: &Tree) -> usize {
+    crate::check::syntax::error_nodes(tree).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::parse_python;
+
+    fn shape(source: &str) -> String {
+        let tree = parse_python(source, None).unwrap();
+        code_shape(tree.root_node(), source, &|_| false)
+    }
+
+    #[test]
+    fn comments_do_not_change_the_shape_but_tokens_do() {
+        let plain = "def f(x):\n    y = x + 1\n    return y\n";
+        let commented = "def f(x):\n    # One more than x.\n    y = x + 1  # add\n    return y\n";
+        assert_eq!(shape(plain), shape(commented));
+        assert_ne!(
+            shape(plain),
+            shape("def f(x):\n    y = x + 2\n    return y\n")
+        );
+        assert_ne!(shape(plain), shape("def f(x):\n    y = x + 1\nreturn y\n"));
+    }
+
+    #[test]
+    fn indentation_helpers() {
+        assert_eq!(dedent("    a\n\n      b\n"), "a\n\n  b\n");
+        assert_eq!(reindent("a\n  b\n", "", "    "), "    a\n      b\n");
+        assert_eq!(line_start("ab\ncd", 4), 3);
+        assert_eq!(line_end("ab\ncd\n", 1), 3);
+    }
+}
