@@ -182,12 +182,12 @@ pub fn parse_docstring(docstring: &str) -> Documented {
                 let name = head.split(['(', ' ']).next().unwrap_or("").trim();
                 match section {
                     "Args:" | "Arguments:" | "Parameters:" | "Params:" | "Keyword Args:"
-                    | "Keyword Arguments:" => {
-                        if !name.is_empty() {
-                            documented
-                                .parameters
-                                .push(name.trim_start_matches('*').to_string());
-                        }
+                    | "Keyword Arguments:"
+                        if !name.is_empty() =>
+                    {
+                        documented
+                            .parameters
+                            .push(name.trim_start_matches('*').to_string());
                     }
                     "Raises:" if !name.is_empty() => documented.raises.push(name.to_string()),
                     _ => {}
@@ -304,17 +304,23 @@ pub fn target_at(text: &str, tree: &Tree, offset: usize) -> Option<Target> {
         .rev()
         .find(|node| {
             matches!(node.kind(), "function_definition" | "class_definition")
-                && in_header(node, offset)
+                && in_header(node, offset, text)
         })
         .copied()?;
     target_of(text, definition)
 }
 
-fn in_header(node: &Node, offset: usize) -> bool {
-    let header_end = node
-        .child_by_field_name("body")
-        .map_or(node.end_byte(), |body| body.start_byte());
-    offset >= node.start_byte() && offset <= header_end
+/// Whether `offset` is on the header of a definition: from its start up to the end of the line
+/// that ends the header (the body's line, for a one-line definition).
+fn in_header(node: &Node, offset: usize, text: &str) -> bool {
+    let header_end = match node.child_by_field_name("body") {
+        Some(body) if body.start_position().row > node.start_position().row => {
+            line_start(text, body.start_byte())
+        }
+        Some(body) => body.start_byte() + 1,
+        None => node.end_byte(),
+    };
+    offset >= node.start_byte() && offset < header_end
 }
 
 /// The docstring statement of a definition's body: its first statement, when it is a string.

@@ -37,9 +37,7 @@ pub fn enclosing_statement(text: &str, tree: &Tree, start: usize, end: usize) ->
 
 fn is_statement(node: &Node) -> bool {
     let kind = node.kind();
-    kind.ends_with("_statement") && kind != "expression_statement"
-        || kind == "expression_statement"
-        || kind == "decorated_definition"
+    kind.ends_with("_statement") || kind == "decorated_definition"
 }
 
 /// The enclosing function's text, for context; `None` at module level.

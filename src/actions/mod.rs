@@ -74,10 +74,13 @@ pub enum Request {
     },
 }
 
+/// Checks one answer of the model: the edit to offer, or why the answer was rejected.
+pub(crate) type Verify<'a> = Box<dyn Fn(&str) -> Result<Offer, String> + Send + Sync + 'a>;
+
 /// A prepared action: the conversation to start and how to check its answers.
 pub(crate) struct Plan<'a> {
     pub messages: Vec<ChatMessage>,
-    pub verify: Box<dyn Fn(&str) -> Result<Offer, String> + Send + Sync + 'a>,
+    pub verify: Verify<'a>,
 }
 
 /// Runs an action: asks the model, checks each answer, and repairs once with the reason.

@@ -1,5 +1,6 @@
 //! The only module that knows LSP types: the server, and conversions in (`from_proto`) and out (`to_proto`).
 
+mod actions;
 mod from_proto;
 mod ordered;
 pub mod server;

@@ -88,7 +88,7 @@ impl Shared {
         self.0.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn encoding(&self) -> PositionEncoding {
+    pub(super) fn encoding(&self) -> PositionEncoding {
         self.read().encoding
     }
 
@@ -128,7 +128,7 @@ impl Shared {
     }
 
     /// A snapshot of the index with every changed open document brought up to date.
-    fn index_snapshot(&self) -> Option<Index> {
+    pub(super) fn index_snapshot(&self) -> Option<Index> {
         let index = self.shared_index()?;
         let dirty: Vec<String> = lock(&self.0.dirty).drain().collect();
         for key in dirty {
@@ -138,6 +138,16 @@ impl Shared {
             }
         }
         Some(index.snapshot())
+    }
+
+    /// A snapshot of an open document.
+    pub(super) fn snapshot(&self, key: &str) -> Option<Snapshot> {
+        self.0.store.snapshot(key)
+    }
+
+    /// The current version of an open document.
+    pub(super) fn version(&self, key: &str) -> Option<i32> {
+        self.0.store.version(key)
     }
 
     /// Registers a new completion request for `key`, superseding earlier ones, and returns a
@@ -176,8 +186,8 @@ impl Shared {
 
 /// The LSP server.
 pub struct Server {
-    client: Client,
-    shared: Shared,
+    pub(super) client: Client,
+    pub(super) shared: Shared,
 }
 
 impl Server {
@@ -186,13 +196,13 @@ impl Server {
     }
 
     /// The engine in force.
-    fn engine(&self) -> Arc<Engine> {
+    pub(super) fn engine(&self) -> Arc<Engine> {
         self.shared.read().engine.clone()
     }
 
     /// Tells the user about a failure: a pop-up the first time this kind of failure happens, the
     /// log after that.
-    async fn report_failure(&self, error: &ModelError) {
+    pub(super) async fn report_failure(&self, error: &ModelError) {
         let kind = failure_kind(error);
         let first = lock(&self.shared.0.shown_errors).insert(kind.to_string());
         let message = format!("spackle: {}", error.user_message());
@@ -469,6 +479,8 @@ impl LanguageServer for Server {
             })),
             completion_provider: Some(CompletionOptions { resolve_provider: Some(false), ..CompletionOptions::default() }),
             inline_completion_provider: Some(OneOf::Left(true)),
+            code_action_provider: Some(super::actions::code_action_capability()),
+            execute_command_provider: Some(super::actions::execute_command_capability()),
             ..ServerCapabilities::default()
         };
         // Warnings are shown once the client is ready to receive messages.
@@ -517,6 +529,18 @@ impl LanguageServer for Server {
                 index.file_changed_on_disk(&path);
             }
         }
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> RpcResult<Option<CodeActionResponse>> {
+        self.code_actions(params).await
+    }
+
+    async fn code_action_resolve(&self, action: CodeAction) -> RpcResult<CodeAction> {
+        self.resolve_code_action(action).await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> RpcResult<Option<LSPAny>> {
+        self.execute_spackle_command(params).await
     }
 
     async fn completion(&self, params: CompletionParams) -> RpcResult<Option<CompletionResponse>> {

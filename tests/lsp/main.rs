@@ -1,5 +1,6 @@
 //! Integration tests: the real `spackle` binary, spoken to over LSP on stdio.
 
+mod actions;
 mod model;
 mod support;
 

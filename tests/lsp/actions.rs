@@ -1,0 +1,383 @@
+//! Code actions and commands end to end: a scripted model behind the real server, the editor's
+//! side spoken over LSP, including the refusals.
+
+use serde_json::{json, Value};
+use spackle::config::Backend;
+use spackle::llm::scripted::{Reply, ScriptedServer};
+
+use crate::support::{file_uri, LspClient, Start};
+
+const BROKEN: &str = "def double(total: int) -> int:\n    result = totl * 2\n    return result\n";
+
+const PRICE: &str =
+    "def price(item: str, count: int = 1) -> float:\n    if count < 0:\n        raise ValueError(count)\n    return 2.0 * count\n";
+
+const GOOD_DOCSTRING: &str = "```python\ndef price(item: str, count: int = 1) -> float:\n    \"\"\"The price of some items.\n\n    Args:\n        item: The item.\n        count: How many.\n\n    Returns:\n        The total price.\n\n    Raises:\n        ValueError: If count is negative.\n    \"\"\"\n    if count < 0:\n        raise ValueError(count)\n    return 2.0 * count\n```";
+
+async fn start(
+    dir: &std::path::Path,
+    endpoint: &str,
+    name: &str,
+    text: &str,
+) -> (LspClient, String) {
+    let mut options = Start::new(dir);
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": endpoint, "first_token_timeout_ms": 4000, "timeout_ms": 8000},
+                                            "completion": {"debounce_ms": 0}});
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.join(name));
+    client.open(&uri, text).await;
+    (client, uri)
+}
+
+fn range(start: (u32, u32), end: (u32, u32)) -> Value {
+    json!({"start": {"line": start.0, "character": start.1}, "end": {"line": end.0, "character": end.1}})
+}
+
+fn pyright_diagnostic() -> Value {
+    json!({"range": range((1, 13), (1, 17)), "severity": 1, "source": "pyright", "message": "\"totl\" is not defined"})
+}
+
+async fn list(
+    client: &mut LspClient,
+    uri: &str,
+    range: Value,
+    diagnostics: Vec<Value>,
+) -> Vec<Value> {
+    let result = client
+        .request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": range, "context": {"diagnostics": diagnostics}}))
+        .await
+        .unwrap();
+    result.as_array().cloned().unwrap_or_default()
+}
+
+fn titled(actions: &[Value], prefix: &str) -> Value {
+    actions
+        .iter()
+        .find(|action| action["title"].as_str().unwrap_or("").starts_with(prefix))
+        .cloned()
+        .unwrap_or_else(|| panic!("no action `{prefix}` in {actions:?}"))
+}
+
+/// The single text edit of a workspace edit, applied to `text`.
+fn apply(text: &str, edit: &Value) -> String {
+    let edits = edit["documentChanges"][0]["edits"].as_array().unwrap();
+    assert_eq!(edits.len(), 1, "{edit}");
+    let offset = |position: &Value| {
+        let line = position["line"].as_u64().unwrap() as usize;
+        let character = position["character"].as_u64().unwrap() as usize;
+        text.split_inclusive('\n')
+            .take(line)
+            .map(str::len)
+            .sum::<usize>()
+            + character
+    };
+    let (start, end) = (
+        offset(&edits[0]["range"]["start"]),
+        offset(&edits[0]["range"]["end"]),
+    );
+    let mut after = text.to_string();
+    after.replace_range(start..end, edits[0]["newText"].as_str().unwrap());
+    after
+}
+
+async fn shown(client: &mut LspClient, fragment: &str) -> String {
+    let message = client
+        .notification("window/showMessage", |p| {
+            p["message"].as_str().unwrap_or("").contains(fragment)
+        })
+        .await;
+    message["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn actions_are_listed_without_asking_the_model() {
+    let server = ScriptedServer::start([]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "double.py", BROKEN).await;
+    let on_def = list(
+        &mut client,
+        &uri,
+        range((0, 5), (0, 5)),
+        vec![pyright_diagnostic()],
+    )
+    .await;
+    let titles: Vec<&str> = on_def
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Fix with spackle: \"totl\" is not defined",
+            "Write a docstring with spackle"
+        ]
+    );
+    assert!(
+        on_def.iter().all(|action| action.get("edit").is_none()),
+        "listing computes no edit: {on_def:?}"
+    );
+    let selection = list(&mut client, &uri, range((1, 0), (2, 17)), vec![]).await;
+    let titles: Vec<&str> = selection
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Comment this code with spackle"]);
+    assert!(server.requests().is_empty(), "the model was not asked");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_two_commands_are_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, result) = LspClient::start(Start::new(dir.path())).await;
+    assert_eq!(
+        result["capabilities"]["executeCommandProvider"]["commands"],
+        json!(["spackle.generateDocstring", "spackle.comment"])
+    );
+    assert_eq!(
+        result["capabilities"]["codeActionProvider"]["resolveProvider"],
+        true
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fix_is_offered_when_the_problem_is_gone() {
+    let server = ScriptedServer::start([Reply::stream(
+        Backend::Ollama,
+        &["```python\n", "result = total * 2\n", "```\n"],
+    )])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "double.py", BROKEN).await;
+    let actions = list(
+        &mut client,
+        &uri,
+        range((1, 13), (1, 17)),
+        vec![pyright_diagnostic()],
+    )
+    .await;
+    let fix = titled(&actions, "Fix with spackle");
+    let resolved = client.request("codeAction/resolve", fix).await.unwrap();
+    let after = apply(BROKEN, &resolved["edit"]);
+    assert_eq!(
+        after,
+        "def double(total: int) -> int:\n    result = total * 2\n    return result\n"
+    );
+    assert_eq!(
+        resolved["edit"]["documentChanges"][0]["textDocument"]["version"], 0,
+        "the edit names its version"
+    );
+    let prompt = server.requests()[0].json.to_string();
+    assert!(
+        prompt.contains("totl") && prompt.contains("is not defined") && prompt.contains("pyright"),
+        "{prompt}"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fix_that_does_not_fix_is_refused_with_the_reason() {
+    let still_broken =
+        || Reply::stream(Backend::Ollama, &["```python\nresult = totl * 2 + 0\n```"]);
+    let server = ScriptedServer::start([still_broken(), still_broken()])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "double.py", BROKEN).await;
+    let actions = list(
+        &mut client,
+        &uri,
+        range((1, 13), (1, 17)),
+        vec![pyright_diagnostic()],
+    )
+    .await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "no edit for a fix that does not fix: {resolved}"
+    );
+    let message = shown(&mut client, "no fix offered").await;
+    assert!(
+        message.contains("does not fix") && message.contains("totl"),
+        "{message}"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "one repair round with the reason");
+    assert!(
+        requests[1].json.to_string().contains("rejected"),
+        "the repair round says why"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_diagnostic_spackle_cannot_see_gets_no_fix_and_no_model_call() {
+    let server = ScriptedServer::start([]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "double.py", BROKEN).await;
+    let style = json!({"range": range((2, 4), (2, 17)), "source": "ruff", "message": "E999 something spackle does not check"});
+    let actions = list(&mut client, &uri, range((2, 4), (2, 17)), vec![style]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "{resolved}"
+    );
+    let message = shown(&mut client, "no fix offered").await;
+    assert!(message.contains("reported by ruff"), "{message}");
+    assert!(server.requests().is_empty());
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_docstring_is_written_through_the_command() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &[GOOD_DOCSTRING])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let arguments =
+        json!([{"textDocument": {"uri": uri}, "position": {"line": 0, "character": 6}}]);
+    let result = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "spackle.generateDocstring", "arguments": arguments}),
+        )
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+    let apply_request = client
+        .seen
+        .iter()
+        .find(|message| message["method"] == "workspace/applyEdit")
+        .cloned()
+        .expect("the server asks the editor to apply the edit");
+    let after = apply(PRICE, &apply_request["params"]["edit"]);
+    assert!(
+        after.starts_with("def price(item: str, count: int = 1) -> float:\n    \"\"\"The price of some items.\n\n    Args:\n        item: The item.\n"),
+        "{after}"
+    );
+    assert!(after.ends_with("    \"\"\"\n    if count < 0:\n        raise ValueError(count)\n    return 2.0 * count\n"), "{after}");
+    let prompt = server.requests()[0].json.to_string();
+    assert!(
+        prompt.contains("Google") && prompt.contains("def price"),
+        "{prompt}"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_docstring_that_invents_a_parameter_is_refused() {
+    let invented = GOOD_DOCSTRING.replace(
+        "        count: How many.\n",
+        "        count: How many.\n        discount: A discount.\n",
+    );
+    let reply = || Reply::stream(Backend::Ollama, &[invented.as_str()]);
+    let server = ScriptedServer::start([reply(), reply()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await
+        .unwrap();
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "{resolved}"
+    );
+    let message = shown(&mut client, "no docstring offered").await;
+    assert!(
+        message.contains("`discount`") && message.contains("does not have"),
+        "{message}"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn comments_are_offered_through_the_code_action() {
+    let answer = "```python\n# Negative counts are a caller's mistake.\nif count < 0:\n    raise ValueError(count)\nreturn 2.0 * count  # Two per item.\n```";
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &[answer])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let actions = list(&mut client, &uri, range((1, 4), (3, 22)), vec![]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Comment this code"))
+        .await
+        .unwrap();
+    let after = apply(PRICE, &resolved["edit"]);
+    assert_eq!(
+        after,
+        "def price(item: str, count: int = 1) -> float:\n    # Negative counts are a caller's mistake.\n    if count < 0:\n        raise ValueError(count)\n    return 2.0 * count  # Two per item.\n"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_comment_that_changes_code_is_refused() {
+    let answer = "```python\n# Negative counts are allowed now.\nif count < -1:\n    raise ValueError(count)\nreturn 2.0 * count\n```";
+    let reply = || Reply::stream(Backend::Ollama, &[answer]);
+    let server = ScriptedServer::start([reply(), reply()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let arguments = json!([{"textDocument": {"uri": uri}, "range": range((1, 0), (3, 22))}]);
+    client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "spackle.comment", "arguments": arguments}),
+        )
+        .await
+        .unwrap();
+    let message = shown(&mut client, "no comments offered").await;
+    assert!(
+        message.contains("changes the code") && message.contains("count < -1"),
+        "{message}"
+    );
+    assert!(
+        client
+            .seen
+            .iter()
+            .all(|m| m["method"] != "workspace/applyEdit"),
+        "nothing is applied"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_document_changed_after_listing_gets_no_edit() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &[GOOD_DOCSTRING])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 1},
+                   "contentChanges": [{"range": range((0, 0), (0, 0)), "text": "import math\n"}]}),
+        )
+        .await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await
+        .unwrap();
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "{resolved}"
+    );
+    let message = shown(&mut client, "no docstring offered").await;
+    assert!(message.contains("changed"), "{message}");
+    assert!(
+        server.requests().is_empty(),
+        "a stale action does not ask the model"
+    );
+    client.shutdown().await;
+}
