@@ -252,7 +252,8 @@ pub async fn bench(kind: &str, args: &[String]) -> anyhow::Result<ExitCode> {
         "checks" => crate::bench::checks::run(&args),
         "index" => crate::bench::index::run(&args),
         "latency" => crate::bench::latency::run(&args),
-        other => bail!("unknown benchmark `{other}`: expected context, checks, index or latency"),
+        "docstrings" => crate::bench::docstrings::run(&args),
+        other => bail!("unknown benchmark `{other}`: expected context, checks, docstrings, index or latency"),
     })
     .await
     .context("the benchmark panicked")??;

@@ -279,6 +279,8 @@ pub struct Target {
     pub end: usize,
     /// The parameters a docstring may document (without `self` and `cls`, without stars).
     pub parameters: Vec<String>,
+    /// Private parameters with a default (`_cache=cache`), which need not be documented.
+    pub private_defaults: Vec<String>,
     /// The return annotation's text.
     pub returns: Option<String>,
     /// Whether the body returns a value, and whether it yields.
@@ -360,9 +362,15 @@ pub fn target_of(text: &str, definition: Node) -> Option<Target> {
     } else {
         Some(definition)
     };
-    let parameters = parameter_source
+    let all_parameters = parameter_source
         .map(|function| parameters_of(function, text))
         .unwrap_or_default();
+    let private_defaults = all_parameters
+        .iter()
+        .filter(|(name, has_default)| *has_default && name.starts_with('_'))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let parameters = all_parameters.into_iter().map(|(name, _)| name).collect();
     let returns = definition
         .child_by_field_name("return_type")
         .and_then(|node| node.utf8_text(text.as_bytes()).ok())
@@ -373,6 +381,7 @@ pub fn target_of(text: &str, definition: Node) -> Option<Target> {
         start: line_start(text, outer.start_byte()),
         end: outer.end_byte(),
         parameters,
+        private_defaults,
         returns,
         returns_value: false,
         yields: false,
@@ -410,7 +419,8 @@ fn init_method<'t>(class: Node<'t>, text: &str) -> Option<Node<'t>> {
     found
 }
 
-fn parameters_of(function: Node, text: &str) -> Vec<String> {
+/// The parameters of a function, each with whether it has a default value.
+fn parameters_of(function: Node, text: &str) -> Vec<(String, bool)> {
     let Some(parameters) = function.child_by_field_name("parameters") else {
         return Vec::new();
     };
@@ -440,7 +450,11 @@ fn parameters_of(function: Node, text: &str) -> Vec<String> {
         };
         if let Some(name) = name_node.and_then(|node| node.utf8_text(text.as_bytes()).ok()) {
             if name != "self" && name != "cls" {
-                names.push(name.to_string());
+                let has_default = matches!(
+                    parameter.kind(),
+                    "default_parameter" | "typed_default_parameter"
+                );
+                names.push((name.to_string(), has_default));
             }
         }
     }
@@ -552,9 +566,11 @@ pub fn check_docstring(target: &Target, docstring: &str) -> Result<(), String> {
     }
     let structured = documented.style.is_some_and(|style| style != Style::Plain);
     if structured && !target.is_class {
+        // Private parameters with a default are usually a cached global, not part of the API.
         if let Some(missing) = target
             .parameters
             .iter()
+            .filter(|parameter| !target.private_defaults.contains(parameter))
             .find(|parameter| !documented.parameters.contains(parameter))
         {
             return Err(format!("it does not document the parameter `{missing}`"));
@@ -580,17 +596,6 @@ pub fn check_docstring(target: &Target, docstring: &str) -> Result<(), String> {
         };
         if documented.has_returns && returns_nothing && !target.yields {
             return Err("it documents a return value, but the function returns None".into());
-        }
-        if structured
-            && !returns_nothing
-            && !documented.has_returns
-            && !documented.has_yields
-            && target.returns.is_some()
-        {
-            return Err(format!(
-                "it has no return section, but the function returns `{}`",
-                target.returns.as_deref().unwrap_or("")
-            ));
         }
     }
     Ok(())

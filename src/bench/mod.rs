@@ -4,5 +4,6 @@
 
 pub mod checks;
 pub mod context;
+pub mod docstrings;
 pub mod index;
 pub mod latency;
