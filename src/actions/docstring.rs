@@ -697,11 +697,110 @@ fn docstrings_of(text: &str, tree: &Tree) -> Vec<String> {
     docstrings
 }
 
+/// How many bytes of documentation of called functions go into the prompt.
+const CALLEE_BUDGET: usize = 1500;
+
+/// The names a definition calls, in order of first appearance.
+fn called_names(root: Node, text: &str, start: usize, end: usize) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if node.end_byte() <= start || node.start_byte() >= end {
+            continue;
+        }
+        if node.kind() == "call" {
+            let callee = node.child_by_field_name("function");
+            let name = match callee.map(|callee| (callee.kind(), callee)) {
+                Some(("identifier", callee)) => Some(callee),
+                Some(("attribute", callee)) => callee.child_by_field_name("attribute"),
+                _ => None,
+            };
+            if let Some(name) = name.and_then(|name| name.utf8_text(text.as_bytes()).ok()) {
+                if !names.iter().any(|known| known == name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node> = node.named_children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
+    }
+    names
+}
+
+/// The signature and docstring of the functions a definition calls, from the document itself or
+/// from the index, within [`CALLEE_BUDGET`].
+fn callee_documentation(text: &str, tree: &Tree, target: &Target, index: Option<&Index>) -> String {
+    let mut out = String::new();
+    for name in called_names(tree.root_node(), text, target.start, target.end) {
+        if name == target.name {
+            continue;
+        }
+        let entry = match find_definition(tree.root_node(), text, &name)
+            .and_then(|node| target_of(text, node).zip(Some(node)))
+        {
+            Some((callee, node)) => callee.docstring_text.map(|docstring| {
+                let header_end = node
+                    .child_by_field_name("body")
+                    .map_or(node.end_byte(), |body| body.start_byte());
+                let header = text[line_start(text, node.start_byte())..header_end].trim();
+                let first = docstring
+                    .trim()
+                    .split("\n\n")
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                format!("{header}\n    \"\"\"{first}\"\"\"\n")
+            }),
+            None => index.and_then(|index| indexed_documentation(index, &name)),
+        };
+        if let Some(entry) = entry {
+            if out.len() + entry.len() > CALLEE_BUDGET {
+                break;
+            }
+            out.push_str(&entry);
+        }
+    }
+    out
+}
+
+/// The signature and docstring of an indexed module-level function.
+pub(crate) fn indexed_documentation(index: &Index, name: &str) -> Option<String> {
+    use crate::index::ModuleSource;
+    let hit = index
+        .find_named(&[name.to_string()], "")
+        .into_iter()
+        .next()?;
+    let module = index.module(&hit.module)?;
+    let function = module
+        .functions
+        .iter()
+        .find(|function| function.name == name)?;
+    let docstring = function.docstring.as_deref()?;
+    let params: Vec<&str> = function
+        .params
+        .iter()
+        .map(|param| param.name.as_str())
+        .collect();
+    let returns = function
+        .returns
+        .as_deref()
+        .map(|returns| format!(" -> {returns}"))
+        .unwrap_or_default();
+    Some(format!(
+        "def {name}({}){returns}:  # in {}\n    \"\"\"{}\"\"\"\n",
+        params.join(", "),
+        hit.module,
+        docstring.trim()
+    ))
+}
+
 pub(crate) fn plan(
     text: &str,
     tree: &Tree,
     offset: usize,
-    _index: Option<&Index>,
+    index: Option<&Index>,
 ) -> Result<Plan<'static>, String> {
     let target =
         target_at(text, tree, offset).ok_or("there is no function or class definition here")?;
@@ -716,6 +815,13 @@ pub(crate) fn plan(
             user.push_str(&format!("```python\n{}\n```\n", dedent(example).trim_end()));
         }
         user.push('\n');
+    }
+    let callees = callee_documentation(text, tree, &target, index);
+    if !callees.is_empty() {
+        user.push_str(&format!(
+            "Functions it calls:\n```python\n{}```\n\n",
+            callees
+        ));
     }
     let rewrite = if target.docstring.is_some() {
         "Rewrite the docstring of"
@@ -819,7 +925,7 @@ pub fn verify(document: &str, target: &Target, answer: &str) -> Result<Offer, St
 }
 
 /// The first function or class named `name`, searching the whole tree.
-fn find_definition<'t>(root: Node<'t>, text: &str, name: &str) -> Option<Node<'t>> {
+pub(crate) fn find_definition<'t>(root: Node<'t>, text: &str, name: &str) -> Option<Node<'t>> {
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         if matches!(node.kind(), "function_definition" | "class_definition")
@@ -928,5 +1034,19 @@ mod tests {
         assert!(verify(SOURCE, &target, &changed)
             .unwrap_err()
             .contains("changes the code"));
+    }
+
+    #[test]
+    fn the_prompt_carries_examples_and_the_documentation_of_callees() {
+        let source = "def tax_rate(region: str) -> float:\n    \"\"\"The tax rate of a region.\n\n    Args:\n        region: The region code.\n    \"\"\"\n    return 0.2\n\n\ndef total_price(net: float, region: str) -> float:\n    return net * (1 + tax_rate(region))\n";
+        let tree = parse_python(source, None).unwrap();
+        let plan = plan(source, &tree, source.find("total_price").unwrap(), None).unwrap();
+        let prompt = &plan.messages[1].content;
+        assert!(prompt.contains("Functions it calls:\n```python\ndef tax_rate(region: str) -> float:\n    \"\"\"The tax rate of a region.\"\"\""), "{prompt}");
+        assert!(prompt.contains("in the Google style"), "{prompt}");
+        assert!(
+            prompt.contains("Documented functions of this project"),
+            "{prompt}"
+        );
     }
 }

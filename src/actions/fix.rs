@@ -100,6 +100,12 @@ pub(crate) fn plan<'a>(
             }
         }
     }
+    let named = named_definitions(text, tree, index, &diagnostic.message);
+    if !named.is_empty() {
+        user.push_str(&format!(
+            "Definitions the error names:\n```python\n{named}```\n\n"
+        ));
+    }
     if let Some(function) = enclosing_function(text, tree, start) {
         if function.len() > segment.len() && function.lines().count() <= 80 {
             user.push_str(&format!(
@@ -144,6 +150,60 @@ pub(crate) fn plan<'a>(
         messages,
         verify: Box::new(verify),
     })
+}
+
+/// How many bytes of definitions named by the diagnostic go into the prompt.
+const NAMED_BUDGET: usize = 1500;
+
+/// Names a diagnostic quotes: `name`, "name" or 'name'.
+fn quoted_names(message: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for quote in ['`', '"', '\'', '\u{201c}'] {
+        let closing = if quote == '\u{201c}' {
+            '\u{201d}'
+        } else {
+            quote
+        };
+        let mut rest = message;
+        while let Some(open) = rest.find(quote) {
+            let after = &rest[open + quote.len_utf8()..];
+            let Some(close) = after.find(closing) else {
+                break;
+            };
+            let name = after[..close].rsplit('.').next().unwrap_or("").trim();
+            if !name.is_empty()
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_string());
+            }
+            rest = &after[close + closing.len_utf8()..];
+        }
+    }
+    names
+}
+
+/// The headers of the definitions a diagnostic names, from the document or the index.
+fn named_definitions(text: &str, tree: &Tree, index: Option<&Index>, message: &str) -> String {
+    let mut out = String::new();
+    for name in quoted_names(message) {
+        let entry = match super::docstring::find_definition(tree.root_node(), text, &name) {
+            Some(node) => {
+                let header_end = node
+                    .child_by_field_name("body")
+                    .map_or(node.end_byte(), |body| body.start_byte());
+                Some(format!(
+                    "{}\n    ...\n",
+                    text[line_start(text, node.start_byte())..header_end].trim()
+                ))
+            }
+            None => index.and_then(|index| super::docstring::indexed_documentation(index, &name)),
+        };
+        if let Some(entry) = entry.filter(|entry| out.len() + entry.len() <= NAMED_BUDGET) {
+            out.push_str(&entry);
+        }
+    }
+    out
 }
 
 /// Whether a problem spackle found is the one the diagnostic reports: it overlaps the diagnostic's
@@ -262,6 +322,21 @@ mod tests {
             .cloned()
             .collect();
         (before, first, segment, old, seen)
+    }
+
+    #[test]
+    fn names_quoted_by_diagnostics_are_found() {
+        assert_eq!(quoted_names("\"totl\" is not defined"), ["totl"]);
+        assert_eq!(
+            quoted_names("Cannot access attribute `pricee` for class `shop.Cart`"),
+            ["pricee", "Cart"]
+        );
+        let source = "class Cart:\n    def total(self) -> float:\n        return 0.0\n";
+        let tree = crate::store::parse_python(source, None).unwrap();
+        assert_eq!(
+            named_definitions(source, &tree, None, "`Cart` has no member `totl`"),
+            "class Cart:\n    ...\n"
+        );
     }
 
     #[test]

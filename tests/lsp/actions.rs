@@ -381,3 +381,30 @@ async fn a_document_changed_after_listing_gets_no_edit() {
     );
     client.shutdown().await;
 }
+
+#[tokio::test]
+async fn cancelling_a_resolve_drops_the_model_request() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    let id = client
+        .send_request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await;
+    assert!(
+        server
+            .wait_for_requests(1, std::time::Duration::from_secs(10))
+            .await,
+        "the model was asked"
+    );
+    client.notify("$/cancelRequest", json!({"id": id})).await;
+    let error = client.response(id).await.unwrap_err();
+    assert_eq!(error["code"], -32800, "{error}");
+    assert!(
+        server
+            .wait_for_disconnects(1, std::time::Duration::from_secs(5))
+            .await,
+        "the HTTP request to the model was dropped"
+    );
+    client.shutdown().await;
+}
