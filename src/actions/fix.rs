@@ -409,4 +409,25 @@ mod tests {
         .unwrap_err();
         assert!(broken.contains("new problem"), "{broken}");
     }
+
+    #[test]
+    fn the_only_statement_of_a_body_can_be_fixed() {
+        let document = "def f(total):\n    return totl\n\n\nprint(f(1))\n";
+        let (before, first, segment, old, seen) = setup(document, "totl");
+        assert_eq!(segment, "    return totl\n");
+        assert_eq!(seen.len(), 1, "{old:?}");
+        let offer = verify(
+            &before,
+            first,
+            &segment,
+            "    ",
+            "__main__",
+            &NoModules,
+            &old,
+            &seen,
+            "return total",
+        )
+        .unwrap();
+        assert_eq!(offer.edit.text, "    return total\n");
+    }
 }

@@ -204,6 +204,22 @@ pub(crate) fn dedent(text: &str) -> String {
     reindent(text, &indent, "")
 }
 
+/// Removes the indentation of the first non-blank line from every line that has it. Unlike
+/// [`dedent`], lines of a string that start further left (a docstring line at column 0) do not
+/// stop the code from being dedented; they are left as they are.
+pub(crate) fn dedent_code(text: &str) -> String {
+    let first = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
+    let indent = &first[..first.len() - first.trim_start_matches([' ', '\t']).len()];
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        out.push_str(line.strip_prefix(indent).unwrap_or(line));
+    }
+    out
+}
+
 /// Replaces the leading `from` of every line with `to`; blank lines become empty.
 pub(crate) fn reindent(text: &str, from: &str, to: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -223,9 +239,22 @@ pub(crate) fn reindent(text: &str, from: &str, to: &str) -> String {
     out
 }
 
-/// The code of a chat answer: fences and prose removed.
+/// The code of a chat answer: fences and prose removed. The code block runs from the first
+/// opening fence to the last closing one, so a docstring that holds fenced examples stays whole.
 pub(crate) fn answer_code(answer: &str) -> String {
-    crate::prompt::strip_chat_answer(answer)
+    let lines: Vec<&str> = answer.lines().collect();
+    let open = lines
+        .iter()
+        .position(|line| line.trim_start().starts_with("```"));
+    let close = lines.iter().rposition(|line| line.trim() == "```");
+    match (open, close) {
+        (Some(open), Some(close)) if close > open => {
+            let mut code = lines[open + 1..close].join("\n");
+            code.push('\n');
+            code
+        }
+        _ => crate::prompt::strip_chat_answer(answer),
+    }
 }
 
 /// A token-level picture of a subtree: every node's kind and every leaf's text, in order, without
@@ -293,6 +322,16 @@ mod tests {
             shape("def f(x):\n    y = x + 2\n    return y\n")
         );
         assert_ne!(shape(plain), shape("def f(x):\n    y = x + 1\nreturn y\n"));
+    }
+
+    #[test]
+    fn fenced_examples_inside_the_answer_stay_in_the_code() {
+        let answer = "Here it is:\n```python\ndef f():\n    \"\"\"Run.\n\n    ```\n    f()\n    ```\n    \"\"\"\n```\nDone.";
+        assert_eq!(
+            answer_code(answer),
+            "def f():\n    \"\"\"Run.\n\n    ```\n    f()\n    ```\n    \"\"\"\n"
+        );
+        assert_eq!(answer_code("x = 1"), "x = 1");
     }
 
     #[test]

@@ -148,12 +148,17 @@ fn measure_function(text: &str, function: Node, tally: &mut Tally) {
             literal_start..literal_start + literal.len(),
             &format!("{prefix}{quotes}{content}{quotes}"),
         );
-        format!("```python\n{}\n```", crate::actions::dedent(&function))
+        format!("```python\n{}\n```", crate::actions::dedent_code(&function))
     };
     tally.functions += 1;
     let style = style_of(&content);
     *tally.styles.entry(style_label(style)).or_default() += 1;
     let gold = verify(&without, &target, &answer_with(&content));
+    if let Err(reason) = &gold {
+        if reason.starts_with("the answer") {
+            tracing::debug!(answer = %answer_with(&content), "unreadable answer");
+        }
+    }
     let gold_passed = gold.is_ok();
     match gold {
         Ok(_) => tally.gold_passed += 1,
