@@ -2,6 +2,7 @@
 //! model's work before the editor shows it. See ARCHITECTURE.md for the map.
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod context;
