@@ -506,7 +506,9 @@ impl<'a> Extractor<'a> {
                     dynamic: false,
                 };
                 self.self_attributes(body, &mut found, 0);
-                if found.dynamic {
+                // `setattr(self, ...)` makes the members unknowable, except in `__setstate__`,
+                // which only restores attributes a pickled instance already had.
+                if found.dynamic && function.name != "__setstate__" {
                     class.dynamic_members = true;
                 }
                 class.instance_attributes.extend(found.attributes);
