@@ -92,7 +92,8 @@ pub async fn refine(
         let mut clean = 0;
         for raw in &generation.candidates {
             let text = match postprocess_in(before, offset, raw, &postprocess) {
-                Ok(text) => text,
+                // Trailing line breaks would add blank lines after the suggestion in the editor.
+                Ok(text) => text.trim_end().to_string(),
                 Err(rejection) => {
                     outcome.dropped.push((raw.clone(), describe_rejection(&rejection)));
                     continue;
