@@ -165,7 +165,7 @@ fn write_prepared(out: &mut impl Write, prepared: &Prepared) -> std::io::Result<
 pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
     let job = load_job(location)?;
     let engine = crate::engine::engine_for(job.config.clone());
-    let outcome = match engine.complete(&job.document, job.offset, Some(&job.index)).await {
+    let outcome = match engine.complete(&job.document, job.offset, Some(&job.index), &|| true).await {
         Ok(outcome) => outcome,
         Err(EngineError::Model(error)) => return no_model(&job, &error),
         Err(error) => bail!("{error}"),

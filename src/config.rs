@@ -137,6 +137,11 @@ pub struct CompletionConfig {
     pub candidates: usize,
     /// Rounds of repair after the first answer when a candidate has problems.
     pub rounds: usize,
+    /// No repair round starts after this many milliseconds.
+    pub latency_budget_ms: u64,
+    /// Show the best candidate even when it still has problems (marked as such); by default it
+    /// is dropped.
+    pub show_unverified: bool,
     /// Files larger than this are not parsed and get no completions.
     pub max_file_bytes: usize,
 }
@@ -149,6 +154,8 @@ impl Default for CompletionConfig {
             max_lines: 40,
             candidates: 1,
             rounds: 2,
+            latency_budget_ms: 10_000,
+            show_unverified: false,
             max_file_bytes: crate::store::DEFAULT_MAX_PARSE_BYTES,
         }
     }

@@ -5,7 +5,11 @@
 //! post-processed and checked before it is returned. Nothing here knows about LSP.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use crate::check::refine::{refine, RefineOptions, CHECKS};
+use crate::check::Before;
+use crate::index::ModuleSource;
 
 use crate::config::Config;
 use crate::context::{Budget, HoleContext};
@@ -30,8 +34,11 @@ pub struct Completion {
 pub struct Verification {
     /// Requests made to the model for this suggestion (1 when the first answer was clean).
     pub rounds: usize,
-    /// The checks the suggestion passed, by name.
+    /// The checks the suggestion passed, by name (empty for a suggestion shown unverified).
     pub checks: Vec<&'static str>,
+    /// What the checks still found, for a suggestion shown unverified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// Why a request produced no completion.
@@ -141,31 +148,82 @@ impl Engine {
         Ok(Prepared { request, parts, context })
     }
 
-    /// Asks the model for the hole at `offset` and returns the candidates that survive the checks.
-    pub async fn complete(&self, snapshot: &Snapshot, offset: usize, index: Option<&Index>) -> Result<Outcome, EngineError> {
+    /// Asks the model for the hole at `offset` and returns the candidates that pass the checks,
+    /// repairing them with the model for at most `completion.rounds` more requests.
+    ///
+    /// `still_current` tells whether the document is still at the snapshot's version; the loop
+    /// stops asking when it is not.
+    pub async fn complete(
+        &self,
+        snapshot: &Snapshot,
+        offset: usize,
+        index: Option<&Index>,
+        still_current: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<Outcome, EngineError> {
         let prepared = self.prepare(snapshot, offset, index)?;
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
+        let tree = snapshot.tree.clone().expect("prepare checked that the document is parsed");
+        let before = Before::with_tree(snapshot.text(), tree);
+        let module_name = index
+            .zip(snapshot.path.as_deref())
+            .and_then(|(index, path)| index.module_name_of(path))
+            .unwrap_or_else(|| "__main__".to_string());
+        let no_modules = NoModules;
+        let modules: &dyn ModuleSource = match index {
+            Some(index) => index,
+            None => &no_modules,
+        };
+        let options = RefineOptions {
+            rounds: self.config.completion.rounds,
+            latency_budget: Duration::from_millis(self.config.completion.latency_budget_ms),
+            max_lines: self.config.completion.max_lines,
+        };
         let started = Instant::now();
-        let generation = self.model.generate(&prepared.request).await?;
+        let refined = refine(self.model.as_ref(), prepared.request, &before, offset, &module_name, modules, &options, still_current).await?;
+        let rounds_used = refined.rounds.len();
         let mut outcome = Outcome { model_ms: started.elapsed().as_millis(), ..Outcome::default() };
-        let text = snapshot.text();
-        for raw in generation.candidates {
-            match clean_candidate(&text, offset, &raw, self.config.completion.max_lines) {
-                Ok(candidate) => {
-                    if outcome.completions.iter().any(|c| c.text == candidate) {
-                        continue;
-                    }
+        outcome.dropped = refined.dropped.into_iter().map(|(candidate, reason)| Dropped { candidate, reason }).collect();
+        for clean in refined.clean {
+            outcome.completions.push(Completion {
+                text: clean.text,
+                start: offset,
+                end: offset,
+                verification: Verification { rounds: clean.round, checks: CHECKS.to_vec(), problems: Vec::new() },
+            });
+        }
+        if outcome.completions.is_empty() {
+            if let Some(best) = refined.best_unverified {
+                let problems: Vec<String> = best.problems.iter().map(|p| p.message.clone()).collect();
+                let reason = format!(
+                    "still has problems after {rounds_used} request{}: {}",
+                    if rounds_used == 1 { "" } else { "s" },
+                    problems.join("; ")
+                );
+                if self.config.completion.show_unverified {
                     outcome.completions.push(Completion {
-                        text: candidate,
+                        text: best.text,
                         start: offset,
                         end: offset,
-                        verification: Verification { rounds: 1, checks: vec!["syntax"] },
+                        verification: Verification { rounds: rounds_used, checks: Vec::new(), problems },
                     });
+                } else {
+                    outcome.dropped.push(Dropped { candidate: best.text, reason });
                 }
-                Err(reason) => outcome.dropped.push(Dropped { candidate: raw, reason }),
+            }
+            if let Some(stopped) = refined.stopped {
+                tracing::info!(%stopped, "no clean candidate");
             }
         }
         Ok(outcome)
+    }
+}
+
+/// An index with no modules, for documents outside any workspace.
+struct NoModules;
+
+impl ModuleSource for NoModules {
+    fn module(&self, _: &str) -> Option<Arc<crate::index::model::ModuleInfo>> {
+        None
     }
 }
 
@@ -204,13 +262,3 @@ fn display_path(snapshot: &Snapshot) -> String {
         .unwrap_or_else(|| "untitled.py".into())
 }
 
-/// A first, minimal clean-up of a raw answer until the post-processing module lands.
-fn clean_candidate(document: &str, offset: usize, raw: &str, max_lines: usize) -> Result<String, String> {
-    let _ = (document, offset);
-    let candidate: String = raw.lines().take(max_lines.max(1)).collect::<Vec<_>>().join("\n");
-    let candidate = candidate.trim_end().to_string();
-    if candidate.trim().is_empty() {
-        return Err("empty".into());
-    }
-    Ok(candidate)
-}

@@ -224,7 +224,8 @@ async def test_inline_completion_returns_the_models_text_at_the_cursor(session, 
 
 @needs_model
 async def test_inline_completion_ranges_count_in_the_negotiated_encoding(session, model, workspace):
-    model.script.default = "x"
+    # A string literal: a bare name would be unresolved, and the checks would drop it.
+    model.script.default = '"x"'
     line = 's = "é😀" + '
     uri = session.open(workspace / "text.py", line + "\n")
     character = len(line.encode("utf-8")) if session.encoding == "utf-8" else len(line.encode("utf-16-le")) // 2

@@ -9,6 +9,7 @@ mod fuzz;
 pub mod members;
 pub mod names;
 pub mod postprocess;
+pub mod refine;
 pub mod syntax;
 
 use serde::Serialize;

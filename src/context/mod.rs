@@ -273,11 +273,25 @@ fn pack(
     scores: HashMap<Key, Scored>,
     budget: Budget,
 ) -> HoleContext {
-    let mut ranked: Vec<(Key, Scored)> = scores
+    let ranked: Vec<(Key, Scored)> = scores
         .into_iter()
         .filter(|(key, _)| key.module != current_module)
         .collect();
-    ranked.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then_with(|| a.0.cmp(&b.0)));
+    // Priority is relevance per size, softly: a long signature must be more relevant than a
+    // short one to go first.
+    let cost_of = |key: &Key| -> usize { item_cost(source, key) };
+    let mut ranked: Vec<(Key, Scored, f64)> = ranked
+        .into_iter()
+        .map(|(key, scored)| {
+            let priority = scored.score / (1.0 + cost_of(&key) as f64 / COST_SCALE_BYTES);
+            (key, scored, priority)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    let ranked: Vec<(Key, Scored)> = ranked
+        .into_iter()
+        .map(|(key, scored, _)| (key, scored))
+        .collect();
     let max_bytes = budget.max_bytes.unwrap_or(usize::MAX);
     let max_tokens = budget.max_tokens.unwrap_or(usize::MAX);
     let mut used_bytes = 0usize;
@@ -459,6 +473,37 @@ fn pack(
         }
         parts.pop();
         left_out += 1;
+    }
+}
+
+/// Bytes at which a candidate's priority is halved by its size.
+const COST_SCALE_BYTES: f64 = 200.0;
+
+/// The size of a candidate's own stub line(s) (a class header for a class, the member or
+/// function line otherwise).
+fn item_cost(source: &Overlay, key: &Key) -> usize {
+    let Some(info) = source.module(&key.module) else {
+        return 0;
+    };
+    match (&key.class, &key.name) {
+        (Some(qualname), None) => find_class(&info, qualname)
+            .map_or(0, |c| render::class_header(c, qualname, false).len()),
+        (Some(qualname), Some(name)) => find_class(&info, qualname)
+            .and_then(|c| render_member(c, name))
+            .map_or(0, |(_, t)| t.len()),
+        (None, Some(name)) => info
+            .functions
+            .iter()
+            .find(|f| &f.name == name)
+            .map(|f| render::function(f, "", false).len())
+            .or_else(|| {
+                info.variables
+                    .iter()
+                    .find(|v| &v.name == name)
+                    .map(|v| render::variable(v, "").len())
+            })
+            .unwrap_or(0),
+        (None, None) => 0,
     }
 }
 

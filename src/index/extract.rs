@@ -13,6 +13,9 @@ use super::model::{
 /// Assigned values longer than this are cut (with `...`) in the index.
 const MAX_VALUE_CHARS: usize = 120;
 
+/// How many classes deep nested classes are read.
+const MAX_CLASS_NESTING: usize = 32;
+
 /// How deep nested blocks (`if`, `try`, `with`, `ERROR`) are followed at module and class level.
 const MAX_BLOCK_DEPTH: usize = 8;
 
@@ -30,6 +33,7 @@ pub fn extract_module(name: &str, path: &str, source: &str, tree: &Tree) -> Modu
         module_name: name,
         is_package,
         module: ModuleInfo::default(),
+        class_nesting: std::cell::Cell::new(0),
     };
     extractor.module.name = name.to_string();
     extractor.module.path = path.to_string();
@@ -46,6 +50,8 @@ struct Extractor<'a> {
     module_name: &'a str,
     is_package: bool,
     module: ModuleInfo,
+    /// How many classes enclose the one being read (bounded: generated code can nest deeply).
+    class_nesting: std::cell::Cell<usize>,
 }
 
 impl<'a> Extractor<'a> {
@@ -379,6 +385,16 @@ impl<'a> Extractor<'a> {
     }
 
     fn class(&self, node: Node, decorators: &[String]) -> Option<ClassInfo> {
+        if self.class_nesting.get() >= MAX_CLASS_NESTING {
+            return None;
+        }
+        self.class_nesting.set(self.class_nesting.get() + 1);
+        let class = self.class_body(node, decorators);
+        self.class_nesting.set(self.class_nesting.get() - 1);
+        class
+    }
+
+    fn class_body(&self, node: Node, decorators: &[String]) -> Option<ClassInfo> {
         let name = self.text(node.child_by_field_name("name")?).to_string();
         let mut class = ClassInfo {
             name,
@@ -506,7 +522,9 @@ impl<'a> Extractor<'a> {
                     dynamic: false,
                 };
                 self.self_attributes(body, &mut found, 0);
-                if found.dynamic {
+                // `setattr(self, ...)` makes the members unknowable, except in `__setstate__`,
+                // which only restores attributes a pickled instance already had.
+                if found.dynamic && function.name != "__setstate__" {
                     class.dynamic_members = true;
                 }
                 class.instance_attributes.extend(found.attributes);
@@ -1138,6 +1156,11 @@ class B:
         );
         assert!(later.classes.iter().any(|c| c.name == "B"));
         // Nothing panics on empty or odd input either.
+        let deep: String = (0..200)
+            .map(|i| format!("{}class C{i}:\n", "    ".repeat(i)))
+            .collect();
+        let module = extract("m", "m.py", &deep);
+        assert_eq!(module.classes.len(), 1);
         for odd in [
             "",
             "\n\n",

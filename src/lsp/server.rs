@@ -258,7 +258,10 @@ impl Server {
                 None => None,
             };
             let index = self.shared.index_snapshot();
-            let result = engine.complete(&snapshot, offset, index.as_ref()).await;
+            let store = self.shared.0.store.clone();
+            let (key, version) = (key.clone(), snapshot.version);
+            let still_current = move || store.version(&key) == Some(version);
+            let result = engine.complete(&snapshot, offset, index.as_ref(), &still_current).await;
             if let Some(progress) = progress {
                 progress.finish().await;
             }
@@ -285,6 +288,9 @@ impl Server {
             Ok(outcome) => {
                 for dropped in &outcome.dropped {
                     tracing::info!(reason = %dropped.reason, "candidate dropped");
+                    self.client
+                        .log_message(MessageType::LOG, format!("spackle: dropped a candidate: {}", dropped.reason))
+                        .await;
                 }
                 if self.shared.0.store.version(&key) != Some(snapshot.version) {
                     tracing::debug!(uri = %key, "document changed while the model answered; result dropped");

@@ -251,3 +251,72 @@ async fn the_repository_context_reaches_the_model() {
     assert!(prompt.contains("shop/pay.py"), "the file's path is given: {prompt}");
     client.shutdown().await;
 }
+
+fn shop_workspace() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("shop")).unwrap();
+    std::fs::write(dir.path().join("shop/__init__.py"), "").unwrap();
+    std::fs::write(dir.path().join("shop/models.py"), "class Cart:\n    def total(self) -> float:\n        return 0.0\n").unwrap();
+    let text = "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n".to_string();
+    std::fs::write(dir.path().join("shop/pay.py"), &text).unwrap();
+    (dir, text)
+}
+
+async fn start_indexed(dir: &std::path::Path, settings: Value) -> LspClient {
+    let mut options = Start::new(dir);
+    options.initialization_options = settings;
+    options.environment.push(("SPACKLE_CACHE_DIR", dir.join("cache").display().to_string()));
+    let (mut client, _) = LspClient::start(options).await;
+    client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("indexed")).await;
+    client
+}
+
+/// The model's first answer calls a member that does not exist; the repair prompt tells it so;
+/// its second answer is right, and only the second reaches the editor.
+#[tokio::test]
+async fn a_hallucinated_member_is_repaired_before_the_editor_sees_it() {
+    let server = ScriptedServer::start([
+        Reply::stream(Backend::Ollama, &["return cart.totl()"]),
+        Reply::stream(Backend::Ollama, &["return cart.total()"]),
+    ])
+    .await
+    .unwrap();
+    let (dir, text) = shop_workspace();
+    let mut client = start_indexed(dir.path(), settings(&server.url())).await;
+    let uri = file_uri(&dir.path().join("shop/pay.py"));
+    client.open(&uri, &text).await;
+    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
+    let result = client.request("textDocument/inlineCompletion", params).await.unwrap();
+    let items = items(&result);
+    assert_eq!(items.len(), 1, "{result}");
+    assert_eq!(items[0]["insertText"], "return cart.total()");
+    assert_eq!(items[0]["command"]["arguments"][0]["rounds"], 2);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let repair = requests[1].json.to_string();
+    assert!(repair.contains("return cart.totl()") && repair.contains("totl"), "the repair prompt quotes the mistake: {repair}");
+    assert!(repair.contains("total"), "and names what exists: {repair}");
+    client.shutdown().await;
+}
+
+/// A model that never fixes its mistake gives no suggestion, within the latency budget, and the
+/// log says why.
+#[tokio::test]
+async fn a_model_that_never_fixes_its_mistake_gives_no_suggestion() {
+    let server = ScriptedServer::repeating(Reply::stream(Backend::Ollama, &["return cart.totl()"])).await.unwrap();
+    let (dir, text) = shop_workspace();
+    let mut settings = settings(&server.url());
+    settings["completion"]["rounds"] = json!(2);
+    let mut client = start_indexed(dir.path(), settings).await;
+    let uri = file_uri(&dir.path().join("shop/pay.py"));
+    client.open(&uri, &text).await;
+    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
+    let started = std::time::Instant::now();
+    let result = client.request("textDocument/inlineCompletion", params).await.unwrap();
+    assert!(items(&result).is_empty(), "{result}");
+    assert!(started.elapsed() < Duration::from_secs(10), "within the latency budget");
+    assert_eq!(server.requests().len(), 3, "one request and two repair rounds");
+    let log = client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("still has problems")).await;
+    assert!(log["message"].as_str().unwrap().contains("totl"), "{log}");
+    client.shutdown().await;
+}
