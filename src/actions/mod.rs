@@ -87,11 +87,14 @@ pub(crate) struct Plan<'a> {
 ///
 /// `Ok(Answer::Refused(..))` is a normal outcome (the model's answer failed the checks, or the
 /// action does not apply where it was asked); `Err` is for a model that did not answer.
+/// `still_current` is asked before each repair round: when the document moved on, the action
+/// gives up.
 pub async fn run(
     engine: &Engine,
     snapshot: &Snapshot,
     index: Option<&Index>,
     request: &Request,
+    still_current: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<Answer, EngineError> {
     let limit = engine.config.completion.max_file_bytes;
     let bytes = snapshot.rope.len_bytes();
@@ -111,6 +114,11 @@ pub async fn run(
     let mut messages = plan.messages;
     let mut last_reason = String::new();
     for round in 1..=MAX_ROUNDS {
+        if round > 1 && !still_current() {
+            return Ok(Answer::Refused(
+                "the document changed while the model answered; ask again".into(),
+            ));
+        }
         let request = GenerateRequest {
             kind: RequestKind::Chat {
                 messages: messages.clone(),

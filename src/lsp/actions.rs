@@ -296,6 +296,7 @@ impl Server {
             return None;
         }
         let request = self.request_of(&snapshot, spec);
+        let key_for_check = key.clone();
         let engine = self.engine();
         let index = self.shared.index_snapshot();
         let progress = match progress {
@@ -309,7 +310,11 @@ impl Server {
             None => None,
         };
         tracing::debug!(uri = %key, version = snapshot.version, ?request, "code action requested");
-        let result = actions::run(&engine, &snapshot, index.as_ref(), &request).await;
+        let shared = self.shared.clone();
+        let version = snapshot.version;
+        let still_current = move || shared.version(&key_for_check) == Some(version);
+        let result =
+            actions::run(&engine, &snapshot, index.as_ref(), &request, &still_current).await;
         if let Some(progress) = progress {
             progress.finish().await;
         }
