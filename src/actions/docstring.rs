@@ -1070,4 +1070,45 @@ mod tests {
             Ok(())
         );
     }
+
+    #[test]
+    fn a_class_gets_a_docstring_checked_against_its_constructor() {
+        let source = "class Cart:\n    def __init__(self, owner: str) -> None:\n        self.owner = owner\n";
+        let tree = parse_python(source, None).unwrap();
+        let target = target_at(source, &tree, 2).unwrap();
+        assert!(target.is_class);
+        assert_eq!(target.parameters, ["owner"]);
+        let answer = "```python\nclass Cart:\n    \"\"\"A shopping cart.\n\n    Args:\n        owner: Who shops.\n    \"\"\"\n\n    def __init__(self, owner: str) -> None:\n        self.owner = owner\n```";
+        let offer = verify(source, &target, answer).unwrap();
+        assert_eq!(
+            offer.edit.text,
+            "    \"\"\"A shopping cart.\n\n    Args:\n        owner: Who shops.\n    \"\"\"\n"
+        );
+        let invented = answer.replace(
+            "owner: Who shops.",
+            "owner: Who shops.\n        items: What is in it.",
+        );
+        assert!(verify(source, &target, &invented)
+            .unwrap_err()
+            .contains("`items`"));
+    }
+
+    #[test]
+    fn an_existing_docstring_is_replaced_whole() {
+        let source = "def f(x):\n    \"\"\"Old.\n\n    Spans lines.\n    \"\"\"\n    return x\n";
+        let tree = parse_python(source, None).unwrap();
+        let target = target_at(source, &tree, 4).unwrap();
+        let offer = verify(
+            source,
+            &target,
+            "def f(x):\n    \"\"\"Return x.\"\"\"\n    return x\n",
+        )
+        .unwrap();
+        let mut after = source.to_string();
+        after.replace_range(offer.edit.start..offer.edit.end, &offer.edit.text);
+        assert_eq!(
+            after,
+            "def f(x):\n    \"\"\"Return x.\"\"\"\n    return x\n"
+        );
+    }
 }
