@@ -98,15 +98,17 @@ def test_checkhealth_says_the_model_server_answers(editor, spackle_binary, model
 
 
 def test_docstring_command_asks_the_server_or_says_it_cannot(editor, spackle_binary, model, workspace):
-    model.script.default = '"""Adds two numbers."""'
+    # The server asks for the whole definition back, and checks that only the docstring changed.
+    model.script.default = '```python\ndef add(a, b):\n    """Adds two numbers."""\n    return a + b\n```'
     start(editor, spackle_binary, model, workspace, "def add(a, b):\n    return a + b\n")
     offered = editor.lua("local c = require('spackle.util').client(); local p = c.server_capabilities.executeCommandProvider;"
                          " return p ~= nil and vim.tbl_contains(p.commands or {}, 'spackle.generateDocstring')")
     editor.nvim.command("call cursor(1, 5)")
     editor.nvim.command("SpackleDocstring")
     if offered:
-        editor.wait_for("#vim.api.nvim_buf_get_lines(0, 0, -1, false) > 3", what="the docstring edit")
-        assert '"""' in "\n".join(editor.lines())
+        # The buffer holds two lines; the docstring makes three.
+        editor.wait_for("#vim.api.nvim_buf_get_lines(0, 0, -1, false) > 2", what="the docstring edit")
+        assert editor.lines() == ["def add(a, b):", '    """Adds two numbers."""', "    return a + b"], editor.lines()
     else:
         assert "does not offer `spackle.generateDocstring` yet" in editor.messages()
 
