@@ -176,6 +176,25 @@ impl Default for ContextConfig {
     }
 }
 
+/// The docstring convention for written docstrings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocstringStyle {
+    /// The style most of the file's own docstrings use (Google when there are none).
+    #[default]
+    Auto,
+    Google,
+    Numpy,
+    Rest,
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActionsConfig {
+    pub docstring_style: DocstringStyle,
+}
+
 /// Everything spackle reads from its configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -183,6 +202,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub completion: CompletionConfig,
     pub context: ContextConfig,
+    pub actions: ActionsConfig,
 }
 
 /// A key spackle could not use, and why; the value from the layers below stays in force.
@@ -395,6 +415,18 @@ mod tests {
         assert!(text.contains("`model.backend`: bad value"), "{text}");
         assert!(text.contains("`model.nmae`: unknown setting"), "{text}");
         assert!(text.contains("`completion.rounds`: bad value"), "{text}");
+    }
+
+    #[test]
+    fn docstring_style_is_read_and_checked() {
+        let layers = Layers { editor: Some(json!({"actions": {"docstring_style": "numpy"}})), ..Layers::default() };
+        let (config, warnings) = resolve(layers);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.actions.docstring_style, DocstringStyle::Numpy);
+        let layers = Layers { editor: Some(json!({"actions": {"docstring_style": "epytext"}})), ..Layers::default() };
+        let (config, warnings) = resolve(layers);
+        assert_eq!(config.actions.docstring_style, DocstringStyle::Auto);
+        assert!(warnings.join("\n").contains("`actions.docstring_style`: bad value"), "{warnings:?}");
     }
 
     #[test]

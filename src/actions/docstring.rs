@@ -801,16 +801,29 @@ pub(crate) fn indexed_documentation(index: &Index, name: &str) -> Option<String>
     ))
 }
 
+/// The style a setting forces, or `None` for `auto`.
+pub fn forced_style(setting: crate::config::DocstringStyle) -> Option<Style> {
+    use crate::config::DocstringStyle;
+    match setting {
+        DocstringStyle::Auto => None,
+        DocstringStyle::Google => Some(Style::Google),
+        DocstringStyle::Numpy => Some(Style::Numpy),
+        DocstringStyle::Rest => Some(Style::Rest),
+        DocstringStyle::Plain => Some(Style::Plain),
+    }
+}
+
 pub(crate) fn plan(
     text: &str,
     tree: &Tree,
     offset: usize,
     index: Option<&Index>,
+    forced: Option<Style>,
 ) -> Result<Plan<'static>, String> {
     let target =
         target_at(text, tree, offset).ok_or("there is no function or class definition here")?;
     let docstrings = docstrings_of(text, tree);
-    let style = detect_style(docstrings.iter().map(String::as_str));
+    let style = forced.unwrap_or_else(|| detect_style(docstrings.iter().map(String::as_str)));
     let source = &text[target.start..target.end];
     let mut user = String::new();
     let examples = examples(text, tree, &target.name, 2);
@@ -1045,7 +1058,7 @@ mod tests {
     fn the_prompt_carries_examples_and_the_documentation_of_callees() {
         let source = "def tax_rate(region: str) -> float:\n    \"\"\"The tax rate of a region.\n\n    Args:\n        region: The region code.\n    \"\"\"\n    return 0.2\n\n\ndef total_price(net: float, region: str) -> float:\n    return net * (1 + tax_rate(region))\n";
         let tree = parse_python(source, None).unwrap();
-        let plan = plan(source, &tree, source.find("total_price").unwrap(), None).unwrap();
+        let plan = plan(source, &tree, source.find("total_price").unwrap(), None, None).unwrap();
         let prompt = &plan.messages[1].content;
         assert!(prompt.contains("Functions it calls:\n```python\ndef tax_rate(region: str) -> float:\n    \"\"\"The tax rate of a region.\"\"\""), "{prompt}");
         assert!(prompt.contains("in the Google style"), "{prompt}");
@@ -1110,5 +1123,19 @@ mod tests {
             after,
             "def f(x):\n    \"\"\"Return x.\"\"\"\n    return x\n"
         );
+    }
+
+    #[test]
+    fn a_forced_style_overrides_the_files_own() {
+        let text = "def f(a):\n    \"\"\"Do.\n\n    Args:\n        a: x.\n    \"\"\"\n\n\ndef g(b):\n    return b\n";
+        let tree = parse_python(text, None).unwrap();
+        let offset = text.find("def g").unwrap() + 4;
+        let prompt = |forced| {
+            let plan = plan(text, &tree, offset, None, forced).unwrap();
+            plan.messages.iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n")
+        };
+        assert!(prompt(None).contains("in the Google style"), "{}", prompt(None));
+        let forced = forced_style(crate::config::DocstringStyle::Numpy);
+        assert!(prompt(forced).contains("in the NumPy style"), "{}", prompt(forced));
     }
 }

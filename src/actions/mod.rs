@@ -104,7 +104,10 @@ pub async fn run(
     let text = snapshot.text();
     let plan = match request {
         Request::Fix(diagnostic) => fix::plan(engine, snapshot, &text, tree, index, diagnostic),
-        Request::Docstring { offset } => docstring::plan(&text, tree, *offset, index),
+        Request::Docstring { offset } => {
+            let forced = docstring::forced_style(engine.config.actions.docstring_style);
+            docstring::plan(&text, tree, *offset, index, forced)
+        }
         Request::Comment { start, end } => comment::plan(&text, *start, *end),
     };
     let plan = match plan {

@@ -24,9 +24,12 @@ export const SETTING_KEYS: readonly SettingKey[] = [
   { vscode: 'completion.maxLines', spackle: 'completion.max_lines' },
   { vscode: 'completion.candidates', spackle: 'completion.candidates' },
   { vscode: 'completion.rounds', spackle: 'completion.rounds' },
+  { vscode: 'completion.latencyBudgetMs', spackle: 'completion.latency_budget_ms' },
+  { vscode: 'completion.showUnverified', spackle: 'completion.show_unverified' },
   { vscode: 'completion.maxFileBytes', spackle: 'completion.max_file_bytes' },
   { vscode: 'context.localTokens', spackle: 'context.local_tokens' },
   { vscode: 'context.repositoryTokens', spackle: 'context.repository_tokens' },
+  { vscode: 'actions.docstringStyle', spackle: 'actions.docstring_style' },
 ];
 
 /** Settings that belong to the extension itself and are never sent to the server. */
