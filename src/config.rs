@@ -189,6 +189,22 @@ pub enum DocstringStyle {
     Plain,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiagnosticsConfig {
+    /// Publish spackle's own checks (unresolved names, unknown members, bad calls, syntax) for
+    /// the code in open documents.
+    pub enable: bool,
+    /// How long after the last edit to check the document.
+    pub delay_ms: u64,
+}
+
+impl Default for DiagnosticsConfig {
+    fn default() -> Self {
+        DiagnosticsConfig { enable: true, delay_ms: 300 }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActionsConfig {
@@ -203,6 +219,7 @@ pub struct Config {
     pub completion: CompletionConfig,
     pub context: ContextConfig,
     pub actions: ActionsConfig,
+    pub diagnostics: DiagnosticsConfig,
 }
 
 /// A key spackle could not use, and why; the value from the layers below stays in force.

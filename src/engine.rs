@@ -218,6 +218,25 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The problems spackle's checks find in a document's own code, for diagnostics.
+    pub fn diagnose(&self, snapshot: &Snapshot, index: Option<&Index>) -> Vec<crate::check::Problem> {
+        if snapshot.tree.is_none() || snapshot.rope.len_bytes() > self.config.completion.max_file_bytes {
+            return Vec::new();
+        }
+        let module_name = index
+            .zip(snapshot.path.as_deref())
+            .and_then(|(index, path)| index.module_name_of(path))
+            .unwrap_or_else(|| "__main__".to_string());
+        let no_modules = NoModules;
+        let modules: &dyn ModuleSource = match index {
+            Some(index) => index,
+            None => &no_modules,
+        };
+        crate::check::check_document(&snapshot.text(), &module_name, modules)
+    }
+}
+
 /// An index with no modules, for documents outside any workspace.
 struct NoModules;
 

@@ -1656,6 +1656,22 @@ impl Checker<'_, '_> {
         if name.starts_with("__") && name.ends_with("__") {
             return;
         }
+        // An `isinstance` test on an attribute path (`isinstance(self.kind, Sub)`) may narrow it
+        // to a subclass with more members, as one on a plain name does.
+        if object.kind() == "attribute" {
+            let object_text = self.text(object).to_string();
+            let function = super::path_to(self.spliced.tree.root_node(), node.start_byte(), node.end_byte())
+                .into_iter()
+                .rev()
+                .find(|ancestor| ancestor.kind() == "function_definition");
+            let scope_text = match function {
+                Some(function) => self.spliced.text.get(function.start_byte()..function.end_byte()).unwrap_or(""),
+                None => self.spliced.text.as_str(),
+            };
+            if scope_text.contains(&format!("isinstance({object_text},")) {
+                return;
+            }
+        }
         let Some(object_type) = self.infer(object, 0) else {
             return;
         };

@@ -253,6 +253,12 @@ pub fn check_candidate(
     }
 }
 
+/// The problems of a whole document, as the checks see the code the user wrote: the document is
+/// checked as a candidate spliced into an empty file, so every problem counts as introduced.
+pub fn check_document(document: &str, module_name: &str, modules: &dyn ModuleSource) -> Vec<Problem> {
+    check_candidate("", 0, document, module_name, modules)
+}
+
 /// [`check_candidate`] against a document parsed once beforehand.
 pub fn check_spliced_candidate(
     before: &Before,
@@ -286,5 +292,25 @@ pub(crate) mod test_support {
             .find("<CURSOR>")
             .expect("fixture has a <CURSOR> marker");
         (fixture.replacen("<CURSOR>", "", 1), offset)
+    }
+}
+
+#[cfg(test)]
+mod document_tests {
+    use super::*;
+    use crate::index::resolve::MapSource;
+
+    const HOLDER: &str = "class Base:\n    pass\n\n\nclass Sub(Base):\n    limit = 1\n\n\nclass Holder:\n    def __init__(self, kind: Base):\n        self.kind = kind\n\n    def show(self):\n<BODY>";
+
+    fn problems_of(body: &str) -> Vec<String> {
+        let text = HOLDER.replace("<BODY>", body);
+        let modules = MapSource::from_sources(&[("app", "app.py", text.as_str())]);
+        check_document(&text, "app", &modules).into_iter().map(|p| p.name).collect()
+    }
+
+    #[test]
+    fn a_whole_document_is_checked_and_attribute_paths_narrowed_by_isinstance_stay_silent() {
+        assert_eq!(problems_of("        return self.kind.limit + undefined_name\n"), vec!["limit", "undefined_name"]);
+        assert!(problems_of("        if isinstance(self.kind, Sub):\n            return self.kind.limit\n        return 0\n").is_empty());
     }
 }

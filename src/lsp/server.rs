@@ -389,6 +389,42 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Checks a document's own code a moment after its last edit and publishes the problems as
+    /// diagnostics (source `spackle`). A newer edit makes the pending check give up.
+    fn schedule_diagnostics(&self, uri: Uri) {
+        let engine = self.engine();
+        if !engine.config.diagnostics.enable {
+            return;
+        }
+        let key = from_proto::document_key(&uri);
+        let Some(version) = self.shared.0.store.version(&key) else { return };
+        let delay = Duration::from_millis(engine.config.diagnostics.delay_ms);
+        let shared = self.shared.clone();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(snapshot) = shared.0.store.snapshot(&key).filter(|s| s.version == version) else { return };
+            let index = shared.index_snapshot();
+            let encoding = shared.encoding();
+            let checked = tokio::task::spawn_blocking(move || {
+                let problems = engine.diagnose(&snapshot, index.as_ref());
+                (snapshot, problems)
+            })
+            .await;
+            let Ok((snapshot, problems)) = checked else { return };
+            if shared.0.store.version(&key) != Some(version) {
+                return;
+            }
+            let diagnostics = problems
+                .iter()
+                .map(|problem| to_proto::diagnostic(&snapshot.rope, problem, encoding))
+                .collect();
+            client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+        });
+    }
+}
+
 /// Parameters of `spackle/context`: a document and a position, like any text-document request.
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -512,9 +548,16 @@ impl LanguageServer for Server {
 
     // Text synchronisation happens in `ordered.rs`; these handlers only exist so the router
     // accepts the notifications.
-    async fn did_open(&self, _: DidOpenTextDocumentParams) {}
-    async fn did_change(&self, _: DidChangeTextDocumentParams) {}
-    async fn did_close(&self, _: DidCloseTextDocumentParams) {}
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        self.schedule_diagnostics(params.text_document.uri);
+    }
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        self.schedule_diagnostics(params.text_document.uri);
+    }
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        // Diagnostics of a closed document are cleared.
+        self.client.publish_diagnostics(params.text_document.uri, Vec::new(), None).await;
+    }
     async fn did_save(&self, _: DidSaveTextDocumentParams) {}
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {

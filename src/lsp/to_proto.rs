@@ -3,7 +3,7 @@
 use ropey::Rope;
 use tower_lsp_server::ls_types::{
     Command, CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, MarkupContent,
-    MarkupKind, Position, Range, TextEdit,
+    Diagnostic, DiagnosticSeverity, MarkupKind, NumberOrString, Position, Range, TextEdit,
 };
 
 use crate::engine::{Completion, Verification};
@@ -47,5 +47,24 @@ pub fn completion_item(rope: &Rope, completion: Completion, encoding: PositionEn
         sort_text: Some("0".into()),
         command: Some(verification_command(&completion.verification)),
         ..CompletionItem::default()
+    }
+}
+
+/// One of spackle's problems as an LSP diagnostic, with `spackle` as its source.
+pub fn diagnostic(rope: &Rope, problem: &crate::check::Problem, encoding: PositionEncoding) -> Diagnostic {
+    use crate::check::ProblemKind;
+    let (code, severity) = match problem.kind {
+        ProblemKind::Syntax => ("syntax", DiagnosticSeverity::ERROR),
+        ProblemKind::UnresolvedName => ("unresolved-name", DiagnosticSeverity::ERROR),
+        ProblemKind::UnknownMember => ("unknown-member", DiagnosticSeverity::ERROR),
+        ProblemKind::Call(_) => ("call", DiagnosticSeverity::ERROR),
+    };
+    Diagnostic {
+        range: range(rope, problem.start, problem.end, encoding),
+        severity: Some(severity),
+        code: Some(NumberOrString::String(code.into())),
+        source: Some("spackle".into()),
+        message: problem.message.clone(),
+        ..Diagnostic::default()
     }
 }

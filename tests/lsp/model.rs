@@ -320,3 +320,32 @@ async fn a_model_that_never_fixes_its_mistake_gives_no_suggestion() {
     assert!(log["message"].as_str().unwrap().contains("totl"), "{log}");
     client.shutdown().await;
 }
+
+/// spackle's own checks on the code the user wrote arrive as diagnostics with source `spackle`,
+/// and a setting turns them off.
+#[tokio::test]
+async fn the_users_own_code_gets_spackle_diagnostics() {
+    let (dir, _) = shop_workspace();
+    let settings = json!({"diagnostics": {"delay_ms": 0}});
+    let mut client = start_indexed(dir.path(), settings).await;
+    let uri = file_uri(&dir.path().join("shop/pay.py"));
+    client.open(&uri, "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    return cart.totl()\n").await;
+    let published = client
+        .notification("textDocument/publishDiagnostics", |p| {
+            p["uri"] == json!(uri) && p["diagnostics"].as_array().is_some_and(|d| !d.is_empty())
+        })
+        .await;
+    let diagnostic = &published["diagnostics"][0];
+    assert_eq!(diagnostic["source"], "spackle");
+    assert_eq!(diagnostic["code"], "unknown-member");
+    assert!(diagnostic["message"].as_str().unwrap().contains("totl"), "{diagnostic}");
+    assert_eq!(diagnostic["range"]["start"], json!({"line": 4, "character": 16}));
+    client.shutdown().await;
+
+    let mut client = start_indexed(dir.path(), json!({"diagnostics": {"enable": false, "delay_ms": 0}})).await;
+    client.open(&uri, "def f():\n    return undefined_name\n").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})).await.unwrap();
+    assert!(client.seen_notifications("textDocument/publishDiagnostics").is_empty(), "diagnostics are off");
+    client.shutdown().await;
+}

@@ -30,6 +30,8 @@ export const SETTING_KEYS: readonly SettingKey[] = [
   { vscode: 'context.localTokens', spackle: 'context.local_tokens' },
   { vscode: 'context.repositoryTokens', spackle: 'context.repository_tokens' },
   { vscode: 'actions.docstringStyle', spackle: 'actions.docstring_style' },
+  { vscode: 'diagnostics.enable', spackle: 'diagnostics.enable' },
+  { vscode: 'diagnostics.delayMs', spackle: 'diagnostics.delay_ms' },
 ];
 
 /** Settings that belong to the extension itself and are never sent to the server. */

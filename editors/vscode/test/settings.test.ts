@@ -34,7 +34,7 @@ test('every key maps to a two-level spackle key once', () => {
   const spackleKeys = SETTING_KEYS.map((key) => key.spackle);
   assert.equal(new Set(spackleKeys).size, spackleKeys.length);
   for (const key of spackleKeys) {
-    assert.match(key, /^(model|completion|context|actions)\.[a-z_]+$/);
+    assert.match(key, /^(model|completion|context|actions|diagnostics)\.[a-z_]+$/);
   }
 });
 
