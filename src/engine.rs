@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::check::refine::{refine, RefineOptions, CHECKS};
 use crate::check::Before;
-use crate::index::ModuleSource;
+use crate::index::module_scope;
 
 use crate::config::Config;
 use crate::context::{Budget, HoleContext};
@@ -98,13 +98,17 @@ impl Engine {
     /// With an index that holds the document's workspace, the repository context of the typed
     /// hole goes into the prompt as stubs.
     pub fn prepare(&self, snapshot: &Snapshot, offset: usize, index: Option<&Index>) -> Result<Prepared, EngineError> {
+        self.prepare_text(snapshot, &snapshot.text(), offset, index)
+    }
+
+    /// [`Engine::prepare`] with the snapshot's text already in hand.
+    fn prepare_text(&self, snapshot: &Snapshot, text: &str, offset: usize, index: Option<&Index>) -> Result<Prepared, EngineError> {
         let limit = self.config.completion.max_file_bytes;
         let bytes = snapshot.rope.len_bytes();
         let Some(tree) = snapshot.tree.as_ref().filter(|_| bytes <= limit) else {
             return Err(EngineError::TooLarge { bytes, limit });
         };
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
-        let text = snapshot.text();
         let (prefix, suffix) = crate::prompt::trim_to_budget(
             &text[..offset],
             &text[offset..],
@@ -121,7 +125,7 @@ impl Engine {
         };
         let context = location.map(|(index, relative, module)| {
             let budget = Budget::tokens(self.config.context.repository_tokens);
-            crate::context::build_context(index, &text, tree, &module, &relative, offset, budget)
+            crate::context::build_context(index, text, tree, &module, &relative, offset, budget)
         });
         let mut parts = Vec::new();
         let mut context_files = Vec::new();
@@ -160,19 +164,12 @@ impl Engine {
         index: Option<&Index>,
         still_current: &(dyn Fn() -> bool + Send + Sync),
     ) -> Result<Outcome, EngineError> {
-        let prepared = self.prepare(snapshot, offset, index)?;
+        let text = snapshot.text();
+        let prepared = self.prepare_text(snapshot, &text, offset, index)?;
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
         let tree = snapshot.tree.clone().expect("prepare checked that the document is parsed");
-        let before = Before::with_tree(snapshot.text(), tree);
-        let module_name = index
-            .zip(snapshot.path.as_deref())
-            .and_then(|(index, path)| index.module_name_of(path))
-            .unwrap_or_else(|| "__main__".to_string());
-        let no_modules = NoModules;
-        let modules: &dyn ModuleSource = match index {
-            Some(index) => index,
-            None => &no_modules,
-        };
+        let before = Before::with_tree(text, tree);
+        let (module_name, modules) = module_scope(index, snapshot.path.as_deref());
         let options = RefineOptions {
             rounds: self.config.completion.rounds,
             latency_budget: Duration::from_millis(self.config.completion.latency_budget_ms),
@@ -224,25 +221,8 @@ impl Engine {
         if snapshot.tree.is_none() || snapshot.rope.len_bytes() > self.config.completion.max_file_bytes {
             return Vec::new();
         }
-        let module_name = index
-            .zip(snapshot.path.as_deref())
-            .and_then(|(index, path)| index.module_name_of(path))
-            .unwrap_or_else(|| "__main__".to_string());
-        let no_modules = NoModules;
-        let modules: &dyn ModuleSource = match index {
-            Some(index) => index,
-            None => &no_modules,
-        };
+        let (module_name, modules) = module_scope(index, snapshot.path.as_deref());
         crate::check::check_document(&snapshot.text(), &module_name, modules)
-    }
-}
-
-/// An index with no modules, for documents outside any workspace.
-struct NoModules;
-
-impl ModuleSource for NoModules {
-    fn module(&self, _: &str) -> Option<Arc<crate::index::model::ModuleInfo>> {
-        None
     }
 }
 

@@ -6,7 +6,7 @@ use tree_sitter::{Node, Tree};
 
 use super::{
     answer_code, common_indentation, dedent, line_end, line_start, reindent, Diagnostic, Edit,
-    NoModules, Offer, Plan,
+    Offer, Plan,
 };
 use crate::check::{check_spliced_candidate, Before, Problem};
 use crate::engine::Engine;
@@ -63,15 +63,8 @@ pub(crate) fn plan<'a>(
     let end = crate::check::floor_char_boundary(text, diagnostic.start.max(diagnostic.end));
     let (first, last) = enclosing_statement(text, tree, start, end);
     let segment = &text[first..last];
-    let module_name = index
-        .zip(snapshot.path.as_deref())
-        .and_then(|(index, path)| index.module_name_of(path))
-        .unwrap_or_else(|| "__main__".into());
+    let (module_name, modules) = crate::index::module_scope(index, snapshot.path.as_deref());
     let before = checked_before(text, first, last).ok_or("the document could not be parsed")?;
-    let modules: &'a (dyn ModuleSource + Sync) = match index {
-        Some(index) => index,
-        None => &NoModules,
-    };
     let old_problems = check_spliced_candidate(&before, first, segment, &module_name, modules);
     let seen: Vec<Problem> = old_problems
         .iter()
@@ -299,6 +292,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::NoModules;
 
     const DOCUMENT: &str =
         "def double(total: int) -> int:\n    result = totl * 2\n    return result\n";

@@ -11,13 +11,11 @@ pub mod comment;
 pub mod docstring;
 pub mod fix;
 
-use std::sync::Arc;
 
 use tree_sitter::{Node, Tree};
 
 use crate::engine::{Engine, EngineError};
-use crate::index::model::ModuleInfo;
-use crate::index::{Index, ModuleSource};
+use crate::index::Index;
 use crate::llm::{ChatMessage, GenerateRequest, RequestKind, Role};
 use crate::store::Snapshot;
 
@@ -156,15 +154,6 @@ pub async fn run(
         }
     }
     Ok(Answer::Refused(last_reason))
-}
-
-/// A module source with nothing in it, for documents outside any index.
-pub(crate) struct NoModules;
-
-impl ModuleSource for NoModules {
-    fn module(&self, _: &str) -> Option<Arc<ModuleInfo>> {
-        None
-    }
 }
 
 /// The byte offset where the line holding `offset` starts.

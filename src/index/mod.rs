@@ -20,3 +20,24 @@ use std::sync::Arc;
 pub trait ModuleSource: Send + Sync {
     fn module(&self, name: &str) -> Option<Arc<model::ModuleInfo>>;
 }
+
+/// A module source with nothing in it, for documents outside any index.
+pub struct NoModules;
+
+impl ModuleSource for NoModules {
+    fn module(&self, _: &str) -> Option<Arc<model::ModuleInfo>> {
+        None
+    }
+}
+
+static NO_MODULES: NoModules = NoModules;
+
+/// The dotted module name of the document at `path` and the modules its names resolve against:
+/// the index when the document belongs to it, else no modules and the name `__main__`.
+pub fn module_scope<'a>(index: Option<&'a Index>, path: Option<&std::path::Path>) -> (String, &'a (dyn ModuleSource + Sync)) {
+    let name = index.zip(path).and_then(|(index, path)| index.module_name_of(path)).unwrap_or_else(|| "__main__".to_string());
+    match index {
+        Some(index) => (name, index),
+        None => (name, &NO_MODULES),
+    }
+}
