@@ -370,9 +370,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 real_problems += 1;
                 writeln!(
                     err,
-                    "  real code: {}:{}: {}",
+                    "  real code: {}:{}",
                     relative.display(),
-                    problem.line + 1,
                     problem.message
                 )?;
             }

@@ -5,6 +5,8 @@
 //! Everything else (builtins, external packages, unions, decorated or overloaded functions,
 //! `*args` and `**kwargs`, classes with dynamic members or unknown bases) keeps the check silent.
 
+mod shapes;
+
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -476,11 +478,12 @@ enum Type {
     },
 }
 
-/// Decorators that change neither a function's signature nor a class's members.
+/// Decorators that change neither a function's signature, nor what it returns, nor a class's
+/// members: `functools.cache` and `lru_cache` wrap the function in a cache that takes the same
+/// arguments and returns the same values.
 fn is_transparent_decorator(decorator: &str) -> bool {
-    let name = decorator.rsplit('.').next().unwrap_or(decorator);
     matches!(
-        name,
+        decorator_name(decorator),
         "staticmethod"
             | "classmethod"
             | "abstractmethod"
@@ -488,7 +491,24 @@ fn is_transparent_decorator(decorator: &str) -> bool {
             | "final"
             | "overload"
             | "runtime_checkable"
+            | "cache"
+            | "lru_cache"
     )
+}
+
+/// Decorators that keep the arguments a function takes but change what calling it gives.
+fn keeps_signature(decorator: &str) -> bool {
+    is_transparent_decorator(decorator)
+        || matches!(
+            decorator_name(decorator),
+            "contextmanager" | "asynccontextmanager"
+        )
+}
+
+/// `lru_cache` for `functools.lru_cache(maxsize=None)`.
+fn decorator_name(decorator: &str) -> &str {
+    let callee = decorator.split('(').next().unwrap_or(decorator).trim();
+    callee.rsplit('.').next().unwrap_or(callee)
 }
 
 /// Checks the attributes and calls inside the candidate.
@@ -849,7 +869,8 @@ impl Checker<'_, '_> {
                     }
                 }
             }
-            BindingKind::Function { .. } | BindingKind::Class { .. } | BindingKind::Other => None,
+            BindingKind::Other => self.target_type(binding.start, depth + 1),
+            BindingKind::Function { .. } | BindingKind::Class { .. } => None,
         }
     }
 
@@ -1660,12 +1681,20 @@ impl Checker<'_, '_> {
         // to a subclass with more members, as one on a plain name does.
         if object.kind() == "attribute" {
             let object_text = self.text(object).to_string();
-            let function = super::path_to(self.spliced.tree.root_node(), node.start_byte(), node.end_byte())
-                .into_iter()
-                .rev()
-                .find(|ancestor| ancestor.kind() == "function_definition");
+            let function = super::path_to(
+                self.spliced.tree.root_node(),
+                node.start_byte(),
+                node.end_byte(),
+            )
+            .into_iter()
+            .rev()
+            .find(|ancestor| ancestor.kind() == "function_definition");
             let scope_text = match function {
-                Some(function) => self.spliced.text.get(function.start_byte()..function.end_byte()).unwrap_or(""),
+                Some(function) => self
+                    .spliced
+                    .text
+                    .get(function.start_byte()..function.end_byte())
+                    .unwrap_or(""),
                 None => self.spliced.text.as_str(),
             };
             if scope_text.contains(&format!("isinstance({object_text},")) {
@@ -1773,6 +1802,24 @@ impl Checker<'_, '_> {
         ) else {
             return;
         };
+        if let Some(definitions) = self.conditional_definitions(function) {
+            // One of several definitions is called, whichever the condition chose: the call is
+            // wrong only when it fits none of them.
+            let display = self.text(function).to_string();
+            let mut first_problem = None;
+            for (info, module) in &definitions {
+                match self.signature_problem(info, false, &display, module, node, arguments) {
+                    Some(problem) => {
+                        first_problem.get_or_insert(problem);
+                    }
+                    None => return,
+                }
+            }
+            if let Some((kind, message, name, at)) = first_problem {
+                self.push_call(kind, message, name, at);
+            }
+            return;
+        }
         let targets: Vec<Type> = match self.infer(function, 0) {
             Some(callee @ (Type::Function { .. } | Type::Class { .. })) => vec![callee],
             Some(_) => return,
@@ -1808,6 +1855,67 @@ impl Checker<'_, '_> {
         if let Some((kind, message, name, at)) = first_problem {
             self.push_call(kind, message, name, at);
         }
+    }
+
+    /// The definitions of a module-level function defined more than once without `@overload`
+    /// (`if WIN: from ._win import f` / `else: def f(...)`), with their modules; `None` unless
+    /// every binding of the name is a `def` or a `from ... import` of a function of the index.
+    fn conditional_definitions(&self, function: Node) -> Option<Vec<(FunctionInfo, String)>> {
+        if function.kind() != "identifier" {
+            return None;
+        }
+        let name = self.text(function);
+        let Resolution::Scope(found) = self.scopes.resolve(name, self.scope_of(function)) else {
+            return None;
+        };
+        let scope = &self.scopes.scopes[found];
+        let bindings = scope.bindings.get(name)?;
+        if scope.kind != ScopeKind::Module || bindings.len() < 2 {
+            return None;
+        }
+        let this_module = self.this_module.as_ref()?;
+        let defined: Vec<FunctionInfo> = this_module
+            .functions
+            .iter()
+            .filter(|function| function.name == name)
+            .cloned()
+            .collect();
+        if defined
+            .iter()
+            .any(|function| function.decorators.iter().any(|d| d.ends_with("overload")))
+        {
+            return None;
+        }
+        let mut definitions: Vec<(FunctionInfo, String)> = Vec::new();
+        let mut defs = 0;
+        for binding in bindings {
+            match &binding.kind {
+                BindingKind::Function { .. } => defs += 1,
+                BindingKind::Import {
+                    module,
+                    name: Some(imported),
+                } => {
+                    let absolute = self.absolute_module(module)?;
+                    let Symbol::Function { module, qualname } =
+                        resolve_name(self.modules, &absolute, imported)?
+                    else {
+                        return None;
+                    };
+                    let info = self.function_info(&module, &qualname)?;
+                    definitions.push((info, module));
+                }
+                _ => return None,
+            }
+        }
+        if defs != defined.len() {
+            return None;
+        }
+        definitions.extend(
+            defined
+                .into_iter()
+                .map(|function| (function, self.module_name.to_string())),
+        );
+        Some(definitions)
     }
 
     /// What is wrong with calling `callee` with the call's arguments; `None` when it fits or the
@@ -1872,7 +1980,7 @@ impl Checker<'_, '_> {
         arguments: Node<'t>,
     ) -> Option<(CallProblem, String, String, Node<'t>)> {
         let display = display.to_string();
-        if info.decorators.iter().any(|d| !is_transparent_decorator(d))
+        if info.decorators.iter().any(|d| !keeps_signature(d))
             || info.kind == FunctionKind::Property
         {
             return None;
@@ -2583,5 +2691,84 @@ def helper(value: str, encoding: str = "utf-8") -> str:
             found[0].message,
             "5: instance of `Response` has no attribute `jsn`; did you mean `json`?"
         );
+    }
+
+    #[test]
+    fn loop_targets_and_unpacked_names_take_declared_element_types() {
+        let fixture = "import typing\nfrom app.models import Response\n\ndef pair() -> typing.Tuple[Response, int]:\n    return Response(1), 1\n\ndef run(items: list[Response], table: dict[str, Response], other, *more: Response):\n    <CURSOR>\n";
+        // Known element types: the members are checked.
+        assert_eq!(
+            names(fixture, "for item in items:\n        item.texts"),
+            vec!["texts"]
+        );
+        assert_eq!(
+            names(
+                fixture,
+                "for key, value in table.items():\n        value.texts"
+            ),
+            vec!["texts"]
+        );
+        assert_eq!(
+            names(fixture, "for value in table.values():\n        value.texts"),
+            vec!["texts"]
+        );
+        assert_eq!(
+            names(
+                fixture,
+                "for index, item in enumerate(reversed(items)):\n        item.texts"
+            ),
+            vec!["texts"]
+        );
+        assert_eq!(
+            names(fixture, "return [m.texts for m in more]"),
+            vec!["texts"]
+        );
+        assert_eq!(
+            names(fixture, "first, count = pair()\n    return first.texts"),
+            vec!["texts"]
+        );
+        assert_eq!(
+            names(
+                fixture,
+                "for a, b in zip(items, more):\n        b.json(1, 2)"
+            ),
+            vec!["json"]
+        );
+        // Right members, starred unpacking and unknown iterables: silent.
+        assert!(names(
+            fixture,
+            "for key, value in table.items():\n        key.upper()\n        value.text"
+        )
+        .is_empty());
+        assert!(names(fixture, "first, *rest = pair()\n    return first.texts").is_empty());
+        assert!(names(fixture, "for x in other(items):\n        x.texts").is_empty());
+        assert!(names(
+            fixture,
+            "async def f():\n        async for x in items:\n            x.texts"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn cached_functions_and_conditional_definitions_keep_their_signatures() {
+        let fixture = "import functools\nimport sys\n\n@functools.lru_cache(maxsize=None)\ndef split(name: str) -> list:\n    return name.split()\n\nif sys.platform == 'win32':\n    from app.models import helper as stream\nelse:\n    def stream(value, encoding=None):\n        return None\n\ndef run():\n    <CURSOR>\n";
+        let kinds = |candidate: &str| -> Vec<ProblemKind> {
+            problems(fixture, candidate)
+                .into_iter()
+                .map(|(kind, _)| kind)
+                .collect()
+        };
+        use crate::check::CallProblem::*;
+        assert_eq!(
+            kinds("return split('a.b', None)"),
+            vec![ProblemKind::Call(TooManyPositional)]
+        );
+        assert!(kinds("return split('a.b')").is_empty());
+        // Two definitions of `stream`, both taking at most two arguments.
+        assert_eq!(
+            kinds("return stream('a', 'utf-8', 1)"),
+            vec![ProblemKind::Call(TooManyPositional)]
+        );
+        assert!(kinds("return stream('a', 'utf-8')").is_empty());
     }
 }
