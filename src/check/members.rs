@@ -522,7 +522,7 @@ pub fn check_members_and_calls(
         return Vec::new();
     }
     // Too many attribute assignments to confirm: stay silent rather than guess.
-    let Some(assigned_attributes) = assigned_attributes(spliced) else {
+    let Some((assigned_attributes, assigned_outside)) = assigned_attributes(spliced) else {
         return Vec::new();
     };
     let this_module = modules.module(module_name);
@@ -539,6 +539,7 @@ pub fn check_members_and_calls(
         this_module,
         read_scopes,
         assigned_attributes,
+        assigned_outside,
         problems: Vec::new(),
         reported: HashSet::new(),
         variable_types: RefCell::new(HashMap::new()),
@@ -554,6 +555,7 @@ pub fn check_members_and_calls(
         if inside {
             match node.kind() {
                 "attribute" if !target => checker.check_attribute(node),
+                "attribute" => checker.check_write(node),
                 "call" => checker.check_call(node),
                 _ => {}
             }
@@ -594,11 +596,13 @@ pub fn check_members_and_calls(
 }
 
 /// Names `x` of every `something.x = ...` (or `+=`, annotated) in the document: attributes that
-/// code sets from outside the class, which the index does not see.
-fn assigned_attributes(spliced: &Spliced) -> Option<HashSet<String>> {
+/// code sets from outside the class, which the index does not see; and those set outside the
+/// candidate.
+fn assigned_attributes(spliced: &Spliced) -> Option<(HashSet<String>, HashSet<String>)> {
     let text = &spliced.text;
     let bytes = text.as_bytes();
     let mut names = HashSet::new();
+    let mut outside = HashSet::new();
     let mut index = 0;
     let mut checked = 0;
     while let Some(found) = text[index..].find('.') {
@@ -644,10 +648,13 @@ fn assigned_attributes(spliced: &Spliced) -> Option<HashSet<String>> {
         if is_target {
             if let Some(name) = text.get(dot + 1..name_end) {
                 names.insert(name.to_string());
+                if !(spliced.start..spliced.end).contains(&dot) {
+                    outside.insert(name.to_string());
+                }
             }
         }
     }
-    Some(names)
+    Some((names, outside))
 }
 
 /// A class attribute: its module, class, name and line.
@@ -661,6 +668,8 @@ struct Checker<'s, 'a> {
     this_module: Option<Arc<ModuleInfo>>,
     read_scopes: HashMap<usize, usize>,
     assigned_attributes: HashSet<String>,
+    /// The same, outside the candidate: what the rest of the document sets from outside.
+    assigned_outside: HashSet<String>,
     problems: Vec<Problem>,
     reported: HashSet<(usize, usize)>,
     /// Types of class attributes already worked out in this check.
@@ -753,13 +762,35 @@ impl Checker<'_, '_> {
             let reaching: Vec<&Binding> = bindings
                 .iter()
                 .filter(|binding| {
-                    found_scope != scope_index
-                        || binding.start < node.start_byte()
-                        || loops
-                            .iter()
-                            .any(|&(start, end)| start <= binding.start && binding.start < end)
+                    // `url = url.copy_with(...)`: the assignment does not reach its own value.
+                    let in_own_value = matches!(
+                        binding.kind,
+                        BindingKind::Assignment { value: Some((start, end)), .. }
+                            if start <= node.start_byte() && node.end_byte() <= end
+                    );
+                    !in_own_value
+                        && (found_scope != scope_index
+                            || binding.start < node.start_byte()
+                            || loops
+                                .iter()
+                                .any(|&(start, end)| start <= binding.start && binding.start < end))
                 })
                 .collect();
+            // The last assignment before the read in a block around it certainly ran: the
+            // bindings before it no longer reach (`url = URL(url)` replaces the parameter).
+            let dominating = (found_scope == scope_index)
+                .then(|| {
+                    reaching
+                        .iter()
+                        .filter(|binding| binding.start < node.start_byte())
+                        .filter(|binding| self.dominates(binding.start, node))
+                        .map(|binding| binding.start)
+                        .max()
+                })
+                .flatten();
+            let reaching = reaching
+                .into_iter()
+                .filter(|binding| dominating.is_none_or(|start| binding.start >= start));
             let mut found: Option<Type> = None;
             for binding in reaching {
                 let ty = self.binding_type(name, found_scope, binding, depth)?;
@@ -775,6 +806,25 @@ impl Checker<'_, '_> {
             return self.symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
         }
         self.binding_type(name, found_scope, &bindings[0], depth)
+    }
+
+    /// Whether the statement that binds a name at `binding_start` runs before `read` whenever
+    /// `read` runs: it ends before the read, in a block that holds the read.
+    fn dominates(&self, binding_start: usize, read: Node) -> bool {
+        let root = self.spliced.tree.root_node();
+        let Some(mut statement) = root.descendant_for_byte_range(binding_start, binding_start)
+        else {
+            return false;
+        };
+        while let Some(parent) = statement.parent() {
+            if matches!(parent.kind(), "block" | "module") {
+                return statement.end_byte() <= read.start_byte()
+                    && parent.start_byte() <= read.start_byte()
+                    && read.end_byte() <= parent.end_byte();
+            }
+            statement = parent;
+        }
+        false
     }
 
     /// The byte ranges of the `for` and `while` statements around `node` inside `scope`.
@@ -1795,6 +1845,210 @@ impl Checker<'_, '_> {
         self.problems.push(problem);
     }
 
+    /// `x.name = value` where `x` is an instance of a class known for certain that has no
+    /// `name` and no `__setattr__`: setting a new attribute from outside the class. For `self`,
+    /// see [`Checker::check_self_write`].
+    fn check_write(&mut self, node: Node) {
+        let (Some(object), Some(attribute)) = (
+            node.child_by_field_name("object"),
+            node.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        let name = self.text(attribute).to_string();
+        if name.starts_with("__") && name.ends_with("__")
+            || self.line_ignores_type_errors(attribute.start_byte())
+        {
+            return;
+        }
+        if let Some(class_scope) = self.receiver_class(object) {
+            self.check_self_write(node, object, attribute, class_scope);
+            return;
+        }
+        if self.assigned_outside.contains(&name) {
+            return;
+        }
+        let alternatives = match self.infer(object, 0) {
+            Some(instance @ Type::Instance { .. }) => vec![instance],
+            Some(Type::Union(alternatives)) => alternatives,
+            _ => return,
+        };
+        let mut available = Vec::new();
+        let mut owners = Vec::new();
+        for alternative in &alternatives {
+            let Type::Instance { module, qualname } = alternative else {
+                return;
+            };
+            if module == "builtins" {
+                return;
+            }
+            let Some(members) = self.member_names(module, qualname, 0) else {
+                return;
+            };
+            if members.contains(&name) || members.contains("__setattr__") {
+                return;
+            }
+            available.extend(members.into_iter().filter(|member| member != SUNDER_MARKER));
+            owners.push(qualname.clone());
+        }
+        if !self
+            .reported
+            .insert((attribute.start_byte(), attribute.end_byte()))
+        {
+            return;
+        }
+        let line = self.spliced.line_of(attribute.start_byte()) + 1;
+        let owner = match owners.as_slice() {
+            [one] => format!("instance of `{one}` has"),
+            many => format!("none of `{}` has", many.join("` | `")),
+        };
+        let mut message = format!(
+            "{line}: {owner} an attribute `{name}`; setting a new one from outside the class"
+        );
+        let suggestions = closest_names(&name, available.iter().map(String::as_str));
+        if !suggestions.is_empty() {
+            let listed: Vec<String> = suggestions.iter().map(|name| format!("`{name}`")).collect();
+            message.push_str(&format!("; did you mean {}?", listed.join(" or ")));
+        }
+        let problem = self.spliced.problem(
+            ProblemKind::UnknownMember,
+            message,
+            name,
+            attribute.start_byte(),
+            attribute.end_byte(),
+        );
+        self.problems.push(problem);
+    }
+
+    /// The class scope whose instance `object` is, when `object` is the first parameter of one of
+    /// its methods (`self`).
+    fn receiver_class(&self, object: Node) -> Option<usize> {
+        if object.kind() != "identifier" {
+            return None;
+        }
+        let name = self.text(object);
+        let function_scope = self.scope_of(object);
+        let scope = &self.scopes.scopes[function_scope];
+        if scope.kind != ScopeKind::Function {
+            return None;
+        }
+        let binding = scope.bindings.get(name)?;
+        let [Binding {
+            kind: BindingKind::Parameter { index: 0, .. },
+            ..
+        }] = binding.as_slice()
+        else {
+            return None;
+        };
+        let Some(Some(Type::Instance { .. })) = self.receiver_type(function_scope) else {
+            return None;
+        };
+        scope.parent
+    }
+
+    /// `self.name = value` in a method, where no member `name` exists and nothing reads it, while
+    /// a similar `self.other` that the class reads is set nowhere: a misspelt attribute (the
+    /// candidate sets `self.scheme_all` and the class reads `self.scheme`).
+    fn check_self_write(&mut self, node: Node, object: Node, attribute: Node, class_scope: usize) {
+        let name = self.text(attribute).to_string();
+        let Some(qualname) = self.class_qualname(class_scope) else {
+            return;
+        };
+        let Some(members) = self.member_names(self.module_name, &qualname, 0) else {
+            return;
+        };
+        if members.contains(&name) || members.contains("__setattr__") {
+            return;
+        }
+        let receiver = self.text(object).to_string();
+        let class = &self.scopes.scopes[class_scope];
+        let Some(class_node) = self
+            .spliced
+            .tree
+            .root_node()
+            .descendant_for_byte_range(class.start, class.end)
+        else {
+            return;
+        };
+        // Every read of `<anything>.name` in the document, and the `self.other` reads of the class.
+        let mut reads_name = false;
+        let mut unset: Vec<(String, u32)> = Vec::new();
+        let mut stack = vec![self.spliced.tree.root_node()];
+        while let Some(current) = stack.pop() {
+            if current.kind() == "attribute" && current != node {
+                let (Some(read_object), Some(read_attribute)) = (
+                    current.child_by_field_name("object"),
+                    current.child_by_field_name("attribute"),
+                ) else {
+                    continue;
+                };
+                let read = self.text(read_attribute);
+                let is_target = current.parent().is_some_and(|parent| {
+                    matches!(parent.kind(), "assignment" | "augmented_assignment")
+                        && parent.child_by_field_name("left") == Some(current)
+                });
+                if read == name && !is_target {
+                    reads_name = true;
+                    break;
+                }
+                let in_class = current.start_byte() >= class_node.start_byte()
+                    && current.end_byte() <= class_node.end_byte();
+                if in_class
+                    && !is_target
+                    && !self
+                        .spliced
+                        .touches_candidate(current.start_byte(), current.end_byte())
+                    && self.text(read_object) == receiver
+                    && !members.contains(read)
+                    && !self.assigned_attributes.contains(read)
+                    && !(read.starts_with("__") && read.ends_with("__"))
+                {
+                    unset.push((
+                        read.to_string(),
+                        self.spliced.line_of(read_attribute.start_byte()) + 1,
+                    ));
+                }
+            }
+            let mut cursor = current.walk();
+            stack.extend(current.children(&mut cursor));
+            if stack.len() > 100_000 {
+                return;
+            }
+        }
+        if reads_name {
+            return;
+        }
+        let similar = |other: &str| {
+            (name.starts_with(other) || other.starts_with(name.as_str()))
+                || !closest_names(&name, [other]).is_empty()
+        };
+        let Some((other, line_read)) = unset
+            .into_iter()
+            .filter(|(other, _)| similar(other))
+            .min_by_key(|(other, line)| (strsim::damerau_levenshtein(&name, other), *line))
+        else {
+            return;
+        };
+        if !self
+            .reported
+            .insert((attribute.start_byte(), attribute.end_byte()))
+        {
+            return;
+        }
+        let line = self.spliced.line_of(attribute.start_byte()) + 1;
+        let message = format!(
+            "{line}: `{receiver}.{name}` is set here but never read, while `{receiver}.{other}`, read on line {line_read}, is set nowhere; did you mean `{other}`?"
+        );
+        let problem = self.spliced.problem(
+            ProblemKind::UnknownMember,
+            message,
+            name,
+            attribute.start_byte(),
+            attribute.end_byte(),
+        );
+        self.problems.push(problem);
+    }
+
     fn check_call(&mut self, node: Node) {
         let (Some(function), Some(arguments)) = (
             node.child_by_field_name("function"),
@@ -2578,8 +2832,10 @@ def helper(value: str, encoding: str = "utf-8") -> str:
             "class Pattern:\n    def __init__(self, pattern: str) -> None:\n        <CURSOR>\n";
         let candidate = "from .models import Response\n\n        response = Response(1)\n        self.status = response.statu";
         assert_eq!(names(fixture, candidate), vec!["statu"]);
-        // Writing a new attribute is not reading an unknown one.
-        assert!(names(fixture, "from .models import Response\n\n        response = Response(1)\n        response.extra = 1").is_empty());
+        // Setting a new attribute on another class's instance is reported too (as type checkers
+        // do); setting a known one is not.
+        assert_eq!(names(fixture, "from .models import Response\n\n        response = Response(1)\n        response.extra = 1"), vec!["extra"]);
+        assert!(names(fixture, "from .models import Response\n\n        response = Response(1)\n        response.status = 1").is_empty());
     }
 
     #[test]
@@ -2770,5 +3026,65 @@ def helper(value: str, encoding: str = "utf-8") -> str:
             vec![ProblemKind::Call(TooManyPositional)]
         );
         assert!(kinds("return stream('a', 'utf-8')").is_empty());
+    }
+
+    #[test]
+    fn attributes_set_from_outside_and_misspelt_self_attributes() {
+        let fixture = "from app.models import Response, make\n\nclass Holder:\n    def __init__(self, code: int):\n        <CURSOR>\n\n    def show(self):\n        return self.code\n";
+        // A new attribute set on an instance of another class.
+        assert_eq!(
+            names(
+                fixture,
+                "response = make(1)\n        response.texts = 'x'\n        self.code = code"
+            ),
+            vec!["texts"]
+        );
+        assert!(names(
+            fixture,
+            "response = make(1)\n        response.status = 2\n        self.code = code"
+        )
+        .is_empty());
+        // `self.codes` is set and never read while `self.code`, read in `show`, is set nowhere.
+        let found = check_candidate_messages(fixture, "self.codes = code");
+        assert_eq!(found, vec!["5: `self.codes` is set here but never read, while `self.code`, read on line 8, is set nowhere; did you mean `code`?".to_string()]);
+        // A new attribute that something reads, or with no similar unset one, is fine.
+        assert!(names(fixture, "self.code = code\n        self.extra = 1").is_empty());
+        assert!(names(fixture, "self.code = code\n        self.codes = [code]").is_empty());
+    }
+
+    #[test]
+    fn the_last_assignment_in_a_block_around_the_read_decides_its_type() {
+        let fixture = "from app.models import Response, make\n\ndef run(value: Response | str, flag: bool):\n    <CURSOR>\n";
+        assert_eq!(
+            names(fixture, "value = make(1)\n    return value.texts"),
+            vec!["texts"]
+        );
+        assert_eq!(names(fixture, "value = make(1)\n    if flag:\n        value = value.headers()\n    return value.texts"), Vec::<String>::new());
+        assert_eq!(
+            names(
+                fixture,
+                "value = make(1)\n    if flag:\n        value = make(2)\n    return value.texts"
+            ),
+            vec!["texts"]
+        );
+        // Assigned only in a branch: the parameter may still reach.
+        assert!(names(
+            fixture,
+            "if flag:\n        value = make(1)\n    return value.texts"
+        )
+        .is_empty());
+    }
+
+    fn check_candidate_messages(fixture: &str, candidate: &str) -> Vec<String> {
+        let (document, offset) = cursor(fixture);
+        let source = MapSource::from_sources(&[
+            ("app", "app/__init__.py", ""),
+            ("app.models", "app/models.py", MODELS),
+            ("app.main", "app/main.py", &document),
+        ]);
+        check_candidate(&document, offset, candidate, "app.main", &source)
+            .into_iter()
+            .map(|problem| problem.message)
+            .collect()
     }
 }
