@@ -749,7 +749,22 @@ impl Checker<'_, '_> {
                 return self
                     .symbol_type(resolve_name(self.modules, self.module_name, name)?, false);
             }
-            if scope.kind == ScopeKind::Module || bindings.len() > 8 {
+            if scope.kind == ScopeKind::Module {
+                // The same import made twice (again under `if __name__ == "__main__":`).
+                let mut imported: Option<Type> = None;
+                for binding in bindings {
+                    if !matches!(binding.kind, BindingKind::Import { .. }) {
+                        return None;
+                    }
+                    let ty = self.binding_type(name, found_scope, binding, depth)?;
+                    if imported.as_ref().is_some_and(|previous| previous != &ty) {
+                        return None;
+                    }
+                    imported = Some(ty);
+                }
+                return imported;
+            }
+            if bindings.len() > 8 {
                 return None;
             }
             // Every binding that can reach the read must give the same type: those before it, and
@@ -1728,7 +1743,9 @@ impl Checker<'_, '_> {
             return;
         }
         // An `isinstance` test on an attribute path (`isinstance(self.kind, Sub)`) may narrow it
-        // to a subclass with more members, as one on a plain name does.
+        // to a subclass with more members, as one on a plain name does: the member must then be
+        // missing from the declared type and from every class tested.
+        let mut narrowed = Vec::new();
         if object.kind() == "attribute" {
             let object_text = self.text(object).to_string();
             let function = super::path_to(
@@ -1739,21 +1756,27 @@ impl Checker<'_, '_> {
             .into_iter()
             .rev()
             .find(|ancestor| ancestor.kind() == "function_definition");
-            let scope_text = match function {
-                Some(function) => self
-                    .spliced
-                    .text
-                    .get(function.start_byte()..function.end_byte())
-                    .unwrap_or(""),
-                None => self.spliced.text.as_str(),
-            };
-            if scope_text.contains(&format!("isinstance({object_text},")) {
-                return;
+            let scope = function.unwrap_or_else(|| self.spliced.tree.root_node());
+            match self.narrowing_classes(scope, &object_text) {
+                Some(classes) => narrowed = classes,
+                None => return,
             }
         }
-        let Some(object_type) = self.infer(object, 0) else {
+        let Some(mut object_type) = self.infer(object, 0) else {
             return;
         };
+        if !narrowed.is_empty() {
+            let mut alternatives = match object_type {
+                Type::Union(alternatives) => alternatives,
+                other => vec![other],
+            };
+            for class in narrowed {
+                if !alternatives.contains(&class) {
+                    alternatives.push(class);
+                }
+            }
+            object_type = Type::Union(alternatives);
+        }
         let (exists, owner, available): (bool, String, Vec<String>) = match &object_type {
             Type::Module(module) => {
                 let Some(info) = self.modules.module(module) else {
@@ -1843,6 +1866,62 @@ impl Checker<'_, '_> {
             attribute.end_byte(),
         );
         self.problems.push(problem);
+    }
+
+    /// The instances that `isinstance(path, C)` or `isinstance(path, (C, D))` tests under `scope`
+    /// narrow `path` to; `None` when a tested class is not known for certain.
+    fn narrowing_classes(&self, scope: Node, path: &str) -> Option<Vec<Type>> {
+        let scope_text = self.text(scope);
+        if !scope_text.contains(&format!("isinstance({path},")) {
+            return Some(Vec::new());
+        }
+        let mut classes = Vec::new();
+        let mut stack = vec![scope];
+        while let Some(node) = stack.pop() {
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+            if stack.len() > 100_000 {
+                return None;
+            }
+            if node.kind() != "call" {
+                continue;
+            }
+            let (Some(function), Some(arguments)) = (
+                node.child_by_field_name("function"),
+                node.child_by_field_name("arguments"),
+            ) else {
+                continue;
+            };
+            if self.text(function) != "isinstance" {
+                continue;
+            }
+            let mut cursor = arguments.walk();
+            let parts: Vec<Node> = arguments
+                .named_children(&mut cursor)
+                .filter(|part| part.kind() != "comment")
+                .collect();
+            let [tested, tested_classes] = parts.as_slice() else {
+                continue;
+            };
+            if self.text(*tested) != path {
+                continue;
+            }
+            let listed: Vec<Node> = if tested_classes.kind() == "tuple" {
+                let mut cursor = tested_classes.walk();
+                tested_classes.named_children(&mut cursor).collect()
+            } else {
+                vec![*tested_classes]
+            };
+            for class in listed {
+                match self.infer(class, 0)? {
+                    Type::Class { module, qualname } => {
+                        classes.push(Type::Instance { module, qualname })
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        Some(classes)
     }
 
     /// `x.name = value` where `x` is an instance of a class known for certain that has no
@@ -3086,5 +3165,22 @@ def helper(value: str, encoding: str = "utf-8") -> str:
             .into_iter()
             .map(|problem| problem.message)
             .collect()
+    }
+
+    #[test]
+    fn isinstance_on_an_attribute_path_adds_the_tested_classes() {
+        let fixture = "from app.models import Response, Headers\n\nclass Holder:\n    def __init__(self, value: Response):\n        self.value = value\n\n    def show(self):\n        <CURSOR>\n";
+        // Missing from the declared type and from the class tested: reported.
+        assert_eq!(names(fixture, "if not isinstance(self.value, Headers):\n            raise TypeError()\n        return self.value.texts"), vec!["texts"]);
+        // Present on the class tested: silent.
+        assert!(names(fixture, "if isinstance(self.value, Headers):\n            return self.value.update_all({})\n        return None").is_empty());
+        // A tested class that is not known for certain: silent.
+        assert!(names(fixture, "if isinstance(self.value, SomethingElse):\n            return self.value.texts\n        return None").iter().all(|name| name != "texts"));
+    }
+
+    #[test]
+    fn the_same_import_twice_at_module_level_is_one_binding() {
+        let fixture = "from app.models import Response\n\ndef run():\n    <CURSOR>\n\nif __name__ == '__main__':\n    from app.models import Response\n";
+        assert_eq!(names(fixture, "return Response.emptyy()"), vec!["emptyy"]);
     }
 }
