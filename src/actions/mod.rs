@@ -9,8 +9,8 @@
 
 pub mod comment;
 pub mod docstring;
+pub mod examples;
 pub mod fix;
-
 
 use tree_sitter::{Node, Tree};
 
@@ -104,7 +104,14 @@ pub async fn run(
         Request::Fix(diagnostic) => fix::plan(engine, snapshot, &text, tree, index, diagnostic),
         Request::Docstring { offset } => {
             let forced = docstring::forced_style(engine.config.actions.docstring_style);
-            docstring::plan(&text, tree, *offset, index, forced)
+            let (module, _) = crate::index::module_scope(index, snapshot.path.as_deref());
+            docstring::plan(
+                &text,
+                tree,
+                *offset,
+                index.map(|index| (index, module.as_str())),
+                forced,
+            )
         }
         Request::Comment { start, end } => comment::plan(&text, *start, *end),
     };
