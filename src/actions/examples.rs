@@ -27,6 +27,9 @@ pub const EXAMPLE_BUDGET: usize = 3000;
 /// Examples longer than this many lines are cut after their docstring and a few body lines.
 const EXAMPLE_MAX_LINES: usize = 24;
 
+/// What the preferred style adds to a candidate's similarity (which goes from 0 to 6).
+const STYLE_BONUS: f64 = 2.0;
+
 /// How many index hits are looked at, and from how many files at most.
 const INDEX_HITS: usize = 40;
 const INDEX_FILES: usize = 8;
@@ -196,8 +199,8 @@ pub fn retrieve(
         .into_iter()
         .map(|(similarity, candidate)| {
             let own = style_of(&candidate.docstring);
-            // A matching style counts for as much as a third of a shared name.
-            let bonus = if Some(own) == preferred { 1.0 } else { 0.0 };
+            // A matching style counts for as much as two thirds of a shared name.
+            let bonus = if Some(own) == preferred { STYLE_BONUS } else { 0.0 };
             (similarity + bonus, similarity, own, candidate)
         })
         .collect();
