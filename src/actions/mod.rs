@@ -72,6 +72,25 @@ pub enum Request {
     },
 }
 
+/// A request to the model an action is about to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round<'a> {
+    /// From 1.
+    pub number: usize,
+    /// How many rounds there can be at most.
+    pub of: usize,
+    /// Why the previous answer was rejected, for a repair round.
+    pub rejected: Option<&'a str>,
+}
+
+/// What the caller of [`run`] decides and learns while an action runs.
+pub struct Hooks<'a> {
+    /// Asked before each repair round: `false` (the document moved on) makes the action give up.
+    pub still_current: &'a (dyn Fn() -> bool + Send + Sync),
+    /// Told before each request to the model (for progress reports).
+    pub on_round: &'a (dyn Fn(Round) + Send + Sync),
+}
+
 /// Checks one answer of the model: the edit to offer, or why the answer was rejected.
 pub(crate) type Verify<'a> = Box<dyn Fn(&str) -> Result<Offer, String> + Send + Sync + 'a>;
 
@@ -85,14 +104,14 @@ pub(crate) struct Plan<'a> {
 ///
 /// `Ok(Answer::Refused(..))` is a normal outcome (the model's answer failed the checks, or the
 /// action does not apply where it was asked); `Err` is for a model that did not answer.
-/// `still_current` is asked before each repair round: when the document moved on, the action
-/// gives up.
+/// `hooks.still_current` is asked before each repair round: when the document moved on, the
+/// action gives up; `hooks.on_round` is told before each request to the model.
 pub async fn run(
     engine: &Engine,
     snapshot: &Snapshot,
     index: Option<&Index>,
     request: &Request,
-    still_current: &(dyn Fn() -> bool + Send + Sync),
+    hooks: &Hooks<'_>,
 ) -> Result<Answer, EngineError> {
     let limit = engine.config.completion.max_file_bytes;
     let bytes = snapshot.rope.len_bytes();
@@ -122,11 +141,19 @@ pub async fn run(
     let mut messages = plan.messages;
     let mut last_reason = String::new();
     for round in 1..=MAX_ROUNDS {
-        if round > 1 && !still_current() {
+        if round > 1 && !(hooks.still_current)() {
             return Ok(Answer::Refused(
                 "the document changed while the model answered; ask again".into(),
             ));
         }
+        (hooks.on_round)(Round {
+            number: round,
+            of: MAX_ROUNDS,
+            rejected: (round > 1).then_some(last_reason.as_str()),
+        });
+        // Give the caller a turn to report the round before the request (a local model can
+        // answer within one poll).
+        tokio::task::yield_now().await;
         let request = GenerateRequest {
             kind: RequestKind::Chat {
                 messages: messages.clone(),

@@ -408,3 +408,156 @@ async fn cancelling_a_resolve_drops_the_model_request() {
     );
     client.shutdown().await;
 }
+
+/// Starts the server for `price.py` with a client that accepts server-initiated progress.
+async fn start_with_progress(dir: &std::path::Path, endpoint: &str) -> (LspClient, String) {
+    let mut options = Start::new(dir);
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": endpoint, "first_token_timeout_ms": 4000, "timeout_ms": 8000},
+                                            "completion": {"debounce_ms": 0}});
+    options.capabilities = json!({"window": {"workDoneProgress": true}});
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.join("price.py"));
+    client.open(&uri, PRICE).await;
+    (client, uri)
+}
+
+/// Whether a `$/progress` notification belongs to a code action (not to indexing).
+fn action_progress(params: &Value, kind: &str) -> bool {
+    params["token"]
+        .as_str()
+        .is_some_and(|token| token.starts_with("spackle/action/"))
+        && params["value"]["kind"] == kind
+}
+
+#[tokio::test]
+async fn a_resolved_action_shows_progress_from_begin_to_end() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &[GOOD_DOCSTRING])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start_with_progress(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await
+        .unwrap();
+    assert!(resolved["edit"].is_object(), "{resolved}");
+    let end = client
+        .notification("$/progress", |p| action_progress(p, "end"))
+        .await;
+    let token = end["token"].clone();
+    let begin = client
+        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "begin")
+        .await;
+    assert_eq!(begin["value"]["title"], "spackle: writing a docstring…");
+    assert_eq!(begin["value"]["cancellable"], true);
+    let report = client
+        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "report")
+        .await;
+    assert!(
+        report["value"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("round 1"),
+        "{report}"
+    );
+    let created = client
+        .seen
+        .iter()
+        .any(|m| m["method"] == "window/workDoneProgress/create" && m["params"]["token"] == token);
+    assert!(created, "the token was created with the client first");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelling_the_progress_drops_the_model_request() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start_with_progress(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    let id = client
+        .send_request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await;
+    let begin = client
+        .notification("$/progress", |p| action_progress(p, "begin"))
+        .await;
+    assert!(
+        server
+            .wait_for_requests(1, std::time::Duration::from_secs(10))
+            .await,
+        "the model was asked"
+    );
+    client
+        .notify(
+            "window/workDoneProgress/cancel",
+            json!({"token": begin["token"]}),
+        )
+        .await;
+    let resolved = client.response(id).await.expect("the resolve answers");
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "a cancelled action has no edit: {resolved}"
+    );
+    assert!(
+        server
+            .wait_for_disconnects(1, std::time::Duration::from_secs(5))
+            .await,
+        "the HTTP request to the model was dropped"
+    );
+    assert!(
+        client.stderr().contains("progress cancelled by the user"),
+        "the cancel came through the progress token, not a timeout"
+    );
+    let token = begin["token"].clone();
+    client
+        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end")
+        .await;
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_command_reports_under_its_own_token_and_cancels_through_it() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let arguments =
+        json!([{"textDocument": {"uri": uri}, "position": {"line": 0, "character": 6}}]);
+    let id = client
+        .send_request(
+            "workspace/executeCommand",
+            json!({"command": "spackle.generateDocstring", "arguments": arguments, "workDoneToken": "editor-token-7"}),
+        )
+        .await;
+    let begin = client
+        .notification("$/progress", |p| {
+            p["token"] == "editor-token-7" && p["value"]["kind"] == "begin"
+        })
+        .await;
+    assert_eq!(begin["value"]["cancellable"], true);
+    assert!(
+        server
+            .wait_for_requests(1, std::time::Duration::from_secs(10))
+            .await
+    );
+    client
+        .notify(
+            "window/workDoneProgress/cancel",
+            json!({"token": "editor-token-7"}),
+        )
+        .await;
+    assert_eq!(client.response(id).await, Ok(Value::Null));
+    assert!(
+        server
+            .wait_for_disconnects(1, std::time::Duration::from_secs(5))
+            .await,
+        "the HTTP request to the model was dropped"
+    );
+    assert!(
+        client
+            .seen
+            .iter()
+            .all(|m| m["method"] != "workspace/applyEdit"),
+        "nothing is applied"
+    );
+    client.shutdown().await;
+}
