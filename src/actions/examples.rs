@@ -200,7 +200,11 @@ pub fn retrieve(
         .map(|(similarity, candidate)| {
             let own = style_of(&candidate.docstring);
             // A matching style counts for as much as two thirds of a shared name.
-            let bonus = if Some(own) == preferred { STYLE_BONUS } else { 0.0 };
+            let bonus = if Some(own) == preferred {
+                STYLE_BONUS
+            } else {
+                0.0
+            };
             (similarity + bonus, similarity, own, candidate)
         })
         .collect();

@@ -10,6 +10,7 @@
 pub mod comment;
 pub mod docstring;
 pub mod examples;
+pub mod external;
 pub mod fix;
 
 use tree_sitter::{Node, Tree};
@@ -55,6 +56,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The tool that reported it (pyright, ruff, spackle...), when the editor says.
     pub source: Option<String>,
+    /// The tool's code for it (`F821`, `reportUndefinedVariable`), when the editor says.
+    pub code: Option<String>,
 }
 
 /// What the user asked for.

@@ -31,6 +31,8 @@ enum Spec {
         range: Range,
         message: String,
         source: Option<String>,
+        #[serde(default)]
+        code: Option<String>,
     },
     Docstring {
         position: Position,
@@ -139,6 +141,10 @@ impl Server {
                     range: diagnostic.range,
                     message: diagnostic.message.clone(),
                     source: diagnostic.source.clone(),
+                    code: diagnostic.code.as_ref().map(|code| match code {
+                        NumberOrString::Number(number) => number.to_string(),
+                        NumberOrString::String(text) => text.clone(),
+                    }),
                 },
             );
         }
@@ -435,11 +441,13 @@ impl Server {
                 range,
                 message,
                 source,
+                code,
             } => Request::Fix(actions::Diagnostic {
                 start: offset(range.start),
                 end: offset(range.end),
                 message: message.clone(),
                 source: source.clone(),
+                code: code.clone(),
             }),
             Spec::Docstring { position } => Request::Docstring {
                 offset: offset(*position),

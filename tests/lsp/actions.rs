@@ -561,3 +561,122 @@ async fn a_command_reports_under_its_own_token_and_cancels_through_it() {
     );
     client.shutdown().await;
 }
+
+const UNUSED: &str = "def double(total: int) -> int:\n    unused = total\n    return total * 2\n";
+
+/// Writes a stand-in for ruff into `dir/.venv/bin`: it reads the text on stdin like
+/// `ruff check --output-format=json --stdin-filename F -` and prints ruff's JSON shape, with an
+/// F841 for each line that assigns `unused`.
+fn fake_ruff(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join(".venv/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = r#"#!/bin/sh
+printf '%s\n' "$(cat)" | {
+  out=""
+  row=0
+  while IFS= read -r line; do
+    row=$((row + 1))
+    case "$line" in
+      *"unused = "*)
+        item="{\"cell\":null,\"code\":\"F841\",\"end_location\":{\"column\":11,\"row\":$row},\"filename\":\"double.py\",\"fix\":null,\"location\":{\"column\":5,\"row\":$row},\"message\":\"Local variable \`unused\` is assigned to but never used\",\"noqa_row\":$row,\"url\":\"https://docs.astral.sh/ruff/rules/unused-variable\"}"
+        if [ -n "$out" ]; then out="$out,$item"; else out="$item"; fi
+        ;;
+    esac
+  done
+  echo "[$out]"
+}
+"#;
+    std::fs::write(bin.join("ruff"), script).unwrap();
+    std::fs::set_permissions(bin.join("ruff"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+async fn start_with_ruff(dir: &std::path::Path, endpoint: &str) -> (LspClient, String) {
+    let mut options = Start::new(dir);
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": endpoint, "first_token_timeout_ms": 4000, "timeout_ms": 8000},
+                                            "completion": {"debounce_ms": 0},
+                                            "actions": {"external_checker": "ruff"}});
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.join("double.py"));
+    client.open(&uri, UNUSED).await;
+    (client, uri)
+}
+
+fn ruff_unused() -> Value {
+    json!({"range": range((1, 4), (1, 10)), "severity": 2, "source": "Ruff", "code": "F841",
+           "message": "Local variable `unused` is assigned to but never used"})
+}
+
+#[tokio::test]
+async fn the_external_checker_confirms_a_fix_spackle_cannot_check_itself() {
+    let server = ScriptedServer::start([Reply::stream(
+        Backend::Ollama,
+        &["```python\ntotal = int(total)\n```"],
+    )])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    fake_ruff(dir.path());
+    let (mut client, uri) = start_with_ruff(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    let after = apply(UNUSED, &resolved["edit"]);
+    assert_eq!(
+        after,
+        "def double(total: int) -> int:\n    total = int(total)\n    return total * 2\n"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fix_the_external_checker_still_flags_is_refused() {
+    let still = || Reply::stream(Backend::Ollama, &["```python\nunused = total + 0\n```"]);
+    let server = ScriptedServer::start([still(), still()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    fake_ruff(dir.path());
+    let (mut client, uri) = start_with_ruff(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    assert!(resolved.get("edit").is_none_or(Value::is_null), "{resolved}");
+    let message = shown(&mut client, "no fix offered").await;
+    assert!(
+        message.contains("ruff still reports the problem") && message.contains("F841"),
+        "{message}"
+    );
+    assert_eq!(server.requests().len(), 2, "one repair round with the reason");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_the_tool_installed_spackle_falls_back_to_its_own_checks() {
+    let server = ScriptedServer::start([]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": server.url()},
+                                            "actions": {"external_checker": "ruff"}});
+    // A PATH without ruff, and no .venv in the workspace.
+    options.environment.push(("PATH", dir.path().display().to_string()));
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.path().join("double.py"));
+    client.open(&uri, UNUSED).await;
+    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    assert!(resolved.get("edit").is_none_or(Value::is_null), "{resolved}");
+    let message = shown(&mut client, "no fix offered").await;
+    assert!(message.contains("spackle's checks do not see this problem"), "{message}");
+    assert!(
+        client.stderr().contains("`ruff` is not on PATH"),
+        "the log says why the checker was not used"
+    );
+    assert!(server.requests().is_empty());
+    client.shutdown().await;
+}
