@@ -122,7 +122,7 @@ pub async fn run(
         return Err(EngineError::TooLarge { bytes, limit });
     };
     let text = snapshot.text();
-    let plan = match request {
+    let plan = blocking(|| match request {
         Request::Fix(diagnostic) => fix::plan(engine, snapshot, &text, tree, index, diagnostic),
         Request::Docstring { offset } => {
             let forced = docstring::forced_style(engine.config.actions.docstring_style);
@@ -136,7 +136,7 @@ pub async fn run(
             )
         }
         Request::Comment { start, end } => comment::plan(&text, *start, *end),
-    };
+    });
     let plan = match plan {
         Ok(plan) => plan,
         Err(reason) => return Ok(Answer::Refused(reason)),
@@ -171,7 +171,7 @@ pub async fn run(
             last_reason = "the model gave an empty answer".into();
             continue;
         };
-        match (plan.verify)(&answer) {
+        match blocking(|| (plan.verify)(&answer)) {
             Ok(mut offer) => {
                 offer.rounds = round;
                 return Ok(Answer::Offer(offer));
@@ -191,6 +191,18 @@ pub async fn run(
         }
     }
     Ok(Answer::Refused(last_reason))
+}
+
+/// Runs work that may block (reading files, running an external checker) without stalling the
+/// other requests: on a multi-threaded runtime the worker thread hands its other tasks over first.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    let multi_threaded = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_threaded {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
 }
 
 /// The byte offset where the line holding `offset` starts.
