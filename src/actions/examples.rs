@@ -236,9 +236,8 @@ fn document_candidates(text: &str, tree: &Tree, target: &Target) -> Vec<Candidat
     let mut found = Vec::new();
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
-        if is_definition_like(node, target.is_class)
-            && line_start(text, node.start_byte()) != target.start
-        {
+        if is_definition_like(node, target.is_class) {
+            // The target itself starts where its decorators do.
             let outer_start = node
                 .parent()
                 .filter(|parent| parent.kind() == "decorated_definition")
