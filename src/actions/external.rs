@@ -66,12 +66,21 @@ pub fn reported_by(kind: ExternalChecker, source: Option<&str>) -> bool {
 /// The installed checker of this kind: `workspace/.venv/bin/NAME` first, then `PATH`. `Err` says
 /// why there is none.
 pub fn find(kind: ExternalChecker, workspace: Option<&Path>) -> Result<Checker, String> {
+    find_in(kind, workspace, std::env::var_os("PATH"))
+}
+
+/// [`find`] with the `PATH` given.
+fn find_in(
+    kind: ExternalChecker,
+    workspace: Option<&Path>,
+    search_path: Option<std::ffi::OsString>,
+) -> Result<Checker, String> {
     let name = tool_name(kind).ok_or("no external checker is configured")?;
     let mut places: Vec<PathBuf> = Vec::new();
     if let Some(root) = workspace {
         places.push(root.join(".venv").join("bin"));
     }
-    if let Some(path) = std::env::var_os("PATH") {
+    if let Some(path) = search_path {
         places.extend(std::env::split_paths(&path));
     }
     places
@@ -540,10 +549,22 @@ printf '%s\n' "$input" | {
     #[test]
     fn a_missing_tool_is_reported_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
-        // An empty PATH entry set cannot be arranged without touching the process environment, so
-        // look for a name no system has through the same search.
-        let found = find(ExternalChecker::None, Some(dir.path()));
-        assert!(found.is_err());
+        assert!(find(ExternalChecker::None, Some(dir.path())).is_err());
+        let missing = find_in(
+            ExternalChecker::Ruff,
+            Some(dir.path()),
+            Some(dir.path().as_os_str().to_owned()),
+        )
+        .unwrap_err();
+        assert!(missing.contains("`ruff` is not on PATH"), "{missing}");
+        // A file named ruff that cannot be executed does not count.
+        std::fs::write(dir.path().join("ruff"), "not a program").unwrap();
+        assert!(find_in(
+            ExternalChecker::Ruff,
+            None,
+            Some(dir.path().as_os_str().to_owned())
+        )
+        .is_err());
         assert!(reported_by(ExternalChecker::Ruff, Some("Ruff")));
         assert!(!reported_by(ExternalChecker::Ruff, Some("pyright")));
         assert!(reported_by(ExternalChecker::Pyright, Some("basedpyright")));
@@ -594,6 +615,52 @@ printf '%s\n' "$input" | {
             )
             .unwrap_err();
         assert!(new.contains("new problem") && new.contains("F841"), "{new}");
+    }
+
+    #[test]
+    fn a_fake_pyright_checks_a_copy_of_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join(".venv").join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        // Prints pyright's `--outputjson` shape for the file it is given (its last argument).
+        let body = r#"#!/bin/sh
+for last; do :; done
+if grep -q totl "$last"; then
+  echo '{"version":"1.1.380","time":"1","generalDiagnostics":[{"file":"'"$last"'","severity":"error","message":"\"totl\" is not defined","range":{"start":{"line":1,"character":13},"end":{"line":1,"character":17}},"rule":"reportUndefinedVariable"}],"summary":{"filesAnalyzed":1,"errorCount":1,"warningCount":0,"informationCount":0,"timeInSec":0.1}}'
+  exit 1
+fi
+echo '{"version":"1.1.380","time":"1","generalDiagnostics":[],"summary":{"filesAnalyzed":1,"errorCount":0,"warningCount":0,"informationCount":0,"timeInSec":0.1}}'
+"#;
+        std::fs::write(bin.join("pyright"), body).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(bin.join("pyright"), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let checker = find(ExternalChecker::Pyright, Some(dir.path())).expect("found");
+        let path = dir.path().join("double.py");
+        let findings = checker.check(DOCUMENT, &path, Some(dir.path())).unwrap();
+        let diagnosed = matching(
+            &findings,
+            Some("reportUndefinedVariable"),
+            "\"totl\" is not defined",
+            1,
+        )
+        .expect("pyright's finding")
+        .clone();
+        assert_eq!(&DOCUMENT[diagnosed.start..diagnosed.end], "totl");
+        let baseline = Baseline {
+            checker,
+            path: path.clone(),
+            workspace: Some(dir.path().to_path_buf()),
+            findings,
+            diagnosed,
+        };
+        let fixed = DOCUMENT.replace("totl", "total");
+        assert_eq!(baseline.judge(&fixed, (31, 54)), Ok(()));
+        assert!(baseline.judge(DOCUMENT, (31, 53)).is_err());
+        assert!(!path.exists(), "the document itself is never written");
     }
 
     #[test]

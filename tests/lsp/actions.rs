@@ -680,3 +680,50 @@ async fn without_the_tool_installed_spackle_falls_back_to_its_own_checks() {
     assert!(server.requests().is_empty());
     client.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_docstring_prompt_shows_a_similar_documented_function_of_another_file() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &[GOOD_DOCSTRING])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("catalog.py"),
+        "def unit_price(item: str, count: int = 1) -> float:\n    \"\"\"The price of one item.\n\n    :param item: The item.\n    :param count: How many are bought.\n    :returns: The price.\n    \"\"\"\n    return 2.0\n\n\ndef open_database(path):\n    \"\"\"Open the database.\n\n    :param path: Where it is.\n    \"\"\"\n    return path\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("price.py"), PRICE).unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": server.url()},
+                                            "completion": {"debounce_ms": 0}});
+    let (mut client, _) = LspClient::start(options).await;
+    // The example comes from the index: wait until the workspace is indexed.
+    client
+        .notification("$/progress", |p| {
+            p["token"] == "spackle/indexing" && p["value"]["kind"] == "end"
+        })
+        .await;
+    let uri = file_uri(&dir.path().join("price.py"));
+    client.open(&uri, PRICE).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    client
+        .request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await
+        .unwrap();
+    let requests = server.requests();
+    let prompt = requests[0].json.to_string();
+    assert!(
+        prompt.contains("# from catalog") && prompt.contains(":param count: How many are bought."),
+        "the whole docstring of the similar function is shown: {prompt}"
+    );
+    assert!(
+        prompt.contains("reStructuredText"),
+        "a file without docstrings takes the project's style: {prompt}"
+    );
+    let unit_price = prompt.find("def unit_price").expect("the similar function");
+    assert!(
+        prompt.find("def open_database").is_none_or(|other| other > unit_price),
+        "the similar function comes first: {prompt}"
+    );
+    client.shutdown().await;
+}
