@@ -205,10 +205,24 @@ impl Default for DiagnosticsConfig {
     }
 }
 
+/// The tool that confirms a fix for one of its own diagnostics, when it is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExternalChecker {
+    /// Fixes are checked with spackle's own checks only.
+    #[default]
+    None,
+    Ruff,
+    Pyright,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActionsConfig {
     pub docstring_style: DocstringStyle,
+    /// A fix for a diagnostic this tool reported is offered only when the tool, run on the fixed
+    /// text, no longer reports it and reports nothing new.
+    pub external_checker: ExternalChecker,
 }
 
 /// Everything spackle reads from its configuration.
@@ -444,6 +458,21 @@ mod tests {
         let (config, warnings) = resolve(layers);
         assert_eq!(config.actions.docstring_style, DocstringStyle::Auto);
         assert!(warnings.join("\n").contains("`actions.docstring_style`: bad value"), "{warnings:?}");
+    }
+
+    #[test]
+    fn external_checker_is_read_and_checked() {
+        let (config, warnings) = resolve(Layers::default());
+        assert!(warnings.is_empty());
+        assert_eq!(config.actions.external_checker, ExternalChecker::None);
+        let layers = Layers { editor: Some(json!({"actions": {"external_checker": "ruff"}})), ..Layers::default() };
+        let (config, warnings) = resolve(layers);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.actions.external_checker, ExternalChecker::Ruff);
+        let layers = Layers { editor: Some(json!({"actions": {"external_checker": "mypy"}})), ..Layers::default() };
+        let (config, warnings) = resolve(layers);
+        assert_eq!(config.actions.external_checker, ExternalChecker::None);
+        assert!(warnings.join("\n").contains("`actions.external_checker`: bad value"), "{warnings:?}");
     }
 
     #[test]

@@ -71,6 +71,11 @@ const GOOGLE_HEADERS: &[&str] = &[
 /// The project's style: the most common structured style among `docstrings`, or Google when none
 /// of them is structured.
 pub fn detect_style<'a>(docstrings: impl IntoIterator<Item = &'a str>) -> Style {
+    structured_style(docstrings).unwrap_or(Style::Google)
+}
+
+/// The most common structured style among `docstrings`, or `None` when none of them is structured.
+pub fn structured_style<'a>(docstrings: impl IntoIterator<Item = &'a str>) -> Option<Style> {
     let mut counts = [0usize; 3];
     for docstring in docstrings {
         match style_of(docstring) {
@@ -85,10 +90,10 @@ pub fn detect_style<'a>(docstrings: impl IntoIterator<Item = &'a str>) -> Style 
         .enumerate()
         .max_by_key(|(i, count)| (**count, std::cmp::Reverse(*i)));
     match best {
-        Some((_, 0)) | None => Style::Google,
-        Some((0, _)) => Style::Google,
-        Some((1, _)) => Style::Numpy,
-        Some(_) => Style::Rest,
+        Some((_, 0)) | None => None,
+        Some((0, _)) => Some(Style::Google),
+        Some((1, _)) => Some(Style::Numpy),
+        Some(_) => Some(Style::Rest),
     }
 }
 
@@ -639,47 +644,6 @@ const SYSTEM: &str = "You write docstrings for Python code. Document exactly the
 only exceptions the body can raise, and a return section only when something is returned. \
 Do not change the code. Answer with the complete definition, its docstring added, in one ```python block and nothing else.";
 
-/// Documented definitions of `text` ordered by how many name words they share with `name`.
-fn examples<'t>(text: &'t str, tree: &'t Tree, name: &str, limit: usize) -> Vec<(usize, &'t str)> {
-    let words = |name: &str| -> Vec<String> {
-        name.split('_')
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let wanted = words(name);
-    let mut found: Vec<(usize, &str)> = Vec::new();
-    let mut stack = vec![tree.root_node()];
-    while let Some(node) = stack.pop() {
-        if node.kind() == "function_definition" && docstring_node(node).is_some() {
-            let own = node
-                .child_by_field_name("name")
-                .and_then(|n| n.utf8_text(text.as_bytes()).ok())
-                .unwrap_or("");
-            if own != name {
-                let shared = words(own)
-                    .iter()
-                    .filter(|word| wanted.contains(word))
-                    .count();
-                if let Some(source) = text.get(line_start(text, node.start_byte())..node.end_byte())
-                {
-                    if source.lines().count() <= 40 {
-                        found.push((shared, source));
-                    }
-                }
-            }
-        }
-        let mut cursor = node.walk();
-        stack.extend(
-            node.named_children(&mut cursor)
-                .filter(|child| child.kind() != "string"),
-        );
-    }
-    found.sort_by_key(|(shared, source)| (std::cmp::Reverse(*shared), source.len()));
-    found.truncate(limit);
-    found
-}
-
 /// Every docstring of a document, for style detection.
 fn docstrings_of(text: &str, tree: &Tree) -> Vec<String> {
     let mut docstrings = Vec::new();
@@ -813,27 +777,55 @@ pub fn forced_style(setting: crate::config::DocstringStyle) -> Option<Style> {
     }
 }
 
+/// The style a docstring for `target` should follow and the examples to show: the forced style,
+/// else the document's own, else the one most of the project's retrieved examples use, else
+/// Google.
+pub fn style_and_examples(
+    text: &str,
+    tree: &Tree,
+    target: &Target,
+    index: Option<(&Index, &str, super::examples::ReadSource)>,
+    forced: Option<Style>,
+) -> (Style, Vec<super::examples::Example>) {
+    let docstrings = docstrings_of(text, tree);
+    let own_style = forced.or_else(|| structured_style(docstrings.iter().map(String::as_str)));
+    let (examples, pool_style) = super::examples::retrieve(text, tree, target, index, own_style);
+    (own_style.or(pool_style).unwrap_or(Style::Google), examples)
+}
+
 pub(crate) fn plan(
     text: &str,
     tree: &Tree,
     offset: usize,
-    index: Option<&Index>,
+    index: Option<(&Index, &str)>,
     forced: Option<Style>,
 ) -> Result<Plan<'static>, String> {
     let target =
         target_at(text, tree, offset).ok_or("there is no function or class definition here")?;
-    let docstrings = docstrings_of(text, tree);
-    let style = forced.unwrap_or_else(|| detect_style(docstrings.iter().map(String::as_str)));
+    let read = index.map(|(index, _)| super::examples::read_from_disk(index));
+    let (style, examples) = style_and_examples(
+        text,
+        tree,
+        &target,
+        index
+            .zip(read.as_ref())
+            .map(|((index, module), read)| (index, module, read as super::examples::ReadSource)),
+        forced,
+    );
     let source = &text[target.start..target.end];
     let mut user = String::new();
-    let examples = examples(text, tree, &target.name, 2);
     if !examples.is_empty() {
         user.push_str("Documented functions of this project, for the style:\n");
-        for (_, example) in &examples {
-            user.push_str(&format!("```python\n{}\n```\n", dedent(example).trim_end()));
+        for example in &examples {
+            let from = match &example.module {
+                Some(module) => format!("# from {module}\n"),
+                None => String::new(),
+            };
+            user.push_str(&format!("```python\n{from}{}\n```\n", example.source));
         }
         user.push('\n');
     }
+    let index = index.map(|(index, _)| index);
     let callees = callee_documentation(text, tree, &target, index);
     if !callees.is_empty() {
         user.push_str(&format!(
@@ -1058,7 +1050,14 @@ mod tests {
     fn the_prompt_carries_examples_and_the_documentation_of_callees() {
         let source = "def tax_rate(region: str) -> float:\n    \"\"\"The tax rate of a region.\n\n    Args:\n        region: The region code.\n    \"\"\"\n    return 0.2\n\n\ndef total_price(net: float, region: str) -> float:\n    return net * (1 + tax_rate(region))\n";
         let tree = parse_python(source, None).unwrap();
-        let plan = plan(source, &tree, source.find("total_price").unwrap(), None, None).unwrap();
+        let plan = plan(
+            source,
+            &tree,
+            source.find("total_price").unwrap(),
+            None,
+            None,
+        )
+        .unwrap();
         let prompt = &plan.messages[1].content;
         assert!(prompt.contains("Functions it calls:\n```python\ndef tax_rate(region: str) -> float:\n    \"\"\"The tax rate of a region.\"\"\""), "{prompt}");
         assert!(prompt.contains("in the Google style"), "{prompt}");
@@ -1126,16 +1125,55 @@ mod tests {
     }
 
     #[test]
+    fn a_document_without_docstrings_takes_examples_and_style_from_the_project() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path();
+        std::fs::write(
+            root.join("accounts.py"),
+            "def load_user_settings(user_id, cache):\n    \"\"\"Load a user's settings.\n\n    Parameters\n    ----------\n    user_id : int\n        The user.\n    cache : dict\n        Settings by user.\n    \"\"\"\n    return cache[user_id]\n",
+        )
+        .expect("write");
+        let text = "def load_user_profile(user_id, cache):\n    return cache[user_id]\n";
+        std::fs::write(root.join("profiles.py"), text).expect("write");
+        let options = crate::index::IndexOptions {
+            cache_dir: None,
+            max_file_bytes: 1 << 20,
+        };
+        let environment = std::sync::Arc::new(crate::index::environment::Environment::none());
+        let (index, _) = Index::build(root.to_path_buf(), environment, &options, &mut |_| {});
+        let tree = parse_python(text, None).unwrap();
+        let plan = plan(text, &tree, 4, Some((&index, "profiles")), None).unwrap();
+        let prompt = &plan.messages[1].content;
+        assert!(prompt.contains("in the NumPy style"), "{prompt}");
+        assert!(
+            prompt.contains("# from accounts\ndef load_user_settings(user_id, cache):"),
+            "{prompt}"
+        );
+    }
+
+    #[test]
     fn a_forced_style_overrides_the_files_own() {
         let text = "def f(a):\n    \"\"\"Do.\n\n    Args:\n        a: x.\n    \"\"\"\n\n\ndef g(b):\n    return b\n";
         let tree = parse_python(text, None).unwrap();
         let offset = text.find("def g").unwrap() + 4;
         let prompt = |forced| {
             let plan = plan(text, &tree, offset, None, forced).unwrap();
-            plan.messages.iter().map(|m| m.content.clone()).collect::<Vec<_>>().join("\n")
+            plan.messages
+                .iter()
+                .map(|m| m.content.clone())
+                .collect::<Vec<_>>()
+                .join("\n")
         };
-        assert!(prompt(None).contains("in the Google style"), "{}", prompt(None));
+        assert!(
+            prompt(None).contains("in the Google style"),
+            "{}",
+            prompt(None)
+        );
         let forced = forced_style(crate::config::DocstringStyle::Numpy);
-        assert!(prompt(forced).contains("in the NumPy style"), "{}", prompt(forced));
+        assert!(
+            prompt(forced).contains("in the NumPy style"),
+            "{}",
+            prompt(forced)
+        );
     }
 }

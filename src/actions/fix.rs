@@ -5,8 +5,8 @@
 use tree_sitter::{Node, Tree};
 
 use super::{
-    answer_code, common_indentation, dedent, line_end, line_start, reindent, Diagnostic, Edit,
-    Offer, Plan,
+    answer_code, common_indentation, dedent, external, line_end, line_start, reindent, Diagnostic,
+    Edit, Offer, Plan,
 };
 use crate::check::{check_spliced_candidate, Before, Problem};
 use crate::engine::Engine;
@@ -71,7 +71,8 @@ pub(crate) fn plan<'a>(
         .filter(|problem| matches_diagnostic(problem, diagnostic, text))
         .cloned()
         .collect();
-    if seen.is_empty() {
+    let external = external_baseline(engine, snapshot, text, index, diagnostic);
+    if seen.is_empty() && external.is_none() {
         let by = diagnostic
             .source
             .as_deref()
@@ -126,8 +127,9 @@ pub(crate) fn plan<'a>(
     ];
     let indent = common_indentation(segment);
     let segment = segment.to_string();
+    let document = text.to_string();
     let verify = move |answer: &str| {
-        verify(
+        let mut offer = verify(
             &before,
             first,
             &segment,
@@ -137,11 +139,75 @@ pub(crate) fn plan<'a>(
             &old_problems,
             &seen,
             answer,
-        )
+        )?;
+        if let Some(baseline) = &external {
+            let mut after = document.clone();
+            after.replace_range(offer.edit.start..offer.edit.end, &offer.edit.text);
+            baseline.judge(&after, (first, first + offer.edit.text.len()))?;
+            offer.checks.push("external-checker");
+        }
+        Ok(offer)
     };
     Ok(Plan {
         messages,
         verify: Box::new(verify),
+    })
+}
+
+/// The configured external checker's view of the document, when the diagnostic is that tool's
+/// and the tool is installed and reports it; `None` falls back to spackle's own checks (the log
+/// says why, once).
+fn external_baseline(
+    engine: &Engine,
+    snapshot: &Snapshot,
+    text: &str,
+    index: Option<&Index>,
+    diagnostic: &Diagnostic,
+) -> Option<external::Baseline> {
+    let kind = engine.config.actions.external_checker;
+    if !external::reported_by(kind, diagnostic.source.as_deref()) {
+        return None;
+    }
+    let workspace = index
+        .map(|index| index.root().to_path_buf())
+        .or_else(|| snapshot.path.as_deref()?.parent().map(Into::into));
+    let path = snapshot
+        .path
+        .clone()
+        .or_else(|| workspace.as_ref().map(|root| root.join("untitled.py")))?;
+    let checker = match external::find(kind, workspace.as_deref()) {
+        Ok(checker) => checker,
+        Err(reason) => {
+            external::log_once(kind, &reason);
+            return None;
+        }
+    };
+    let findings = match checker.check(text, &path, workspace.as_deref()) {
+        Ok(findings) => findings,
+        Err(reason) => {
+            external::log_once(kind, &reason);
+            return None;
+        }
+    };
+    let line = text[..diagnostic.start.min(text.len())]
+        .matches('\n')
+        .count();
+    let Some(diagnosed) = external::matching(
+        &findings,
+        diagnostic.code.as_deref(),
+        &diagnostic.message,
+        line,
+    )
+    .cloned() else {
+        tracing::info!(message = %diagnostic.message, "the external checker does not report this diagnostic on the current text; spackle's checks decide");
+        return None;
+    };
+    Some(external::Baseline {
+        checker,
+        path,
+        workspace,
+        findings,
+        diagnosed,
     })
 }
 
@@ -305,6 +371,7 @@ mod tests {
             end: at + needle.len(),
             message: format!("\"{needle}\" is not defined"),
             source: Some("pyright".into()),
+            code: None,
         };
         let (first, last) = enclosing_statement(document, &tree, diagnostic.start, diagnostic.end);
         let before = checked_before(document, first, last).unwrap();

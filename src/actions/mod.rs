@@ -9,8 +9,9 @@
 
 pub mod comment;
 pub mod docstring;
+pub mod examples;
+pub mod external;
 pub mod fix;
-
 
 use tree_sitter::{Node, Tree};
 
@@ -55,6 +56,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The tool that reported it (pyright, ruff, spackle...), when the editor says.
     pub source: Option<String>,
+    /// The tool's code for it (`F821`, `reportUndefinedVariable`), when the editor says.
+    pub code: Option<String>,
 }
 
 /// What the user asked for.
@@ -72,6 +75,25 @@ pub enum Request {
     },
 }
 
+/// A request to the model an action is about to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round<'a> {
+    /// From 1.
+    pub number: usize,
+    /// How many rounds there can be at most.
+    pub of: usize,
+    /// Why the previous answer was rejected, for a repair round.
+    pub rejected: Option<&'a str>,
+}
+
+/// What the caller of [`run`] decides and learns while an action runs.
+pub struct Hooks<'a> {
+    /// Asked before each repair round: `false` (the document moved on) makes the action give up.
+    pub still_current: &'a (dyn Fn() -> bool + Send + Sync),
+    /// Told before each request to the model (for progress reports).
+    pub on_round: &'a (dyn Fn(Round) + Send + Sync),
+}
+
 /// Checks one answer of the model: the edit to offer, or why the answer was rejected.
 pub(crate) type Verify<'a> = Box<dyn Fn(&str) -> Result<Offer, String> + Send + Sync + 'a>;
 
@@ -85,14 +107,14 @@ pub(crate) struct Plan<'a> {
 ///
 /// `Ok(Answer::Refused(..))` is a normal outcome (the model's answer failed the checks, or the
 /// action does not apply where it was asked); `Err` is for a model that did not answer.
-/// `still_current` is asked before each repair round: when the document moved on, the action
-/// gives up.
+/// `hooks.still_current` is asked before each repair round: when the document moved on, the
+/// action gives up; `hooks.on_round` is told before each request to the model.
 pub async fn run(
     engine: &Engine,
     snapshot: &Snapshot,
     index: Option<&Index>,
     request: &Request,
-    still_current: &(dyn Fn() -> bool + Send + Sync),
+    hooks: &Hooks<'_>,
 ) -> Result<Answer, EngineError> {
     let limit = engine.config.completion.max_file_bytes;
     let bytes = snapshot.rope.len_bytes();
@@ -100,14 +122,21 @@ pub async fn run(
         return Err(EngineError::TooLarge { bytes, limit });
     };
     let text = snapshot.text();
-    let plan = match request {
+    let plan = blocking(|| match request {
         Request::Fix(diagnostic) => fix::plan(engine, snapshot, &text, tree, index, diagnostic),
         Request::Docstring { offset } => {
             let forced = docstring::forced_style(engine.config.actions.docstring_style);
-            docstring::plan(&text, tree, *offset, index, forced)
+            let (module, _) = crate::index::module_scope(index, snapshot.path.as_deref());
+            docstring::plan(
+                &text,
+                tree,
+                *offset,
+                index.map(|index| (index, module.as_str())),
+                forced,
+            )
         }
         Request::Comment { start, end } => comment::plan(&text, *start, *end),
-    };
+    });
     let plan = match plan {
         Ok(plan) => plan,
         Err(reason) => return Ok(Answer::Refused(reason)),
@@ -115,11 +144,19 @@ pub async fn run(
     let mut messages = plan.messages;
     let mut last_reason = String::new();
     for round in 1..=MAX_ROUNDS {
-        if round > 1 && !still_current() {
+        if round > 1 && !(hooks.still_current)() {
             return Ok(Answer::Refused(
                 "the document changed while the model answered; ask again".into(),
             ));
         }
+        (hooks.on_round)(Round {
+            number: round,
+            of: MAX_ROUNDS,
+            rejected: (round > 1).then_some(last_reason.as_str()),
+        });
+        // Give the caller a turn to report the round before the request (a local model can
+        // answer within one poll).
+        tokio::task::yield_now().await;
         let request = GenerateRequest {
             kind: RequestKind::Chat {
                 messages: messages.clone(),
@@ -134,7 +171,7 @@ pub async fn run(
             last_reason = "the model gave an empty answer".into();
             continue;
         };
-        match (plan.verify)(&answer) {
+        match blocking(|| (plan.verify)(&answer)) {
             Ok(mut offer) => {
                 offer.rounds = round;
                 return Ok(Answer::Offer(offer));
@@ -154,6 +191,18 @@ pub async fn run(
         }
     }
     Ok(Answer::Refused(last_reason))
+}
+
+/// Runs work that may block (reading files, running an external checker) without stalling the
+/// other requests: on a multi-threaded runtime the worker thread hands its other tasks over first.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    let multi_threaded = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_threaded {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
 }
 
 /// The byte offset where the line holding `offset` starts.

@@ -8,6 +8,11 @@
 //! one the body never raises). The answers are built here rather than sent through a scripted HTTP
 //! server: the check sees the same text either way. Without arguments, the packages unpacked under
 //! `$HOLEBENCH_CACHE` (or `~/.cache/holebench`) are used.
+//!
+//! The prompt's few-shot examples are measured too, over the same functions: how often the style
+//! the prompt asks for and the style of the nearest example agree with the real docstring's
+//! (structured docstrings only), with examples from the document alone and with examples retrieved
+//! from the package's index as well.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,7 +22,9 @@ use anyhow::Context as _;
 use serde_json::json;
 use tree_sitter::Node;
 
-use crate::actions::docstring::{parse_docstring, style_of, target_at, target_of, verify, Style};
+use crate::actions::docstring::{
+    parse_docstring, style_and_examples, style_of, target_at, target_of, verify, Style,
+};
 use crate::actions::{line_end, line_start};
 use crate::store::parse_python;
 
@@ -32,6 +39,42 @@ struct Tally {
     styles: BTreeMap<&'static str, usize>,
     /// defect -> (injected, caught, injected where the real docstring passed, caught there).
     defects: BTreeMap<&'static str, (usize, usize, usize, usize)>,
+    /// Few-shot examples: "document" (the file alone) and "index" (the file and the package).
+    examples: BTreeMap<&'static str, ExampleTally>,
+}
+
+/// How the prompt's style and examples compare with the real docstring.
+#[derive(Default, serde::Serialize)]
+struct ExampleTally {
+    /// Functions whose real docstring is structured (Google, NumPy, reST).
+    structured: usize,
+    /// Of those, how many prompts ask for the real docstring's style.
+    style_agrees: usize,
+    /// Functions with at least one example, and with one from another file.
+    with_examples: usize,
+    with_examples_from_other_files: usize,
+    /// Structured functions whose first example has the real docstring's style.
+    first_example_style_agrees: usize,
+}
+
+/// The package's index and its file texts, read once.
+struct Package {
+    index: crate::index::Index,
+    texts: std::sync::Mutex<std::collections::HashMap<String, Option<std::sync::Arc<String>>>>,
+}
+
+impl Package {
+    fn read(&self, module: &crate::index::model::ModuleInfo) -> Option<std::sync::Arc<String>> {
+        let mut texts = self.texts.lock().ok()?;
+        texts
+            .entry(module.path.clone())
+            .or_insert_with(|| {
+                std::fs::read_to_string(self.index.root().join(&module.path))
+                    .ok()
+                    .map(std::sync::Arc::new)
+            })
+            .clone()
+    }
 }
 
 /// Runs the benchmark with the command line's arguments (after `bench docstrings`).
@@ -55,6 +98,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     };
     let mut tally = Tally::default();
     for root in &roots {
+        let options = crate::index::IndexOptions {
+            cache_dir: None,
+            max_file_bytes: crate::index::workspace::DEFAULT_MAX_FILE_BYTES,
+        };
+        let environment = std::sync::Arc::new(crate::index::environment::Environment::none());
+        let (index, _) =
+            crate::index::Index::build(root.clone(), environment, &options, &mut |_| {});
+        let package = Package {
+            index,
+            texts: Default::default(),
+        };
         let mut files = Vec::new();
         collect_python_files(root, &mut files);
         files.sort();
@@ -62,7 +116,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             let Ok(text) = std::fs::read_to_string(&file) else {
                 continue;
             };
-            measure_file(&text, &mut tally);
+            let module = package.index.module_name_of(&file);
+            measure_file(&text, &package, module.as_deref(), &mut tally);
         }
     }
     report(&roots, &tally)
@@ -82,7 +137,7 @@ fn collect_python_files(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-fn measure_file(text: &str, tally: &mut Tally) {
+fn measure_file(text: &str, package: &Package, module: Option<&str>, tally: &mut Tally) {
     let Some(tree) = parse_python(text, None) else {
         return;
     };
@@ -97,11 +152,17 @@ fn measure_file(text: &str, tally: &mut Tally) {
     }
     functions.sort_by_key(|node| node.start_byte());
     for function in functions {
-        measure_function(text, function, tally);
+        measure_function(text, function, package, module, tally);
     }
 }
 
-fn measure_function(text: &str, function: Node, tally: &mut Tally) {
+fn measure_function(
+    text: &str,
+    function: Node,
+    package: &Package,
+    module: Option<&str>,
+    tally: &mut Tally,
+) {
     let Some(original) = target_of(text, function) else {
         return;
     };
@@ -153,6 +214,36 @@ fn measure_function(text: &str, function: Node, tally: &mut Tally) {
     tally.functions += 1;
     let style = style_of(&content);
     *tally.styles.entry(style_label(style)).or_default() += 1;
+    let read = |module: &crate::index::model::ModuleInfo| package.read(module);
+    let sources = [
+        ("document", None),
+        (
+            "index",
+            module.map(|module| {
+                (
+                    &package.index,
+                    module,
+                    &read as crate::actions::examples::ReadSource,
+                )
+            }),
+        ),
+    ];
+    for (label, index) in sources {
+        let (prompt_style, examples) = style_and_examples(&without, &tree, &target, index, None);
+        let entry = tally.examples.entry(label).or_default();
+        entry.with_examples += usize::from(!examples.is_empty());
+        entry.with_examples_from_other_files +=
+            usize::from(examples.iter().any(|example| example.module.is_some()));
+        if style != Style::Plain {
+            entry.structured += 1;
+            entry.style_agrees += usize::from(prompt_style == style);
+            entry.first_example_style_agrees += usize::from(
+                examples
+                    .first()
+                    .is_some_and(|example| example.style == style),
+            );
+        }
+    }
     let gold = verify(&without, &target, &answer_with(&content));
     if let Err(reason) = &gold {
         if reason.starts_with("the answer") {
@@ -365,12 +456,27 @@ fn report(roots: &[PathBuf], tally: &Tally) -> anyhow::Result<()> {
             json!({"injected": injected, "caught": caught, "injected_where_real_passes": injected_clean, "caught_where_real_passes": caught_clean}),
         );
     }
+    for (label, examples) in &tally.examples {
+        writeln!(
+            err,
+            "examples from the {label}: prompt style agrees {} of {} structured ({:.1}%); first example's style agrees {} ({:.1}%); functions with examples {} of {}, with examples from other files {}",
+            examples.style_agrees,
+            examples.structured,
+            percent(examples.style_agrees, examples.structured),
+            examples.first_example_style_agrees,
+            percent(examples.first_example_style_agrees, examples.structured),
+            examples.with_examples,
+            tally.functions,
+            examples.with_examples_from_other_files,
+        )?;
+    }
     let summary = json!({
         "functions": tally.functions,
         "real_rejected": rejected,
         "real_rejections": tally.gold_rejections,
         "styles": tally.styles,
         "defects": defects,
+        "examples": tally.examples,
     });
     let mut out = std::io::stdout().lock();
     writeln!(out, "{summary}")?;

@@ -8,6 +8,7 @@
 
 use tower_lsp_server::jsonrpc::{Error as RpcError, Result as RpcResult};
 use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Cancellable, OngoingProgress, Unbounded};
 
 use super::server::Server;
 use super::{from_proto, to_proto};
@@ -30,6 +31,8 @@ enum Spec {
         range: Range,
         message: String,
         source: Option<String>,
+        #[serde(default)]
+        code: Option<String>,
     },
     Docstring {
         position: Position,
@@ -138,6 +141,10 @@ impl Server {
                     range: diagnostic.range,
                     message: diagnostic.message.clone(),
                     source: diagnostic.source.clone(),
+                    code: diagnostic.code.as_ref().map(|code| match code {
+                        NumberOrString::Number(number) => number.to_string(),
+                        NumberOrString::String(text) => text.clone(),
+                    }),
                 },
             );
         }
@@ -299,25 +306,64 @@ impl Server {
         let key_for_check = key.clone();
         let engine = self.engine();
         let index = self.shared.index_snapshot();
-        let progress = match progress {
-            Some(token) => Some(
-                self.client
-                    .progress(token, "spackle")
-                    .with_message(format!("writing the {what}"))
-                    .begin()
-                    .await,
-            ),
-            None => None,
-        };
         tracing::debug!(uri = %key, version = snapshot.version, ?request, "code action requested");
         let shared = self.shared.clone();
         let version = snapshot.version;
         let still_current = move || shared.version(&key_for_check) == Some(version);
-        let result =
-            actions::run(&engine, &snapshot, index.as_ref(), &request, &still_current).await;
+        let progress = self.begin_progress(spec, progress).await;
+        let (rounds_sender, mut rounds) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let on_round = move |round: actions::Round| {
+            let message = match round.rejected {
+                None => format!("asking the model (round {} of {})", round.number, round.of),
+                Some(reason) => format!(
+                    "repairing (round {} of {}): {reason}",
+                    round.number, round.of
+                ),
+            };
+            let _ = rounds_sender.send(message);
+        };
+        let hooks = actions::Hooks {
+            still_current: &still_current,
+            on_round: &on_round,
+        };
+        let mut work = Box::pin(actions::run(
+            &engine,
+            &snapshot,
+            index.as_ref(),
+            &request,
+            &hooks,
+        ));
+        let cancelled = progress.as_ref().map(|progress| progress.cancel.clone());
+        let mut cancelled = std::pin::pin!(async move {
+            match cancelled {
+                Some(notify) => notify.notified().await,
+                None => std::future::pending::<()>().await,
+            }
+        });
+        let result = loop {
+            // Biased: a round's report goes out before the work is polled on.
+            tokio::select! {
+                biased;
+                () = &mut cancelled => break None,
+                Some(message) = rounds.recv() => {
+                    if let Some(progress) = &progress {
+                        progress.report(message).await;
+                    }
+                }
+                result = &mut work => break Some(result),
+            }
+        };
+        // Dropping the work drops the HTTP request to the model, if one is under way.
+        drop(work);
         if let Some(progress) = progress {
             progress.finish().await;
         }
+        let Some(result) = result else {
+            let message = format!("spackle: the {what} was cancelled");
+            tracing::info!(%message, "code action cancelled through its progress");
+            self.client.log_message(MessageType::INFO, message).await;
+            return None;
+        };
         if self.shared.version(&key) != Some(snapshot.version) {
             self.refuse(
                 what,
@@ -346,6 +392,45 @@ impl Server {
         }
     }
 
+    /// Shows cancellable progress for an action: under the request's own token when it has one,
+    /// else under a token the server creates when the client supports that; `None` otherwise.
+    async fn begin_progress(
+        &self,
+        spec: &Spec,
+        token: Option<ProgressToken>,
+    ) -> Option<ActionProgress> {
+        let token = match token {
+            Some(token) => token,
+            None if self.shared.client_supports_progress() => {
+                let token = self.shared.new_progress_token("action");
+                if let Err(error) = self.client.create_work_done_progress(token.clone()).await {
+                    tracing::debug!(%error, "the client refused to create progress");
+                    return None;
+                }
+                token
+            }
+            None => return None,
+        };
+        let cancel = self.shared.watch_progress_cancel(&token);
+        let title = match spec {
+            Spec::Fix { .. } => "spackle: writing a fix…",
+            Spec::Docstring { .. } => "spackle: writing a docstring…",
+            Spec::Comment { .. } => "spackle: writing comments…",
+        };
+        let ongoing = self
+            .client
+            .progress(token.clone(), title)
+            .with_cancel_button()
+            .begin()
+            .await;
+        Some(ActionProgress {
+            ongoing: Some(ongoing),
+            token,
+            cancel,
+            shared: self.shared.clone(),
+        })
+    }
+
     fn request_of(&self, snapshot: &Snapshot, spec: &Spec) -> Request {
         let encoding = self.shared.encoding();
         let offset = |position: Position| {
@@ -356,11 +441,13 @@ impl Server {
                 range,
                 message,
                 source,
+                code,
             } => Request::Fix(actions::Diagnostic {
                 start: offset(range.start),
                 end: offset(range.end),
                 message: message.clone(),
                 source: source.clone(),
+                code: code.clone(),
             }),
             Spec::Docstring { position } => Request::Docstring {
                 offset: offset(*position),
@@ -399,6 +486,40 @@ impl Server {
                 edits: vec![OneOf::Left(edit)],
             }])),
             change_annotations: None,
+        }
+    }
+}
+
+/// An action's `$/progress`: reports per model round, an end however the action stops (also when
+/// `$/cancelRequest` drops the request), and the user's cancel button.
+struct ActionProgress {
+    ongoing: Option<OngoingProgress<Unbounded, Cancellable>>,
+    token: ProgressToken,
+    /// Woken by `window/workDoneProgress/cancel` for this token.
+    cancel: std::sync::Arc<tokio::sync::Notify>,
+    shared: super::server::Shared,
+}
+
+impl ActionProgress {
+    async fn report(&self, message: String) {
+        if let Some(ongoing) = &self.ongoing {
+            ongoing.report_with_message(message, Some(true)).await;
+        }
+    }
+
+    async fn finish(mut self) {
+        if let Some(ongoing) = self.ongoing.take() {
+            ongoing.finish().await;
+        }
+    }
+}
+
+impl Drop for ActionProgress {
+    fn drop(&mut self) {
+        self.shared.forget_progress(&self.token);
+        if let Some(ongoing) = self.ongoing.take() {
+            // The request was dropped mid-way: the editor still gets its `end`.
+            tokio::spawn(ongoing.finish());
         }
     }
 }

@@ -25,6 +25,7 @@ async fn serve_validated(input: tokio::io::DuplexStream, output: tokio::io::Dupl
     let (service, socket) = LspService::build(move |client| server::Server::new(client, for_service.clone()))
         .custom_method("textDocument/inlineCompletion", server::Server::inline_completion)
         .custom_method("spackle/context", server::Server::context)
+        .custom_method("window/workDoneProgress/cancel", server::Server::work_done_progress_cancel)
         .finish();
     let service = ordered::Ordered::new(service, shared);
     Server::new(input, output, socket).serve(service).await;

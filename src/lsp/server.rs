@@ -43,6 +43,10 @@ struct SharedInner {
     index: RwLock<Option<Arc<SharedIndex>>>,
     /// Open documents whose text changed since the index last saw them.
     dirty: Mutex<HashSet<String>>,
+    /// The client accepts server-initiated progress (`window.workDoneProgress`).
+    client_progress: std::sync::atomic::AtomicBool,
+    /// Cancellable progress under way, by token: `window/workDoneProgress/cancel` wakes it.
+    progress_cancels: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
 }
 
 struct State {
@@ -71,6 +75,8 @@ impl Default for Shared {
             pending_warnings: Mutex::new(Vec::new()),
             index: RwLock::new(None),
             dirty: Mutex::new(HashSet::new()),
+            client_progress: std::sync::atomic::AtomicBool::new(false),
+            progress_cancels: Mutex::new(HashMap::new()),
         }))
     }
 }
@@ -148,6 +154,30 @@ impl Shared {
     /// The current version of an open document.
     pub(super) fn version(&self, key: &str) -> Option<i32> {
         self.0.store.version(key)
+    }
+
+    /// Whether the client accepts `window/workDoneProgress/create`.
+    pub(super) fn client_supports_progress(&self) -> bool {
+        self.0.client_progress.load(Ordering::Relaxed)
+    }
+
+    /// A fresh token for server-initiated progress.
+    pub(super) fn new_progress_token(&self, what: &str) -> ProgressToken {
+        let id = self.0.request_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        ProgressToken::String(format!("spackle/{what}/{id}"))
+    }
+
+    /// Registers cancellable progress under `token`; the returned `Notify` is woken by
+    /// `window/workDoneProgress/cancel` for that token (also when the cancel came first).
+    pub(super) fn watch_progress_cancel(&self, token: &ProgressToken) -> Arc<tokio::sync::Notify> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        lock(&self.0.progress_cancels).insert(progress_key(token), notify.clone());
+        notify
+    }
+
+    /// Forgets cancellable progress that ended.
+    pub(super) fn forget_progress(&self, token: &ProgressToken) {
+        lock(&self.0.progress_cancels).remove(&progress_key(token));
     }
 
     /// Registers a new completion request for `key`, superseding earlier ones, and returns a
@@ -454,6 +484,28 @@ impl Server {
     }
 }
 
+fn progress_key(token: &ProgressToken) -> String {
+    match token {
+        ProgressToken::Number(number) => format!("n:{number}"),
+        ProgressToken::String(text) => format!("s:{text}"),
+    }
+}
+
+impl Server {
+    /// `window/workDoneProgress/cancel`: the user cancelled progress the server showed; the work
+    /// behind it stops (an action's model request is dropped). Unknown tokens are ignored.
+    pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        let notify = lock(&self.shared.0.progress_cancels).get(&progress_key(&params.token)).cloned();
+        match notify {
+            Some(notify) => {
+                tracing::info!(token = ?params.token, "progress cancelled by the user");
+                notify.notify_one();
+            }
+            None => tracing::debug!(token = ?params.token, "cancel for progress that is not running"),
+        }
+    }
+}
+
 /// Resolves when a request newer than `request_id` has been registered for the same document.
 async fn wait_superseded(receiver: &mut watch::Receiver<u64>, request_id: u64) {
     loop {
@@ -506,6 +558,8 @@ impl LanguageServer for Server {
             state.root = workspace_root(&params);
             state.layers.editor = params.initialization_options.clone().filter(|value| !value.is_null());
         }
+        let client_progress = params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
+        self.shared.0.client_progress.store(client_progress, Ordering::Relaxed);
         let warnings = self.shared.reconfigure();
         let encoding_kind = match encoding {
             PositionEncoding::Utf8 => PositionEncodingKind::UTF8,

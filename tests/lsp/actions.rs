@@ -408,3 +408,322 @@ async fn cancelling_a_resolve_drops_the_model_request() {
     );
     client.shutdown().await;
 }
+
+/// Starts the server for `price.py` with a client that accepts server-initiated progress.
+async fn start_with_progress(dir: &std::path::Path, endpoint: &str) -> (LspClient, String) {
+    let mut options = Start::new(dir);
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": endpoint, "first_token_timeout_ms": 4000, "timeout_ms": 8000},
+                                            "completion": {"debounce_ms": 0}});
+    options.capabilities = json!({"window": {"workDoneProgress": true}});
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.join("price.py"));
+    client.open(&uri, PRICE).await;
+    (client, uri)
+}
+
+/// Whether a `$/progress` notification belongs to a code action (not to indexing).
+fn action_progress(params: &Value, kind: &str) -> bool {
+    params["token"]
+        .as_str()
+        .is_some_and(|token| token.starts_with("spackle/action/"))
+        && params["value"]["kind"] == kind
+}
+
+#[tokio::test]
+async fn a_resolved_action_shows_progress_from_begin_to_end() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &[GOOD_DOCSTRING])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start_with_progress(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await
+        .unwrap();
+    assert!(resolved["edit"].is_object(), "{resolved}");
+    let end = client
+        .notification("$/progress", |p| action_progress(p, "end"))
+        .await;
+    let token = end["token"].clone();
+    let begin = client
+        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "begin")
+        .await;
+    assert_eq!(begin["value"]["title"], "spackle: writing a docstring…");
+    assert_eq!(begin["value"]["cancellable"], true);
+    let report = client
+        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "report")
+        .await;
+    assert!(
+        report["value"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("round 1"),
+        "{report}"
+    );
+    let created = client
+        .seen
+        .iter()
+        .any(|m| m["method"] == "window/workDoneProgress/create" && m["params"]["token"] == token);
+    assert!(created, "the token was created with the client first");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelling_the_progress_drops_the_model_request() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start_with_progress(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    let id = client
+        .send_request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await;
+    let begin = client
+        .notification("$/progress", |p| action_progress(p, "begin"))
+        .await;
+    assert!(
+        server
+            .wait_for_requests(1, std::time::Duration::from_secs(10))
+            .await,
+        "the model was asked"
+    );
+    client
+        .notify(
+            "window/workDoneProgress/cancel",
+            json!({"token": begin["token"]}),
+        )
+        .await;
+    let resolved = client.response(id).await.expect("the resolve answers");
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "a cancelled action has no edit: {resolved}"
+    );
+    assert!(
+        server
+            .wait_for_disconnects(1, std::time::Duration::from_secs(5))
+            .await,
+        "the HTTP request to the model was dropped"
+    );
+    assert!(
+        client.stderr().contains("progress cancelled by the user"),
+        "the cancel came through the progress token, not a timeout"
+    );
+    let token = begin["token"].clone();
+    client
+        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end")
+        .await;
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_command_reports_under_its_own_token_and_cancels_through_it() {
+    let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url(), "price.py", PRICE).await;
+    let arguments =
+        json!([{"textDocument": {"uri": uri}, "position": {"line": 0, "character": 6}}]);
+    let id = client
+        .send_request(
+            "workspace/executeCommand",
+            json!({"command": "spackle.generateDocstring", "arguments": arguments, "workDoneToken": "editor-token-7"}),
+        )
+        .await;
+    let begin = client
+        .notification("$/progress", |p| {
+            p["token"] == "editor-token-7" && p["value"]["kind"] == "begin"
+        })
+        .await;
+    assert_eq!(begin["value"]["cancellable"], true);
+    assert!(
+        server
+            .wait_for_requests(1, std::time::Duration::from_secs(10))
+            .await
+    );
+    client
+        .notify(
+            "window/workDoneProgress/cancel",
+            json!({"token": "editor-token-7"}),
+        )
+        .await;
+    assert_eq!(client.response(id).await, Ok(Value::Null));
+    assert!(
+        server
+            .wait_for_disconnects(1, std::time::Duration::from_secs(5))
+            .await,
+        "the HTTP request to the model was dropped"
+    );
+    assert!(
+        client
+            .seen
+            .iter()
+            .all(|m| m["method"] != "workspace/applyEdit"),
+        "nothing is applied"
+    );
+    client.shutdown().await;
+}
+
+const UNUSED: &str = "def double(total: int) -> int:\n    unused = total\n    return total * 2\n";
+
+/// Writes a stand-in for ruff into `dir/.venv/bin`: it reads the text on stdin like
+/// `ruff check --output-format=json --stdin-filename F -` and prints ruff's JSON shape, with an
+/// F841 for each line that assigns `unused`.
+fn fake_ruff(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join(".venv/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = r#"#!/bin/sh
+printf '%s\n' "$(cat)" | {
+  out=""
+  row=0
+  while IFS= read -r line; do
+    row=$((row + 1))
+    case "$line" in
+      *"unused = "*)
+        item="{\"cell\":null,\"code\":\"F841\",\"end_location\":{\"column\":11,\"row\":$row},\"filename\":\"double.py\",\"fix\":null,\"location\":{\"column\":5,\"row\":$row},\"message\":\"Local variable \`unused\` is assigned to but never used\",\"noqa_row\":$row,\"url\":\"https://docs.astral.sh/ruff/rules/unused-variable\"}"
+        if [ -n "$out" ]; then out="$out,$item"; else out="$item"; fi
+        ;;
+    esac
+  done
+  echo "[$out]"
+}
+"#;
+    std::fs::write(bin.join("ruff"), script).unwrap();
+    std::fs::set_permissions(bin.join("ruff"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+async fn start_with_ruff(dir: &std::path::Path, endpoint: &str) -> (LspClient, String) {
+    let mut options = Start::new(dir);
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": endpoint, "first_token_timeout_ms": 4000, "timeout_ms": 8000},
+                                            "completion": {"debounce_ms": 0},
+                                            "actions": {"external_checker": "ruff"}});
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.join("double.py"));
+    client.open(&uri, UNUSED).await;
+    (client, uri)
+}
+
+fn ruff_unused() -> Value {
+    json!({"range": range((1, 4), (1, 10)), "severity": 2, "source": "Ruff", "code": "F841",
+           "message": "Local variable `unused` is assigned to but never used"})
+}
+
+#[tokio::test]
+async fn the_external_checker_confirms_a_fix_spackle_cannot_check_itself() {
+    let server = ScriptedServer::start([Reply::stream(
+        Backend::Ollama,
+        &["```python\ntotal = int(total)\n```"],
+    )])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    fake_ruff(dir.path());
+    let (mut client, uri) = start_with_ruff(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    let after = apply(UNUSED, &resolved["edit"]);
+    assert_eq!(
+        after,
+        "def double(total: int) -> int:\n    total = int(total)\n    return total * 2\n"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fix_the_external_checker_still_flags_is_refused() {
+    let still = || Reply::stream(Backend::Ollama, &["```python\nunused = total + 0\n```"]);
+    let server = ScriptedServer::start([still(), still()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    fake_ruff(dir.path());
+    let (mut client, uri) = start_with_ruff(dir.path(), &server.url()).await;
+    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    assert!(resolved.get("edit").is_none_or(Value::is_null), "{resolved}");
+    let message = shown(&mut client, "no fix offered").await;
+    assert!(
+        message.contains("ruff still reports the problem") && message.contains("F841"),
+        "{message}"
+    );
+    assert_eq!(server.requests().len(), 2, "one repair round with the reason");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_the_tool_installed_spackle_falls_back_to_its_own_checks() {
+    let server = ScriptedServer::start([]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": server.url()},
+                                            "actions": {"external_checker": "ruff"}});
+    // A PATH without ruff, and no .venv in the workspace.
+    options.environment.push(("PATH", dir.path().display().to_string()));
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.path().join("double.py"));
+    client.open(&uri, UNUSED).await;
+    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let resolved = client
+        .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
+        .await
+        .unwrap();
+    assert!(resolved.get("edit").is_none_or(Value::is_null), "{resolved}");
+    let message = shown(&mut client, "no fix offered").await;
+    assert!(message.contains("spackle's checks do not see this problem"), "{message}");
+    assert!(
+        client.stderr().contains("`ruff` is not on PATH"),
+        "the log says why the checker was not used"
+    );
+    assert!(server.requests().is_empty());
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_docstring_prompt_shows_a_similar_documented_function_of_another_file() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &[GOOD_DOCSTRING])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("catalog.py"),
+        "def unit_price(item: str, count: int = 1) -> float:\n    \"\"\"The price of one item.\n\n    :param item: The item.\n    :param count: How many are bought.\n    :returns: The price.\n    \"\"\"\n    return 2.0\n\n\ndef open_database(path):\n    \"\"\"Open the database.\n\n    :param path: Where it is.\n    \"\"\"\n    return path\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("price.py"), PRICE).unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": server.url()},
+                                            "completion": {"debounce_ms": 0}});
+    let (mut client, _) = LspClient::start(options).await;
+    // The example comes from the index: wait until the workspace is indexed.
+    client
+        .notification("$/progress", |p| {
+            p["token"] == "spackle/indexing" && p["value"]["kind"] == "end"
+        })
+        .await;
+    let uri = file_uri(&dir.path().join("price.py"));
+    client.open(&uri, PRICE).await;
+    let actions = list(&mut client, &uri, range((0, 6), (0, 6)), vec![]).await;
+    client
+        .request("codeAction/resolve", titled(&actions, "Write a docstring"))
+        .await
+        .unwrap();
+    let requests = server.requests();
+    let prompt = requests[0].json.to_string();
+    assert!(
+        prompt.contains("# from catalog") && prompt.contains(":param count: How many are bought."),
+        "the whole docstring of the similar function is shown: {prompt}"
+    );
+    assert!(
+        prompt.contains("reStructuredText"),
+        "a file without docstrings takes the project's style: {prompt}"
+    );
+    let unit_price = prompt.find("def unit_price").expect("the similar function");
+    assert!(
+        prompt.find("def open_database").is_none_or(|other| other > unit_price),
+        "the similar function comes first: {prompt}"
+    );
+    client.shutdown().await;
+}

@@ -30,6 +30,7 @@ export const SETTING_KEYS: readonly SettingKey[] = [
   { vscode: 'context.localTokens', spackle: 'context.local_tokens' },
   { vscode: 'context.repositoryTokens', spackle: 'context.repository_tokens' },
   { vscode: 'actions.docstringStyle', spackle: 'actions.docstring_style' },
+  { vscode: 'actions.externalChecker', spackle: 'actions.external_checker' },
   { vscode: 'diagnostics.enable', spackle: 'diagnostics.enable' },
   { vscode: 'diagnostics.delayMs', spackle: 'diagnostics.delay_ms' },
 ];
