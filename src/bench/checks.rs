@@ -424,7 +424,7 @@ fn python_files(root: &Path) -> Vec<PathBuf> {
                 continue;
             };
             if kind.is_dir() {
-                if !path.extension().is_some_and(|e| e == "dist-info") {
+                if path.extension().is_none_or(|e| e != "dist-info") {
                     pending.push(path);
                 }
             } else if path.extension().is_some_and(|e| e == "py") {
