@@ -1016,16 +1016,17 @@ impl Checker<'_, '_> {
                     return None;
                 }
                 let declared = self.annotation_type(&module, variable.annotation.as_deref()?)?;
-                // Trust the declaration only when the value agrees with it: a declaration over a
-                // proxy (`app: Flask = LocalProxy(...)`) says what the object stands for, not
-                // what it is.
+                // The declaration is trusted, as type checkers trust it, unless the value is
+                // certainly something else: a call of another class known for certain. A proxy
+                // that forwards attributes (`request: Request = LocalProxy(...)`) is not known
+                // for certain, so the declaration says what the name stands for.
                 let agrees = match variable.value.as_deref().map(str::trim) {
                     None | Some("None") => true,
                     Some(value) => value
                         .strip_suffix(')')
                         .and_then(|value| value.split_once('('))
                         .and_then(|(callee, _)| self.callee_result(&module, "", callee.trim()))
-                        .is_some_and(|from_value| from_value == declared),
+                        .is_none_or(|from_value| from_value == declared),
                 };
                 agrees.then_some(declared)
             }
@@ -2919,11 +2920,13 @@ def helper(value: str, encoding: str = "utf-8") -> str:
 
     #[test]
     fn annotated_module_variables() {
-        let fixture = "from app.models import Response\n\ncurrent: Response = Response(1)\nproxy: Response = make_proxy()\n\ndef run():\n    <CURSOR>\n";
+        let fixture = "from app.models import Response, Headers\nfrom werkzeug.local import LocalProxy\n\ncurrent: Response = Response(1)\nproxy: Response = LocalProxy(lambda: current)\nother: Response = Headers()\n\ndef run():\n    <CURSOR>\n";
         assert!(names(fixture, "return current.status").is_empty());
         assert_eq!(names(fixture, "return current.stat"), vec!["stat"]);
-        // A declaration over something else (a proxy) is not trusted.
-        assert!(names(fixture, "return proxy.stat").is_empty());
+        // A declaration over a value of unknown type (a proxy) says what the name stands for.
+        assert_eq!(names(fixture, "return proxy.stat"), vec!["stat"]);
+        // A declaration over a value certainly of another class is not trusted.
+        assert!(names(fixture, "return other.stat").is_empty());
         // The author silenced the type checker on this line.
         assert!(names(fixture, "return current.stat  # type: ignore[attr-defined]").is_empty());
     }
