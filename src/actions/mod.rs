@@ -4,8 +4,8 @@
 //! answer before anything is offered: a fix must make the diagnostic's problem disappear from
 //! spackle's checks without adding a new one, a docstring must agree with the signature and body,
 //! and comments must leave every other token unchanged. A rejected answer gets one repair round
-//! with the reason; if that fails too, the caller gets a refusal that says why. Nothing here knows
-//! about LSP.
+//! with the reason, through the same loop as completions ([`crate::check::refine::refine_chat`]);
+//! if that fails too, the caller gets a refusal that says why. Nothing here knows about LSP.
 
 pub mod comment;
 pub mod docstring;
@@ -15,13 +15,17 @@ pub mod fix;
 
 use tree_sitter::{Node, Tree};
 
+use crate::check::refine::{refine_chat, ChatOutcome, RefineOptions};
 use crate::engine::{Engine, EngineError};
 use crate::index::Index;
-use crate::llm::{ChatMessage, GenerateRequest, RequestKind, Role};
+use crate::llm::{ChatMessage, GenerateRequest, RequestKind};
 use crate::store::Snapshot;
 
 /// How many times the model is asked before an action gives up: the first answer and one repair.
 pub const MAX_ROUNDS: usize = 2;
+
+/// No repair request starts after this much time: chat answers take seconds, not milliseconds.
+const ACTION_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Replace the bytes `start..end` of the document with `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,16 +79,8 @@ pub enum Request {
     },
 }
 
-/// A request to the model an action is about to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Round<'a> {
-    /// From 1.
-    pub number: usize,
-    /// How many rounds there can be at most.
-    pub of: usize,
-    /// Why the previous answer was rejected, for a repair round.
-    pub rejected: Option<&'a str>,
-}
+/// A round about to ask the model, for progress reports.
+pub use crate::check::refine::ChatRound as Round;
 
 /// What the caller of [`run`] decides and learns while an action runs.
 pub struct Hooks<'a> {
@@ -141,56 +137,39 @@ pub async fn run(
         Ok(plan) => plan,
         Err(reason) => return Ok(Answer::Refused(reason)),
     };
-    let mut messages = plan.messages;
-    let mut last_reason = String::new();
-    for round in 1..=MAX_ROUNDS {
-        if round > 1 && !(hooks.still_current)() {
-            return Ok(Answer::Refused(
-                "the document changed while the model answered; ask again".into(),
-            ));
+    let request = GenerateRequest {
+        kind: RequestKind::Chat {
+            messages: plan.messages,
+        },
+        stop: Vec::new(),
+        max_tokens: engine.config.model.max_tokens.max(512),
+        temperature: engine.config.model.temperature,
+        candidates: 1,
+    };
+    // The same loop as completions, with the actions' own limits: one repair, and the time a chat
+    // answer takes.
+    let options = RefineOptions {
+        rounds: MAX_ROUNDS - 1,
+        latency_budget: ACTION_BUDGET,
+        max_lines: usize::MAX,
+    };
+    let verify = |answer: &str| blocking(|| (plan.verify)(answer));
+    let outcome = refine_chat(
+        engine.model.as_ref(),
+        request,
+        &options,
+        hooks.still_current,
+        hooks.on_round,
+        &verify,
+    )
+    .await?;
+    Ok(match outcome {
+        ChatOutcome::Accepted { mut value, round } => {
+            value.rounds = round;
+            Answer::Offer(value)
         }
-        (hooks.on_round)(Round {
-            number: round,
-            of: MAX_ROUNDS,
-            rejected: (round > 1).then_some(last_reason.as_str()),
-        });
-        // Give the caller a turn to report the round before the request (a local model can
-        // answer within one poll).
-        tokio::task::yield_now().await;
-        let request = GenerateRequest {
-            kind: RequestKind::Chat {
-                messages: messages.clone(),
-            },
-            stop: Vec::new(),
-            max_tokens: engine.config.model.max_tokens.max(512),
-            temperature: engine.config.model.temperature,
-            candidates: 1,
-        };
-        let generation = engine.model.generate(&request).await?;
-        let Some(answer) = generation.candidates.into_iter().next() else {
-            last_reason = "the model gave an empty answer".into();
-            continue;
-        };
-        match blocking(|| (plan.verify)(&answer)) {
-            Ok(mut offer) => {
-                offer.rounds = round;
-                return Ok(Answer::Offer(offer));
-            }
-            Err(reason) => {
-                tracing::info!(round, %reason, "action answer rejected");
-                messages.push(ChatMessage {
-                    role: Role::Assistant,
-                    content: answer,
-                });
-                messages.push(ChatMessage {
-                    role: Role::User,
-                    content: format!("That answer was rejected: {reason}. Answer again, in the same form, without this mistake."),
-                });
-                last_reason = reason;
-            }
-        }
-    }
-    Ok(Answer::Refused(last_reason))
+        ChatOutcome::Rejected { reason } => Answer::Refused(reason),
+    })
 }
 
 /// Runs work that may block (reading files, running an external checker) without stalling the

@@ -160,6 +160,103 @@ pub async fn refine(
     Ok(outcome)
 }
 
+/// How a chat refinement ended: an accepted answer and the request that gave it, or the reason
+/// the last answer was rejected (or the loop stopped).
+#[derive(Debug)]
+pub enum ChatOutcome<T> {
+    Accepted { value: T, round: usize },
+    Rejected { reason: String },
+}
+
+/// A round of [`refine_chat`] about to ask the model, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatRound<'a> {
+    /// From 1.
+    pub number: usize,
+    /// How many requests there can be at most.
+    pub of: usize,
+    /// Why the previous answer was rejected, for a repair round.
+    pub rejected: Option<&'a str>,
+}
+
+/// The same loop for a chat whose answer is checked as a whole (the code actions): ask, check
+/// with `verify`, and while it rejects the answer, send the model its answer with the reason, for
+/// at most `options.rounds` repairs within the latency budget, stopping when the document changed.
+pub async fn refine_chat<T>(
+    model: &dyn Model,
+    first: GenerateRequest,
+    options: &RefineOptions,
+    still_current: &(dyn Fn() -> bool + Send + Sync),
+    on_round: &(dyn Fn(ChatRound) + Send + Sync),
+    verify: &(dyn Fn(&str) -> Result<T, String> + Send + Sync),
+) -> Result<ChatOutcome<T>, ModelError> {
+    let started = Instant::now();
+    let total = options.rounds + 1;
+    let mut request = first;
+    let mut last_reason = String::new();
+    for round in 1..=total {
+        if round > 1 {
+            if !still_current() {
+                return Ok(ChatOutcome::Rejected {
+                    reason: "the document changed while the model answered; ask again".into(),
+                });
+            }
+            if started.elapsed() >= options.latency_budget {
+                return Ok(ChatOutcome::Rejected {
+                    reason: format!(
+                        "{last_reason} (no time left for another try within {} ms)",
+                        options.latency_budget.as_millis()
+                    ),
+                });
+            }
+        }
+        on_round(ChatRound {
+            number: round,
+            of: total,
+            rejected: (round > 1).then_some(last_reason.as_str()),
+        });
+        // Give the caller a turn to report the round before the request (a local model can
+        // answer within one poll).
+        tokio::task::yield_now().await;
+        let round_started = Instant::now();
+        let generation = model.generate(&request).await?;
+        let Some(answer) = generation.candidates.into_iter().next() else {
+            last_reason = "the model gave an empty answer".into();
+            continue;
+        };
+        let verdict = verify(&answer);
+        tracing::info!(
+            round,
+            accepted = verdict.is_ok(),
+            problem = verdict.as_ref().err().map(String::as_str).unwrap_or(""),
+            tokens = ?generation.completion_tokens,
+            ms = round_started.elapsed().as_millis() as u64,
+            "check round"
+        );
+        match verdict {
+            Ok(value) => return Ok(ChatOutcome::Accepted { value, round }),
+            Err(reason) => {
+                if let RequestKind::Chat { messages } = &mut request.kind {
+                    messages.push(ChatMessage {
+                        role: Role::Assistant,
+                        content: answer,
+                    });
+                    messages.push(ChatMessage {
+                        role: Role::User,
+                        content: format!(
+                            "That answer was rejected: {reason}. Answer again, in the same form, without this mistake."
+                        ),
+                    });
+                }
+                last_reason = reason;
+            }
+        }
+    }
+    Ok(ChatOutcome::Rejected {
+        reason: last_reason,
+    })
+}
+
 fn describe_rejection(rejection: &Rejection) -> String {
     match rejection {
         Rejection::Empty => "empty".into(),
@@ -314,6 +411,44 @@ mod tests {
         let outcome = refine(&model, request(), &before, offset, "shop.pay", &modules, &options(2), &|| false).await.unwrap();
         assert!(outcome.clean.is_empty());
         assert_eq!(outcome.stopped.as_deref(), Some("the document changed"));
+        assert_eq!(model.asked.lock().unwrap().len(), 1);
+    }
+
+    fn chat() -> GenerateRequest {
+        GenerateRequest {
+            kind: RequestKind::Chat {
+                messages: vec![ChatMessage { role: Role::User, content: "Write it.".into() }],
+            },
+            ..request()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chat_answer_is_repaired_with_the_reason_and_rounds_are_reported() {
+        let (model, ..) = setup(vec![vec!["bad"], vec!["good"]]);
+        let rounds = Mutex::new(Vec::new());
+        let on_round = |round: ChatRound| rounds.lock().unwrap().push((round.number, round.of, round.rejected.map(str::to_string)));
+        let verify = |answer: &str| if answer == "good" { Ok(answer.len()) } else { Err(format!("`{answer}` is wrong")) };
+        let outcome = refine_chat(&model, chat(), &options(1), &|| true, &on_round, &verify).await.unwrap();
+        assert!(matches!(outcome, ChatOutcome::Accepted { value: 4, round: 2 }), "{outcome:?}");
+        assert_eq!(*rounds.lock().unwrap(), vec![(1, 2, None), (2, 2, Some("`bad` is wrong".to_string()))]);
+        let asked = model.asked.lock().unwrap();
+        let RequestKind::Chat { messages } = &asked[1].kind else { panic!("a chat request") };
+        assert_eq!(messages[1].content, "bad");
+        assert!(messages[2].content.contains("`bad` is wrong"), "{:?}", messages[2]);
+    }
+
+    #[tokio::test]
+    async fn a_chat_that_never_passes_or_whose_document_changed_is_rejected_with_the_reason() {
+        let (model, ..) = setup(vec![vec!["bad"], vec!["bad"]]);
+        let verify = |_: &str| -> Result<(), String> { Err("still wrong".into()) };
+        let outcome = refine_chat(&model, chat(), &options(1), &|| true, &|_| {}, &verify).await.unwrap();
+        assert!(matches!(&outcome, ChatOutcome::Rejected { reason } if reason == "still wrong"), "{outcome:?}");
+        assert_eq!(model.asked.lock().unwrap().len(), 2);
+
+        let (model, ..) = setup(vec![vec!["bad"], vec!["good"]]);
+        let outcome = refine_chat(&model, chat(), &options(1), &|| false, &|_| {}, &verify).await.unwrap();
+        assert!(matches!(&outcome, ChatOutcome::Rejected { reason } if reason.contains("document changed")), "{outcome:?}");
         assert_eq!(model.asked.lock().unwrap().len(), 1);
     }
 }
