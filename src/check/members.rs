@@ -1,9 +1,13 @@
 //! Unknown members and bad calls, for receivers whose type is known for certain: indexed modules,
-//! classes of the index, `self` and `cls` in methods, parameters and locals annotated with an
-//! indexed class, and instances built by calling one.
+//! classes of the index, `self` and `cls` in methods, parameters, locals and module variables
+//! annotated with an indexed class, instances built by calling one, results of functions whose
+//! return annotation names one, loop targets and unpacked tuples of annotated collections
+//! ([`shapes`]), and unions of those (`A | None`, `isinstance` tests on an attribute path).
+//! Attributes set from outside a class are checked like reads; a `self.x` that is set and never
+//! read while a similar `self.y` that the class reads is set nowhere is reported as misspelt.
 //!
-//! Everything else (builtins, external packages, unions, decorated or overloaded functions,
-//! `*args` and `**kwargs`, classes with dynamic members or unknown bases) keeps the check silent.
+//! Everything else (external packages, decorators that may change a signature, `*args` and
+//! `**kwargs` at the call, classes with dynamic members or unknown bases) keeps the check silent.
 
 mod shapes;
 
