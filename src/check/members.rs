@@ -2,7 +2,7 @@
 //! classes of the index, `self` and `cls` in methods, parameters, locals and module variables
 //! annotated with an indexed class, instances built by calling one, results of functions whose
 //! return annotation names one, loop targets and unpacked tuples of annotated collections
-//! ([`shapes`]), and unions of those (`A | None`, `isinstance` tests on an attribute path).
+//! (`members/shapes.rs`), and unions of those (`A | None`, `isinstance` tests on an attribute path).
 //! Attributes set from outside a class are checked like reads; a `self.x` that is set and never
 //! read while a similar `self.y` that the class reads is set nowhere is reported as misspelt.
 //!
