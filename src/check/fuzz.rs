@@ -39,6 +39,15 @@ const PIECES: &[&str] = &[
     "yield from await x\n",
     "print >>sys.stderr, 'py2'\n",
     "<CURSOR>",
+    "for k, (i, v) in enumerate(zip(items, table.items())):\n    v.x\n",
+    "def g(items: list[Thing], table: dict[str, Thing], *more: Thing):\n    ",
+    "a, b = pair()\nfirst, *rest = a\n",
+    "url = url.copy_with(url)\n",
+    "if not isinstance(self.x.y, (Thing, Other)):\n    raise TypeError\n",
+    "obj.attr = self.other_attr = 1\n",
+    "self.name_all = self.nam\n",
+    "from .models import Thing\nfrom .models import Thing\n",
+    "@functools.lru_cache(maxsize=None)\n",
 ];
 
 fn piecewise() -> impl Strategy<Value = String> {
@@ -66,7 +75,7 @@ fn document_and_offset() -> impl Strategy<Value = (String, usize)> {
 fn modules() -> MapSource {
     MapSource::from_sources(&[
         ("pkg", "pkg/__init__.py", "from .models import *\n"),
-        ("pkg.models", "pkg/models.py", "class Thing:\n    def go(self, a, b=1):\n        self.x = a\n\ndef make() -> Thing:\n    return Thing()\n"),
+        ("pkg.models", "pkg/models.py", "class Thing:\n    def go(self, a, b=1):\n        self.x = a\n        self.items: list[Thing] = []\n\nclass Other(Thing):\n    y: dict[str, Thing]\n\ndef make() -> Thing:\n    return Thing()\n\ndef pair() -> tuple[Thing, list[Other]]:\n    return Thing(), []\n"),
     ])
 }
 
