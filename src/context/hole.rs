@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tree_sitter::{Node, Tree};
+use tree_sitter::{Node, QueryCursor, StreamingIterator, Tree};
+
+use super::query::{HoleQuery, LocalsQuery};
 
 use crate::index::extract::{extract_module, node_text};
 use crate::index::model::{FunctionInfo, ModuleInfo};
@@ -157,13 +159,15 @@ pub fn analyze(
         return hole;
     };
 
-    // Enclosing definitions, innermost first.
+    // Enclosing definitions, innermost first, and how far up every ancestor is.
     let mut definitions: Vec<Node> = Vec::new();
+    let mut ancestors: HashMap<usize, usize> = HashMap::new();
     let mut ancestor = Some(node);
     while let Some(current) = ancestor {
         if matches!(current.kind(), "function_definition" | "class_definition") {
             definitions.push(current);
         }
+        ancestors.insert(current.id(), ancestors.len());
         ancestor = current.parent();
     }
     let function_node = definitions
@@ -216,8 +220,11 @@ pub fn analyze(
         }
     }
 
-    hole.expected_type = expected_type(node, function_node, hole.function.as_ref(), text, offset);
-    hole.call_argument = call_argument(node, text, offset);
+    // Both readers of the sites stop at the innermost definition, so the query starts there.
+    let innermost = definitions.first().copied().unwrap_or(tree.root_node());
+    let sites = hole_sites(innermost, &ancestors, text, offset);
+    hole.expected_type = expected_type(&sites, function_node, hole.function.as_ref(), text, offset);
+    hole.call_argument = call_argument(&sites, text, offset);
     if let Some(function) = &hole.function {
         for param in &function.params {
             hole.names_in_scope.push(TypedName {
@@ -229,7 +236,7 @@ pub fn analyze(
     }
     if let Some(function) = function_node {
         if let Some(body) = function.child_by_field_name("body") {
-            collect_locals(body, text, offset, &mut hole.names_in_scope, 0);
+            collect_locals(body, text, offset, &mut hole.names_in_scope);
         }
     }
     hole.nearby_identifiers = nearby_identifiers(text, offset, function_node);
@@ -491,8 +498,12 @@ fn find_function(
 }
 
 /// The type the code at the cursor should produce, when the code says so.
+///
+/// The sites come from `grammars/python/hole.scm`, innermost first: a return statement gives the
+/// function's return annotation, the value side of an annotated assignment its annotation (the
+/// element type inside a list, set or tuple literal), and a scope ends the search.
 fn expected_type(
-    node: Node,
+    sites: &[Site],
     function_node: Option<Node>,
     function: Option<&FunctionInfo>,
     text: &str,
@@ -501,35 +512,29 @@ fn expected_type(
     let returns = function
         .and_then(|f| f.returns.clone())
         .filter(|r| r != "None");
-    let mut ancestor = Some(node);
-    while let Some(current) = ancestor {
-        match current.kind() {
-            "return_statement" => return returns,
-            "assignment" => {
-                let right = current.child_by_field_name("right");
-                let right_start = right.map(|r| r.start_byte()).unwrap_or(usize::MAX);
-                if offset >= right_start {
-                    if let Some(annotation) = current.child_by_field_name("type") {
-                        let annotation = node_text(annotation, text).to_string();
-                        // Inside a list, set or tuple literal: the element type of `list[T]`.
-                        let in_literal = right.is_some_and(|r| {
-                            matches!(r.kind(), "list" | "set" | "tuple") && r.start_byte() < offset
-                        });
-                        if in_literal {
-                            if let Some(element) = element_type(&annotation) {
-                                return Some(element);
-                            }
+    for site in sites {
+        match site.kind {
+            SiteKind::Return => return returns,
+            SiteKind::AnnotatedAssignment { annotation, value } => {
+                if offset >= value.start_byte() {
+                    let annotation = node_text(annotation, text).to_string();
+                    // Inside a list, set or tuple literal: the element type of `list[T]`.
+                    let in_literal = matches!(value.kind(), "list" | "set" | "tuple")
+                        && value.start_byte() < offset;
+                    if in_literal {
+                        if let Some(element) = element_type(&annotation) {
+                            return Some(element);
                         }
-                        return Some(annotation);
                     }
+                    return Some(annotation);
                 }
             }
-            "function_definition" | "class_definition" | "lambda" => break,
+            SiteKind::Scope => break,
             _ => {}
         }
-        ancestor = current.parent();
     }
     // An empty (or `...`) body: the whole body is to be written, and it must return `returns`.
+    // A look at the body's statements, not a search: a direct walk.
     let body = function_node?.child_by_field_name("body")?;
     let mut cursor = body.walk();
     let statements: Vec<Node> = body
@@ -551,45 +556,143 @@ fn expected_type(
 }
 
 /// The call argument the cursor is in, when it is in one (and not inside a nested definition).
-fn call_argument(node: Node, text: &str, offset: usize) -> Option<CallArgument> {
+///
+/// The innermost argument list around the cursor decides, unless a statement or a scope comes
+/// first (sites of `grammars/python/hole.scm`, innermost first).
+fn call_argument(sites: &[Site], text: &str, offset: usize) -> Option<CallArgument> {
     let mut keyword = None;
-    let mut ancestor = Some(node);
-    while let Some(current) = ancestor {
-        match current.kind() {
-            "keyword_argument" if keyword.is_none() => {
-                keyword = current
-                    .child_by_field_name("name")
-                    .map(|n| node_text(n, text).to_string());
+    for site in sites {
+        match site.kind {
+            SiteKind::KeywordArgument { name } if keyword.is_none() => {
+                keyword = Some(node_text(name, text).to_string());
             }
-            "argument_list" => {
-                let call = current.parent().filter(|p| p.kind() == "call")?;
-                let function = call.child_by_field_name("function")?;
-                if !matches!(function.kind(), "identifier" | "attribute") {
-                    return None;
-                }
-                let mut cursor = current.walk();
-                let position = current
+            SiteKind::Call { callee } => {
+                // Counting the arguments before the cursor's is a look at one node's children.
+                let mut cursor = site.node.walk();
+                let position = site
+                    .node
                     .named_children(&mut cursor)
                     .filter(|a| {
                         a.end_byte() < offset && !matches!(a.kind(), "keyword_argument" | "comment")
                     })
                     .count();
                 return Some(CallArgument {
-                    callee: node_text(function, text).to_string(),
+                    callee: node_text(callee, text).to_string(),
                     position,
                     keyword,
                 });
             }
-            "function_definition"
-            | "class_definition"
-            | "lambda"
-            | "block"
-            | "expression_statement" => return None,
+            SiteKind::Arguments | SiteKind::Scope | SiteKind::Statement => return None,
             _ => {}
         }
-        ancestor = current.parent();
     }
     None
+}
+
+/// A capture of `grammars/python/hole.scm` whose node encloses the cursor.
+#[derive(Debug, Clone, Copy)]
+struct Site<'tree> {
+    /// The node that encloses the cursor (for a call, its argument list).
+    node: Node<'tree>,
+    /// How many ancestors up from the node at the cursor it is (0: that node itself).
+    depth: usize,
+    kind: SiteKind<'tree>,
+}
+
+/// What a site is.
+#[derive(Debug, Clone, Copy)]
+enum SiteKind<'tree> {
+    Return,
+    AnnotatedAssignment {
+        annotation: Node<'tree>,
+        value: Node<'tree>,
+    },
+    KeywordArgument {
+        name: Node<'tree>,
+    },
+    /// The argument list of a call whose callee is a name or a dotted name; read before the
+    /// plain `Arguments` site of the same node.
+    Call {
+        callee: Node<'tree>,
+    },
+    Arguments,
+    Scope,
+    Statement,
+}
+
+impl SiteKind<'_> {
+    /// The order in which sites of the same node are read: a call's argument list before the
+    /// plain argument list it also is.
+    fn order(&self) -> u8 {
+        match self {
+            SiteKind::Return => 0,
+            SiteKind::AnnotatedAssignment { .. } => 1,
+            SiteKind::KeywordArgument { .. } => 2,
+            SiteKind::Call { .. } => 3,
+            SiteKind::Arguments => 4,
+            SiteKind::Scope => 5,
+            SiteKind::Statement => 6,
+        }
+    }
+}
+
+/// The sites of `grammars/python/hole.scm` among the cursor's ancestors up to `innermost`,
+/// innermost first.
+///
+/// `innermost` is the innermost definition around the cursor (or the module): no reader looks
+/// past it. `ancestors` maps the id of every node from the one at the cursor up to the root to
+/// how far up it is. The query only visits the nodes that touch the cursor.
+fn hole_sites<'tree>(
+    innermost: Node<'tree>,
+    ancestors: &HashMap<usize, usize>,
+    text: &str,
+    offset: usize,
+) -> Vec<Site<'tree>> {
+    let query = HoleQuery::get();
+    let mut cursor = QueryCursor::new();
+    cursor.set_byte_range(offset.saturating_sub(1)..offset + 1);
+    let mut sites = Vec::new();
+    let mut matches = cursor.matches(&query.query, innermost, text.as_bytes());
+    while let Some(found) = matches.next() {
+        let capture = |index: u32| {
+            found
+                .captures
+                .iter()
+                .find(|c| c.index == index)
+                .map(|c| c.node)
+        };
+        let site = if let Some(node) = capture(query.expected_return) {
+            Some((node, SiteKind::Return))
+        } else if let (Some(node), Some(annotation), Some(value)) = (
+            capture(query.expected_assignment),
+            capture(query.expected_annotation),
+            capture(query.expected_value),
+        ) {
+            Some((node, SiteKind::AnnotatedAssignment { annotation, value }))
+        } else if let (Some(node), Some(callee)) =
+            (capture(query.call_arguments), capture(query.call_callee))
+        {
+            Some((node, SiteKind::Call { callee }))
+        } else if let Some(node) = capture(query.arguments) {
+            Some((node, SiteKind::Arguments))
+        } else if let (Some(node), Some(name)) = (
+            capture(query.call_keyword_argument),
+            capture(query.call_keyword),
+        ) {
+            Some((node, SiteKind::KeywordArgument { name }))
+        } else if let Some(node) = capture(query.scope) {
+            Some((node, SiteKind::Scope))
+        } else {
+            capture(query.statement).map(|node| (node, SiteKind::Statement))
+        };
+        if let Some((node, kind)) = site {
+            if let Some(&depth) = ancestors.get(&node.id()) {
+                sites.push(Site { node, depth, kind });
+            }
+        }
+    }
+    sites.sort_by_key(|site| (site.depth, site.kind.order()));
+    sites
 }
 
 /// `T` of `list[T]`, `List[T]`, `set[T]`, `Sequence[T]`, `tuple[T, ...]` and the like.
@@ -625,38 +728,76 @@ fn element_type(annotation: &str) -> Option<String> {
     Some(inner.trim().to_string())
 }
 
-/// Names assigned in the function before the cursor (not inside nested definitions).
-fn collect_locals(node: Node, text: &str, offset: usize, out: &mut Vec<TypedName>, depth: usize) {
-    if depth > 48 {
+/// Assignments further below the function's body than this are not read. (The direct walk this
+/// query replaced stopped there to bound its recursion; the query cursor does not recurse, and
+/// the limit only keeps the names the same.)
+const LOCALS_MAX_DEPTH: u32 = 49;
+
+/// Names assigned in the function `body` before the cursor (not inside nested definitions), from
+/// `grammars/python/locals.scm`, in the order they are assigned; a name assigned again keeps
+/// its last type.
+fn collect_locals(body: Node, text: &str, offset: usize, out: &mut Vec<TypedName>) {
+    if offset <= body.start_byte() {
         return;
     }
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        if child.start_byte() >= offset {
+    // The query runs up to the end of the last statement that starts before the cursor: a
+    // match is only found when all its nodes are in the range, and an assignment that starts
+    // before the cursor may end after it.
+    let mut statements = body.walk();
+    let end = body
+        .named_children(&mut statements)
+        .take_while(|statement| statement.start_byte() < offset)
+        .last()
+        .map_or(offset, |statement| statement.end_byte().max(offset));
+    let query = LocalsQuery::get();
+    let mut cursor = QueryCursor::new();
+    cursor
+        .set_byte_range(body.start_byte()..end)
+        .set_max_start_depth(Some(LOCALS_MAX_DEPTH));
+    // (start, end, assignment: name, annotation, value), scopes with no name.
+    let mut found: Vec<(usize, usize, Option<(Node, Option<Node>, Option<Node>)>)> = Vec::new();
+    let mut matches = cursor.matches(&query.query, body, text.as_bytes());
+    while let Some(each) = matches.next() {
+        let capture = |index: u32| {
+            each.captures
+                .iter()
+                .find(|c| c.index == index)
+                .map(|c| c.node)
+        };
+        if let (Some(assignment), Some(name)) = (capture(query.assignment), capture(query.name)) {
+            found.push((
+                assignment.start_byte(),
+                assignment.end_byte(),
+                Some((name, capture(query.annotation), capture(query.value))),
+            ));
+        } else if let Some(scope) = capture(query.scope) {
+            found.push((scope.start_byte(), scope.end_byte(), None));
+        }
+    }
+    found.sort_by_key(|(start, _, _)| *start);
+    // Scopes nest or follow each other, so one end is enough to skip what is inside them.
+    let mut scope_end = 0;
+    for (start, end, assignment) in found {
+        if start >= offset {
             break;
         }
-        match child.kind() {
-            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => {}
-            "assignment" => {
-                let left = child.child_by_field_name("left");
-                let annotation = child
-                    .child_by_field_name("type")
-                    .map(|t| node_text(t, text).to_string());
-                let right = child.child_by_field_name("right");
-                if let Some(left) = left.filter(|l| l.kind() == "identifier") {
-                    let type_text = annotation.or_else(|| right.and_then(|r| call_type(r, text)));
-                    let name = node_text(left, text).to_string();
-                    out.retain(|n| !(n.name == name && n.origin == NameOrigin::Local));
-                    out.push(TypedName {
-                        name,
-                        type_text,
-                        origin: NameOrigin::Local,
-                    });
-                }
-                collect_locals(child, text, offset, out, depth + 1);
-            }
-            _ => collect_locals(child, text, offset, out, depth + 1),
+        if start < scope_end {
+            continue;
         }
+        let Some((name, annotation, value)) = assignment else {
+            scope_end = end;
+            continue;
+        };
+        let type_text = annotation
+            .map(|t| node_text(t, text).to_string())
+            .or_else(|| value.and_then(|v| call_type(v, text)));
+        let name = node_text(name, text).to_string();
+        out.retain(|n| !(n.name == name && n.origin == NameOrigin::Local));
+        out.push(TypedName {
+            name,
+            type_text,
+            origin: NameOrigin::Local,
+        });
     }
 }
 
@@ -729,6 +870,9 @@ pub fn identifiers_into(text: &str, out: &mut Vec<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod oracle;
 
 #[cfg(test)]
 mod tests {
