@@ -740,15 +740,16 @@ fn collect_locals(body: Node, text: &str, offset: usize, out: &mut Vec<TypedName
     if offset <= body.start_byte() {
         return;
     }
-    // The query runs up to the end of the last statement that starts before the cursor: a
-    // match is only found when all its nodes are in the range, and an assignment that starts
-    // before the cursor may end after it.
+    // The query reads the body's statements up to the first one that starts after the cursor.
+    // A range ending at the cursor itself loses matches: tree-sitter drops a match that is not
+    // finished where the range ends (an assignment around the cursor, or one whose optional
+    // value it has not yet seen to be missing). Ending between two statements lets it leave
+    // every statement that starts before the cursor.
     let mut statements = body.walk();
     let end = body
         .named_children(&mut statements)
-        .take_while(|statement| statement.start_byte() < offset)
-        .last()
-        .map_or(offset, |statement| statement.end_byte().max(offset));
+        .find(|statement| statement.start_byte() >= offset)
+        .map_or(body.end_byte(), |next| next.start_byte());
     let query = LocalsQuery::get();
     let mut cursor = QueryCursor::new();
     cursor
