@@ -3,6 +3,13 @@
 //! An empty body (the usual shape of a hole) often does not parse: the document is repaired by
 //! putting `...` at the cursor when the cursor's line is blank, and parsed again, so the
 //! enclosing definitions are found the same way whether the body is empty or half written.
+//!
+//! The sites that give the hole an expected type or a call argument are captured by
+//! `grammars/python/hole.scm`, the enclosing function's locals by `grammars/python/locals.scm`.
+//! Direct walks remain where a query does not fit: the walk up to the enclosing definitions
+//! (which also orders the sites, innermost first), the looks at one node's children (an empty
+//! body, the arguments before the cursor's) and the import ranges (see [`import_ranges`]);
+//! usage counts are a lexical scan.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -388,6 +395,11 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
 
 /// Byte ranges of the import statements at module level and in blocks below it (not inside
 /// functions), in order.
+///
+/// A direct walk, not a query: it visits only module-level statements and the blocks of
+/// `if`/`try`/`with` below them, while a query for import statements would visit every node of
+/// the module (imports inside functions included) and then need a walk up from each to leave
+/// those out.
 fn import_ranges(root: Node) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut stack = vec![(root, 0usize)];
@@ -973,5 +985,87 @@ mod tests {
         // Module level, no function: nothing breaks.
         let hole = hole_at("x = 1\n<CURSOR>");
         assert!(hole.function.is_none());
+    }
+
+    fn call_at(source: &str) -> Option<(String, usize, Option<String>)> {
+        hole_at(source)
+            .call_argument
+            .map(|c| (c.callee, c.position, c.keyword))
+    }
+
+    #[test]
+    fn the_innermost_argument_list_decides_the_call_argument() {
+        let call = |callee: &str, position, keyword: Option<&str>| {
+            Some((callee.to_string(), position, keyword.map(str::to_string)))
+        };
+        // A call inside a keyword argument's value: the inner call, with no keyword.
+        assert_eq!(
+            call_at("def f(a):\n    g(a, key=h(1, <CURSOR>))\n"),
+            call("h", 1, None)
+        );
+        // A container in a keyword argument keeps the keyword.
+        assert_eq!(
+            call_at("def f(a):\n    self.g(key=[1, <CURSOR>])\n"),
+            call("self.g", 0, Some("key"))
+        );
+        // A class's bases, a call of a subscript and a lambda are not call arguments.
+        assert_eq!(call_at("class A(Base, <CURSOR>):\n    pass\n"), None);
+        assert_eq!(call_at("def f(a):\n    a[0](<CURSOR>)\n"), None);
+        assert_eq!(call_at("def f(a):\n    g(key=lambda: <CURSOR>)\n"), None);
+        // A statement ends the search: a blank line of a body is in no call.
+        assert_eq!(call_at("def f(a):\n    x = 1\n    <CURSOR>\n"), None);
+    }
+
+    #[test]
+    fn expected_types_stop_at_scopes_and_wait_for_the_value() {
+        let expected = |source: &str| hole_at(source).expected_type;
+        assert_eq!(
+            expected("def f() -> Out:\n    return <CURSOR>\n").as_deref(),
+            Some("Out")
+        );
+        // A return annotation of `None` says nothing.
+        assert_eq!(expected("def f() -> None:\n    return <CURSOR>\n"), None);
+        // In the annotation itself the value's type is not asked for.
+        assert_eq!(
+            expected("def f():\n    x: <CURSOR> = 1\n    return x\n"),
+            None
+        );
+        // A lambda in a return statement is its own scope.
+        assert_eq!(
+            expected("def f() -> Out:\n    return lambda: <CURSOR>\n"),
+            None
+        );
+        // Parentheses around one value are not a tuple literal: the annotation as it is.
+        assert_eq!(
+            expected("def f():\n    xs: tuple[Item, ...] = (<CURSOR>)\n").as_deref(),
+            Some("tuple[Item, ...]")
+        );
+        assert_eq!(
+            expected("def f():\n    xs: Sequence[Item] = [a, <CURSOR>]\n").as_deref(),
+            Some("Item")
+        );
+    }
+
+    #[test]
+    fn locals_skip_nested_scopes_and_keep_the_last_assignment() {
+        let hole = hole_at(
+            "def f(a):\n    b = Builder(a)\n    x = y = make()\n    def inner():\n        hidden = Hidden()\n    class K:\n        attr: int = 1\n    g = lambda: 0\n    b: Result = other()\n    if a:\n        for i in a:\n            deep = await fetch()\n    <CURSOR>\n    late = Late()\n",
+        );
+        let locals: Vec<(&str, Option<&str>)> = hole
+            .names_in_scope
+            .iter()
+            .filter(|n| n.origin == NameOrigin::Local)
+            .map(|n| (n.name.as_str(), n.type_text.as_deref()))
+            .collect();
+        assert_eq!(
+            locals,
+            vec![
+                ("x", None),
+                ("y", Some("call:make")),
+                ("g", None),
+                ("b", Some("Result")),
+                ("deep", Some("call:fetch")),
+            ]
+        );
     }
 }
