@@ -527,19 +527,17 @@ fn expected_type(
     for site in sites {
         match site.kind {
             SiteKind::Return => return returns,
-            SiteKind::AnnotatedAssignment { annotation, value } => {
-                if offset >= value.start_byte() {
-                    let annotation = node_text(annotation, text).to_string();
-                    // Inside a list, set or tuple literal: the element type of `list[T]`.
-                    let in_literal = matches!(value.kind(), "list" | "set" | "tuple")
-                        && value.start_byte() < offset;
-                    if in_literal {
-                        if let Some(element) = element_type(&annotation) {
-                            return Some(element);
-                        }
+            SiteKind::AnnotatedAssignment { annotation, value } if offset >= value.start_byte() => {
+                let annotation = node_text(annotation, text).to_string();
+                // Inside a list, set or tuple literal: the element type of `list[T]`.
+                let in_literal =
+                    matches!(value.kind(), "list" | "set" | "tuple") && value.start_byte() < offset;
+                if in_literal {
+                    if let Some(element) = element_type(&annotation) {
+                        return Some(element);
                     }
-                    return Some(annotation);
                 }
+                return Some(annotation);
             }
             SiteKind::Scope => break,
             _ => {}
@@ -767,8 +765,7 @@ fn collect_locals(body: Node, text: &str, offset: usize, out: &mut Vec<TypedName
     cursor
         .set_byte_range(body.start_byte()..end)
         .set_max_start_depth(Some(LOCALS_MAX_DEPTH));
-    // (start, end, assignment: name, annotation, value), scopes with no name.
-    let mut found: Vec<(usize, usize, Option<(Node, Option<Node>, Option<Node>)>)> = Vec::new();
+    let mut found: Vec<(Node, Local)> = Vec::new();
     let mut matches = cursor.matches(&query.query, body, text.as_bytes());
     while let Some(each) = matches.next() {
         let capture = |index: u32| {
@@ -778,27 +775,33 @@ fn collect_locals(body: Node, text: &str, offset: usize, out: &mut Vec<TypedName
                 .map(|c| c.node)
         };
         if let (Some(assignment), Some(name)) = (capture(query.assignment), capture(query.name)) {
-            found.push((
-                assignment.start_byte(),
-                assignment.end_byte(),
-                Some((name, capture(query.annotation), capture(query.value))),
-            ));
+            let local = Local::Assignment {
+                name,
+                annotation: capture(query.annotation),
+                value: capture(query.value),
+            };
+            found.push((assignment, local));
         } else if let Some(scope) = capture(query.scope) {
-            found.push((scope.start_byte(), scope.end_byte(), None));
+            found.push((scope, Local::Scope));
         }
     }
-    found.sort_by_key(|(start, _, _)| *start);
+    found.sort_by_key(|(node, _)| node.start_byte());
     // Scopes nest or follow each other, so one end is enough to skip what is inside them.
     let mut scope_end = 0;
-    for (start, end, assignment) in found {
-        if start >= offset {
+    for (node, local) in found {
+        if node.start_byte() >= offset {
             break;
         }
-        if start < scope_end {
+        if node.start_byte() < scope_end {
             continue;
         }
-        let Some((name, annotation, value)) = assignment else {
-            scope_end = end;
+        let Local::Assignment {
+            name,
+            annotation,
+            value,
+        } = local
+        else {
+            scope_end = node.end_byte();
             continue;
         };
         let type_text = annotation
@@ -812,6 +815,18 @@ fn collect_locals(body: Node, text: &str, offset: usize, out: &mut Vec<TypedName
             origin: NameOrigin::Local,
         });
     }
+}
+
+/// A match of `grammars/python/locals.scm`.
+enum Local<'tree> {
+    /// `name = value` or `name: annotation = value`.
+    Assignment {
+        name: Node<'tree>,
+        annotation: Option<Node<'tree>>,
+        value: Option<Node<'tree>>,
+    },
+    /// A nested definition or lambda: what it assigns is its own.
+    Scope,
 }
 
 /// `Foo(...)` or `self.make(...)` as `call:Foo` / `call:self.make`: a type read off a call.
@@ -883,9 +898,6 @@ pub fn identifiers_into(text: &str, out: &mut Vec<String>) {
         }
     }
 }
-
-#[cfg(test)]
-mod oracle;
 
 #[cfg(test)]
 mod tests {

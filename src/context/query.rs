@@ -171,7 +171,11 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["hole.scm", "locals.scm"], "a new query needs a reader here");
+        assert_eq!(
+            names,
+            ["hole.scm", "locals.scm"],
+            "a new query needs a reader here"
+        );
         for path in &files {
             let source = std::fs::read_to_string(path).expect("readable query");
             if let Err(error) = Query::new(&tree_sitter_python::LANGUAGE.into(), &source) {
@@ -193,7 +197,9 @@ mod tests {
     #[test]
     fn a_misspelt_capture_is_an_error_not_a_silent_miss() {
         let misspelt = LOCALS_SOURCE.replace("@local.annotation", "@local.anotation");
-        let error = LocalsQuery::build(&misspelt).err().expect("misspelt capture");
+        let error = LocalsQuery::build(&misspelt)
+            .err()
+            .expect("misspelt capture");
         assert!(error.contains("no capture @local.annotation"), "{error}");
         let extra = format!("{HOLE_SOURCE}\n(pass_statement) @expected.pass\n");
         let error = HoleQuery::build(&extra).err().expect("unread capture");
