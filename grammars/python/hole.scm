@@ -1,6 +1,6 @@
 ; The sites that give a typed hole its expected type or its call argument.
 ;
-; Read by src/context/hole.rs (`HoleSites`): the query runs over the few nodes around the
+; Read by src/context/hole.rs (`hole_sites`): the query runs over the few nodes around the
 ; cursor, only captures whose node encloses the cursor count, and they are read innermost
 ; first. The rules that pick among them (stop at a scope, the value side of an assignment,
 ; the element type of a container literal) are in the Rust code next to the reader.

@@ -660,6 +660,9 @@ fn hole_sites<'tree>(
 ) -> Vec<Site<'tree>> {
     let query = HoleQuery::get();
     let mut cursor = QueryCursor::new();
+    // A match is only found when its nodes start before the range's end. The sites that apply
+    // have all their nodes start at or before the cursor (an annotated assignment applies once
+    // the cursor is in its value), so the range can end just after the cursor.
     cursor.set_byte_range(offset.saturating_sub(1)..offset + 1);
     let mut sites = Vec::new();
     let mut matches = cursor.matches(&query.query, innermost, text.as_bytes());
