@@ -3,11 +3,20 @@
 //! An empty body (the usual shape of a hole) often does not parse: the document is repaired by
 //! putting `...` at the cursor when the cursor's line is blank, and parsed again, so the
 //! enclosing definitions are found the same way whether the body is empty or half written.
+//!
+//! The sites that give the hole an expected type or a call argument are captured by
+//! `grammars/python/hole.scm`, the enclosing function's locals by `grammars/python/locals.scm`.
+//! Direct walks remain where a query does not fit: the walk up to the enclosing definitions
+//! (which also orders the sites, innermost first), the looks at one node's children (an empty
+//! body, the arguments before the cursor's) and the import ranges (see [`import_ranges`]);
+//! usage counts are a lexical scan.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tree_sitter::{Node, Tree};
+use tree_sitter::{Node, QueryCursor, StreamingIterator, Tree};
+
+use super::query::{HoleQuery, LocalsQuery};
 
 use crate::index::extract::{extract_module, node_text};
 use crate::index::model::{FunctionInfo, ModuleInfo};
@@ -157,13 +166,15 @@ pub fn analyze(
         return hole;
     };
 
-    // Enclosing definitions, innermost first.
+    // Enclosing definitions, innermost first, and how far up every ancestor is.
     let mut definitions: Vec<Node> = Vec::new();
+    let mut ancestors: HashMap<usize, usize> = HashMap::new();
     let mut ancestor = Some(node);
     while let Some(current) = ancestor {
         if matches!(current.kind(), "function_definition" | "class_definition") {
             definitions.push(current);
         }
+        ancestors.insert(current.id(), ancestors.len());
         ancestor = current.parent();
     }
     let function_node = definitions
@@ -216,8 +227,11 @@ pub fn analyze(
         }
     }
 
-    hole.expected_type = expected_type(node, function_node, hole.function.as_ref(), text, offset);
-    hole.call_argument = call_argument(node, text, offset);
+    // Both readers of the sites stop at the innermost definition, so the query starts there.
+    let innermost = definitions.first().copied().unwrap_or(tree.root_node());
+    let sites = hole_sites(innermost, &ancestors, text, offset);
+    hole.expected_type = expected_type(&sites, function_node, hole.function.as_ref(), text, offset);
+    hole.call_argument = call_argument(&sites, text, offset);
     if let Some(function) = &hole.function {
         for param in &function.params {
             hole.names_in_scope.push(TypedName {
@@ -229,7 +243,7 @@ pub fn analyze(
     }
     if let Some(function) = function_node {
         if let Some(body) = function.child_by_field_name("body") {
-            collect_locals(body, text, offset, &mut hole.names_in_scope, 0);
+            collect_locals(body, text, offset, &mut hole.names_in_scope);
         }
     }
     hole.nearby_identifiers = nearby_identifiers(text, offset, function_node);
@@ -381,6 +395,11 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
 
 /// Byte ranges of the import statements at module level and in blocks below it (not inside
 /// functions), in order.
+///
+/// A direct walk, not a query: it visits only module-level statements and the blocks of
+/// `if`/`try`/`with` below them, while a query for import statements would visit every node of
+/// the module (imports inside functions included) and then need a walk up from each to leave
+/// those out.
 fn import_ranges(root: Node) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut stack = vec![(root, 0usize)];
@@ -491,8 +510,12 @@ fn find_function(
 }
 
 /// The type the code at the cursor should produce, when the code says so.
+///
+/// The sites come from `grammars/python/hole.scm`, innermost first: a return statement gives the
+/// function's return annotation, the value side of an annotated assignment its annotation (the
+/// element type inside a list, set or tuple literal), and a scope ends the search.
 fn expected_type(
-    node: Node,
+    sites: &[Site],
     function_node: Option<Node>,
     function: Option<&FunctionInfo>,
     text: &str,
@@ -501,35 +524,27 @@ fn expected_type(
     let returns = function
         .and_then(|f| f.returns.clone())
         .filter(|r| r != "None");
-    let mut ancestor = Some(node);
-    while let Some(current) = ancestor {
-        match current.kind() {
-            "return_statement" => return returns,
-            "assignment" => {
-                let right = current.child_by_field_name("right");
-                let right_start = right.map(|r| r.start_byte()).unwrap_or(usize::MAX);
-                if offset >= right_start {
-                    if let Some(annotation) = current.child_by_field_name("type") {
-                        let annotation = node_text(annotation, text).to_string();
-                        // Inside a list, set or tuple literal: the element type of `list[T]`.
-                        let in_literal = right.is_some_and(|r| {
-                            matches!(r.kind(), "list" | "set" | "tuple") && r.start_byte() < offset
-                        });
-                        if in_literal {
-                            if let Some(element) = element_type(&annotation) {
-                                return Some(element);
-                            }
-                        }
-                        return Some(annotation);
+    for site in sites {
+        match site.kind {
+            SiteKind::Return => return returns,
+            SiteKind::AnnotatedAssignment { annotation, value } if offset >= value.start_byte() => {
+                let annotation = node_text(annotation, text).to_string();
+                // Inside a list, set or tuple literal: the element type of `list[T]`.
+                let in_literal =
+                    matches!(value.kind(), "list" | "set" | "tuple") && value.start_byte() < offset;
+                if in_literal {
+                    if let Some(element) = element_type(&annotation) {
+                        return Some(element);
                     }
                 }
+                return Some(annotation);
             }
-            "function_definition" | "class_definition" | "lambda" => break,
+            SiteKind::Scope => break,
             _ => {}
         }
-        ancestor = current.parent();
     }
     // An empty (or `...`) body: the whole body is to be written, and it must return `returns`.
+    // A look at the body's statements, not a search: a direct walk.
     let body = function_node?.child_by_field_name("body")?;
     let mut cursor = body.walk();
     let statements: Vec<Node> = body
@@ -551,45 +566,146 @@ fn expected_type(
 }
 
 /// The call argument the cursor is in, when it is in one (and not inside a nested definition).
-fn call_argument(node: Node, text: &str, offset: usize) -> Option<CallArgument> {
+///
+/// The innermost argument list around the cursor decides, unless a statement or a scope comes
+/// first (sites of `grammars/python/hole.scm`, innermost first).
+fn call_argument(sites: &[Site], text: &str, offset: usize) -> Option<CallArgument> {
     let mut keyword = None;
-    let mut ancestor = Some(node);
-    while let Some(current) = ancestor {
-        match current.kind() {
-            "keyword_argument" if keyword.is_none() => {
-                keyword = current
-                    .child_by_field_name("name")
-                    .map(|n| node_text(n, text).to_string());
+    for site in sites {
+        match site.kind {
+            SiteKind::KeywordArgument { name } if keyword.is_none() => {
+                keyword = Some(node_text(name, text).to_string());
             }
-            "argument_list" => {
-                let call = current.parent().filter(|p| p.kind() == "call")?;
-                let function = call.child_by_field_name("function")?;
-                if !matches!(function.kind(), "identifier" | "attribute") {
-                    return None;
-                }
-                let mut cursor = current.walk();
-                let position = current
+            SiteKind::Call { callee } => {
+                // Counting the arguments before the cursor's is a look at one node's children.
+                let mut cursor = site.node.walk();
+                let position = site
+                    .node
                     .named_children(&mut cursor)
                     .filter(|a| {
                         a.end_byte() < offset && !matches!(a.kind(), "keyword_argument" | "comment")
                     })
                     .count();
                 return Some(CallArgument {
-                    callee: node_text(function, text).to_string(),
+                    callee: node_text(callee, text).to_string(),
                     position,
                     keyword,
                 });
             }
-            "function_definition"
-            | "class_definition"
-            | "lambda"
-            | "block"
-            | "expression_statement" => return None,
+            SiteKind::Arguments | SiteKind::Scope | SiteKind::Statement => return None,
             _ => {}
         }
-        ancestor = current.parent();
     }
     None
+}
+
+/// A capture of `grammars/python/hole.scm` whose node encloses the cursor.
+#[derive(Debug, Clone, Copy)]
+struct Site<'tree> {
+    /// The node that encloses the cursor (for a call, its argument list).
+    node: Node<'tree>,
+    /// How many ancestors up from the node at the cursor it is (0: that node itself).
+    depth: usize,
+    kind: SiteKind<'tree>,
+}
+
+/// What a site is.
+#[derive(Debug, Clone, Copy)]
+enum SiteKind<'tree> {
+    Return,
+    AnnotatedAssignment {
+        annotation: Node<'tree>,
+        value: Node<'tree>,
+    },
+    KeywordArgument {
+        name: Node<'tree>,
+    },
+    /// The argument list of a call whose callee is a name or a dotted name; read before the
+    /// plain `Arguments` site of the same node.
+    Call {
+        callee: Node<'tree>,
+    },
+    Arguments,
+    Scope,
+    Statement,
+}
+
+impl SiteKind<'_> {
+    /// The order in which sites of the same node are read: a call's argument list before the
+    /// plain argument list it also is.
+    fn order(&self) -> u8 {
+        match self {
+            SiteKind::Return => 0,
+            SiteKind::AnnotatedAssignment { .. } => 1,
+            SiteKind::KeywordArgument { .. } => 2,
+            SiteKind::Call { .. } => 3,
+            SiteKind::Arguments => 4,
+            SiteKind::Scope => 5,
+            SiteKind::Statement => 6,
+        }
+    }
+}
+
+/// The sites of `grammars/python/hole.scm` among the cursor's ancestors up to `innermost`,
+/// innermost first.
+///
+/// `innermost` is the innermost definition around the cursor (or the module): no reader looks
+/// past it. `ancestors` maps the id of every node from the one at the cursor up to the root to
+/// how far up it is. The query only visits the nodes that touch the cursor.
+fn hole_sites<'tree>(
+    innermost: Node<'tree>,
+    ancestors: &HashMap<usize, usize>,
+    text: &str,
+    offset: usize,
+) -> Vec<Site<'tree>> {
+    let query = HoleQuery::get();
+    let mut cursor = QueryCursor::new();
+    // A match is only found when its nodes start before the range's end. The sites that apply
+    // have all their nodes start at or before the cursor (an annotated assignment applies once
+    // the cursor is in its value), so the range can end just after the cursor.
+    cursor.set_byte_range(offset.saturating_sub(1)..offset + 1);
+    let mut sites = Vec::new();
+    let mut matches = cursor.matches(&query.query, innermost, text.as_bytes());
+    while let Some(found) = matches.next() {
+        let capture = |index: u32| {
+            found
+                .captures
+                .iter()
+                .find(|c| c.index == index)
+                .map(|c| c.node)
+        };
+        let site = if let Some(node) = capture(query.expected_return) {
+            Some((node, SiteKind::Return))
+        } else if let (Some(node), Some(annotation), Some(value)) = (
+            capture(query.expected_assignment),
+            capture(query.expected_annotation),
+            capture(query.expected_value),
+        ) {
+            Some((node, SiteKind::AnnotatedAssignment { annotation, value }))
+        } else if let (Some(node), Some(callee)) =
+            (capture(query.call_arguments), capture(query.call_callee))
+        {
+            Some((node, SiteKind::Call { callee }))
+        } else if let Some(node) = capture(query.arguments) {
+            Some((node, SiteKind::Arguments))
+        } else if let (Some(node), Some(name)) = (
+            capture(query.call_keyword_argument),
+            capture(query.call_keyword),
+        ) {
+            Some((node, SiteKind::KeywordArgument { name }))
+        } else if let Some(node) = capture(query.scope) {
+            Some((node, SiteKind::Scope))
+        } else {
+            capture(query.statement).map(|node| (node, SiteKind::Statement))
+        };
+        if let Some((node, kind)) = site {
+            if let Some(&depth) = ancestors.get(&node.id()) {
+                sites.push(Site { node, depth, kind });
+            }
+        }
+    }
+    sites.sort_by_key(|site| (site.depth, site.kind.order()));
+    sites
 }
 
 /// `T` of `list[T]`, `List[T]`, `set[T]`, `Sequence[T]`, `tuple[T, ...]` and the like.
@@ -625,39 +741,95 @@ fn element_type(annotation: &str) -> Option<String> {
     Some(inner.trim().to_string())
 }
 
-/// Names assigned in the function before the cursor (not inside nested definitions).
-fn collect_locals(node: Node, text: &str, offset: usize, out: &mut Vec<TypedName>, depth: usize) {
-    if depth > 48 {
+/// Assignments further below the function's body than this are not read. (The direct walk this
+/// query replaced stopped there to bound its recursion; the query cursor does not recurse, and
+/// the limit only keeps the names the same.)
+const LOCALS_MAX_DEPTH: u32 = 49;
+
+/// Names assigned in the function `body` before the cursor (not inside nested definitions), from
+/// `grammars/python/locals.scm`, in the order they are assigned; a name assigned again keeps
+/// its last type.
+fn collect_locals(body: Node, text: &str, offset: usize, out: &mut Vec<TypedName>) {
+    if offset <= body.start_byte() {
         return;
     }
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        if child.start_byte() >= offset {
-            break;
-        }
-        match child.kind() {
-            "function_definition" | "class_definition" | "decorated_definition" | "lambda" => {}
-            "assignment" => {
-                let left = child.child_by_field_name("left");
-                let annotation = child
-                    .child_by_field_name("type")
-                    .map(|t| node_text(t, text).to_string());
-                let right = child.child_by_field_name("right");
-                if let Some(left) = left.filter(|l| l.kind() == "identifier") {
-                    let type_text = annotation.or_else(|| right.and_then(|r| call_type(r, text)));
-                    let name = node_text(left, text).to_string();
-                    out.retain(|n| !(n.name == name && n.origin == NameOrigin::Local));
-                    out.push(TypedName {
-                        name,
-                        type_text,
-                        origin: NameOrigin::Local,
-                    });
-                }
-                collect_locals(child, text, offset, out, depth + 1);
-            }
-            _ => collect_locals(child, text, offset, out, depth + 1),
+    // The query reads the body's statements up to the first one that starts after the cursor.
+    // A range ending at the cursor itself loses matches: tree-sitter drops a match that is not
+    // finished where the range ends (an assignment around the cursor, or one whose optional
+    // value it has not yet seen to be missing). Ending between two statements lets it leave
+    // every statement that starts before the cursor.
+    let mut statements = body.walk();
+    let end = body
+        .named_children(&mut statements)
+        .find(|statement| statement.start_byte() >= offset)
+        .map_or(body.end_byte(), |next| next.start_byte());
+    let query = LocalsQuery::get();
+    let mut cursor = QueryCursor::new();
+    cursor
+        .set_byte_range(body.start_byte()..end)
+        .set_max_start_depth(Some(LOCALS_MAX_DEPTH));
+    let mut found: Vec<(Node, Local)> = Vec::new();
+    let mut matches = cursor.matches(&query.query, body, text.as_bytes());
+    while let Some(each) = matches.next() {
+        let capture = |index: u32| {
+            each.captures
+                .iter()
+                .find(|c| c.index == index)
+                .map(|c| c.node)
+        };
+        if let (Some(assignment), Some(name)) = (capture(query.assignment), capture(query.name)) {
+            let local = Local::Assignment {
+                name,
+                annotation: capture(query.annotation),
+                value: capture(query.value),
+            };
+            found.push((assignment, local));
+        } else if let Some(scope) = capture(query.scope) {
+            found.push((scope, Local::Scope));
         }
     }
+    found.sort_by_key(|(node, _)| node.start_byte());
+    // Scopes nest or follow each other, so one end is enough to skip what is inside them.
+    let mut scope_end = 0;
+    for (node, local) in found {
+        if node.start_byte() >= offset {
+            break;
+        }
+        if node.start_byte() < scope_end {
+            continue;
+        }
+        let Local::Assignment {
+            name,
+            annotation,
+            value,
+        } = local
+        else {
+            scope_end = node.end_byte();
+            continue;
+        };
+        let type_text = annotation
+            .map(|t| node_text(t, text).to_string())
+            .or_else(|| value.and_then(|v| call_type(v, text)));
+        let name = node_text(name, text).to_string();
+        out.retain(|n| !(n.name == name && n.origin == NameOrigin::Local));
+        out.push(TypedName {
+            name,
+            type_text,
+            origin: NameOrigin::Local,
+        });
+    }
+}
+
+/// A match of `grammars/python/locals.scm`.
+enum Local<'tree> {
+    /// `name = value` or `name: annotation = value`.
+    Assignment {
+        name: Node<'tree>,
+        annotation: Option<Node<'tree>>,
+        value: Option<Node<'tree>>,
+    },
+    /// A nested definition or lambda: what it assigns is its own.
+    Scope,
 }
 
 /// `Foo(...)` or `self.make(...)` as `call:Foo` / `call:self.make`: a type read off a call.
@@ -828,5 +1000,87 @@ mod tests {
         // Module level, no function: nothing breaks.
         let hole = hole_at("x = 1\n<CURSOR>");
         assert!(hole.function.is_none());
+    }
+
+    fn call_at(source: &str) -> Option<(String, usize, Option<String>)> {
+        hole_at(source)
+            .call_argument
+            .map(|c| (c.callee, c.position, c.keyword))
+    }
+
+    #[test]
+    fn the_innermost_argument_list_decides_the_call_argument() {
+        let call = |callee: &str, position, keyword: Option<&str>| {
+            Some((callee.to_string(), position, keyword.map(str::to_string)))
+        };
+        // A call inside a keyword argument's value: the inner call, with no keyword.
+        assert_eq!(
+            call_at("def f(a):\n    g(a, key=h(1, <CURSOR>))\n"),
+            call("h", 1, None)
+        );
+        // A container in a keyword argument keeps the keyword.
+        assert_eq!(
+            call_at("def f(a):\n    self.g(key=[1, <CURSOR>])\n"),
+            call("self.g", 0, Some("key"))
+        );
+        // A class's bases, a call of a subscript and a lambda are not call arguments.
+        assert_eq!(call_at("class A(Base, <CURSOR>):\n    pass\n"), None);
+        assert_eq!(call_at("def f(a):\n    a[0](<CURSOR>)\n"), None);
+        assert_eq!(call_at("def f(a):\n    g(key=lambda: <CURSOR>)\n"), None);
+        // A statement ends the search: a blank line of a body is in no call.
+        assert_eq!(call_at("def f(a):\n    x = 1\n    <CURSOR>\n"), None);
+    }
+
+    #[test]
+    fn expected_types_stop_at_scopes_and_wait_for_the_value() {
+        let expected = |source: &str| hole_at(source).expected_type;
+        assert_eq!(
+            expected("def f() -> Out:\n    return <CURSOR>\n").as_deref(),
+            Some("Out")
+        );
+        // A return annotation of `None` says nothing.
+        assert_eq!(expected("def f() -> None:\n    return <CURSOR>\n"), None);
+        // In the annotation itself the value's type is not asked for.
+        assert_eq!(
+            expected("def f():\n    x: <CURSOR> = 1\n    return x\n"),
+            None
+        );
+        // A lambda in a return statement is its own scope.
+        assert_eq!(
+            expected("def f() -> Out:\n    return lambda: <CURSOR>\n"),
+            None
+        );
+        // Parentheses around one value are not a tuple literal: the annotation as it is.
+        assert_eq!(
+            expected("def f():\n    xs: tuple[Item, ...] = (<CURSOR>)\n").as_deref(),
+            Some("tuple[Item, ...]")
+        );
+        assert_eq!(
+            expected("def f():\n    xs: Sequence[Item] = [a, <CURSOR>]\n").as_deref(),
+            Some("Item")
+        );
+    }
+
+    #[test]
+    fn locals_skip_nested_scopes_and_keep_the_last_assignment() {
+        let hole = hole_at(
+            "def f(a):\n    b = Builder(a)\n    x = y = make()\n    def inner():\n        hidden = Hidden()\n    class K:\n        attr: int = 1\n    g = lambda: 0\n    b: Result = other()\n    if a:\n        for i in a:\n            deep = await fetch()\n    <CURSOR>\n    late = Late()\n",
+        );
+        let locals: Vec<(&str, Option<&str>)> = hole
+            .names_in_scope
+            .iter()
+            .filter(|n| n.origin == NameOrigin::Local)
+            .map(|n| (n.name.as_str(), n.type_text.as_deref()))
+            .collect();
+        assert_eq!(
+            locals,
+            vec![
+                ("x", None),
+                ("y", Some("call:make")),
+                ("g", None),
+                ("b", Some("Result")),
+                ("deep", Some("call:fetch")),
+            ]
+        );
     }
 }

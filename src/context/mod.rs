@@ -6,6 +6,7 @@
 //! The text of the edited file itself is never part of the repository context.
 
 pub mod hole;
+mod query;
 pub mod rank;
 pub mod render;
 
