@@ -94,7 +94,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         roots.sort();
         roots
     } else {
-        args.iter().map(PathBuf::from).collect()
+        let roots: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
+        if let Some(missing) = roots.iter().find(|root| !root.is_dir()) {
+            anyhow::bail!(
+                "{} is not a folder; usage: spackle bench docstrings [PACKAGE_FOLDER...] (default: every package under ~/.cache/holebench)",
+                missing.display()
+            );
+        }
+        roots
     };
     let mut tally = Tally::default();
     for root in &roots {
