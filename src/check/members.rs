@@ -1854,10 +1854,21 @@ impl Checker<'_, '_> {
             return;
         }
         let line = self.spliced.line_of(attribute.start_byte());
-        let mut message = match owner.strip_prefix("none of ") {
+        let message = match owner.strip_prefix("none of ") {
             Some(owners) => format!("{}: none of {owners} has an attribute `{name}`", line + 1),
             None => format!("{}: {owner} has no attribute `{name}`", line + 1),
         };
+        self.push_member(message, name, &available, attribute);
+    }
+
+    /// Reports an unknown member at `attribute`, with the closest of the `available` names.
+    fn push_member(
+        &mut self,
+        mut message: String,
+        name: String,
+        available: &[String],
+        attribute: Node,
+    ) {
         let suggestions = closest_names(&name, available.iter().map(String::as_str));
         if !suggestions.is_empty() {
             let listed: Vec<String> = suggestions.iter().map(|name| format!("`{name}`")).collect();
@@ -1983,25 +1994,11 @@ impl Checker<'_, '_> {
         }
         let line = self.spliced.line_of(attribute.start_byte()) + 1;
         let owner = match owners.as_slice() {
-            [one] => format!("instance of `{one}` has"),
-            many => format!("none of `{}` has", many.join("` | `")),
+            [one] => format!("instance of `{one}` has no attribute"),
+            many => format!("none of `{}` has an attribute", many.join("` | `")),
         };
-        let mut message = format!(
-            "{line}: {owner} an attribute `{name}`; setting a new one from outside the class"
-        );
-        let suggestions = closest_names(&name, available.iter().map(String::as_str));
-        if !suggestions.is_empty() {
-            let listed: Vec<String> = suggestions.iter().map(|name| format!("`{name}`")).collect();
-            message.push_str(&format!("; did you mean {}?", listed.join(" or ")));
-        }
-        let problem = self.spliced.problem(
-            ProblemKind::UnknownMember,
-            message,
-            name,
-            attribute.start_byte(),
-            attribute.end_byte(),
-        );
-        self.problems.push(problem);
+        let message = format!("{line}: {owner} `{name}`; setting a new one from outside the class");
+        self.push_member(message, name, &available, attribute);
     }
 
     /// The class scope whose instance `object` is, when `object` is the first parameter of one of
@@ -2123,14 +2120,7 @@ impl Checker<'_, '_> {
         let message = format!(
             "{line}: `{receiver}.{name}` is set here but never read, while `{receiver}.{other}`, read on line {line_read}, is set nowhere; did you mean `{other}`?"
         );
-        let problem = self.spliced.problem(
-            ProblemKind::UnknownMember,
-            message,
-            name,
-            attribute.start_byte(),
-            attribute.end_byte(),
-        );
-        self.problems.push(problem);
+        self.push_member(message, name, &[], attribute);
     }
 
     fn check_call(&mut self, node: Node) {
@@ -3131,6 +3121,10 @@ def helper(value: str, encoding: str = "utf-8") -> str:
         )
         .is_empty());
         // `self.codes` is set and never read while `self.code`, read in `show`, is set nowhere.
+        assert_eq!(
+            check_candidate_messages(fixture, "response = make(1)\n        response.texts = 'x'\n        self.code = code"),
+            vec!["6: instance of `Response` has no attribute `texts`; setting a new one from outside the class; did you mean `text`?".to_string()]
+        );
         let found = check_candidate_messages(fixture, "self.codes = code");
         assert_eq!(found, vec!["5: `self.codes` is set here but never read, while `self.code`, read on line 8, is set nowhere; did you mean `code`?".to_string()]);
         // A new attribute that something reads, or with no similar unset one, is fine.
