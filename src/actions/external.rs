@@ -689,4 +689,37 @@ echo '{"version":"1.1.380","time":"1","generalDiagnostics":[],"summary":{"filesA
         let start = fixed.find("    result").unwrap();
         assert_eq!(baseline.judge(&fixed, (start, start + 23)), Ok(()));
     }
+
+    #[test]
+    fn the_real_pyright_when_installed() {
+        let Ok(checker) = find(ExternalChecker::Pyright, None) else {
+            eprintln!("skipped: pyright is not on PATH");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("double.py");
+        let findings = checker
+            .check(DOCUMENT, &path, Some(dir.path()))
+            .expect("pyright runs");
+        let diagnosed = matching(
+            &findings,
+            Some("reportUndefinedVariable"),
+            "\"totl\" is not defined",
+            1,
+        )
+        .expect("pyright reports the undefined name")
+        .clone();
+        assert_eq!(&DOCUMENT[diagnosed.start..diagnosed.end], "totl");
+        let baseline = Baseline {
+            checker,
+            path,
+            workspace: Some(dir.path().to_path_buf()),
+            findings,
+            diagnosed,
+        };
+        let fixed = DOCUMENT.replace("totl", "total");
+        let start = fixed.find("    result").unwrap();
+        assert_eq!(baseline.judge(&fixed, (start, start + 23)), Ok(()));
+        assert!(baseline.judge(DOCUMENT, (31, 53)).is_err());
+    }
 }
