@@ -109,6 +109,10 @@ async fn malformed_messages_get_errors_and_the_server_goes_on() {
     // A request with parameters of the wrong shape.
     let error = client.request("spackle/context", json!({"textDocument": 5})).await.unwrap_err();
     assert_eq!(error["code"], -32602);
+    // Notifications with parameters of the wrong shape, or for progress that is not running.
+    client.notify("window/workDoneProgress/cancel", json!({"token": {"not": "a token"}})).await;
+    client.notify("window/workDoneProgress/cancel", json!({"token": "spackle/action/999"})).await;
+    client.notify("textDocument/didChange", json!({"textDocument": 7, "contentChanges": "x"})).await;
     // The server still serves.
     let uri = file_uri(&dir.path().join("ok.py"));
     client.open(&uri, "x = 1\n").await;
