@@ -728,7 +728,50 @@ impl Checker<'_, '_> {
                 }
             }
             "parenthesized_expression" => self.infer(node.named_child(0)?, depth + 1),
+            // `a if condition else b` and `a or b` are one of their operands.
+            "conditional_expression" => {
+                let mut cursor = node.walk();
+                let operands: Vec<Node> = node.named_children(&mut cursor).collect();
+                let [first, _, last] = operands.as_slice() else {
+                    return None;
+                };
+                self.either(*first, *last, depth)
+            }
+            "boolean_operator"
+                if node
+                    .child_by_field_name("operator")
+                    .is_some_and(|operator| operator.kind() == "or") =>
+            {
+                let left = node.child_by_field_name("left")?;
+                let right = node.child_by_field_name("right")?;
+                self.either(left, right, depth)
+            }
             _ => None,
+        }
+    }
+
+    /// The type of a value that is `left` or `right`: their union, when both are instances.
+    fn either(&self, left: Node, right: Node, depth: usize) -> Option<Type> {
+        let mut alternatives = Vec::new();
+        for side in [left, right] {
+            match self.infer(side, depth + 1)? {
+                Type::Union(types) => alternatives.extend(types),
+                instance @ Type::Instance { .. } => alternatives.push(instance),
+                other if left == side && self.infer(right, depth + 1) == Some(other.clone()) => {
+                    return Some(other);
+                }
+                _ => return None,
+            }
+        }
+        let mut unique: Vec<Type> = Vec::new();
+        for alternative in alternatives {
+            if !unique.contains(&alternative) {
+                unique.push(alternative);
+            }
+        }
+        match unique.len() {
+            1 => unique.pop(),
+            _ => Some(Type::Union(unique)),
         }
     }
 
@@ -3183,5 +3226,33 @@ def helper(value: str, encoding: str = "utf-8") -> str:
     fn the_same_import_twice_at_module_level_is_one_binding() {
         let fixture = "from app.models import Response\n\ndef run():\n    <CURSOR>\n\nif __name__ == '__main__':\n    from app.models import Response\n";
         assert_eq!(names(fixture, "return Response.emptyy()"), vec!["emptyy"]);
+    }
+
+    #[test]
+    fn a_conditional_value_is_either_operand() {
+        let fixture = "from app.models import Response, Headers, make\n\ndef run(flag: bool, given: Response | None):\n    <CURSOR>\n";
+        assert_eq!(
+            names(
+                fixture,
+                "value = make(1) if flag else Response(2)\n    return value.texts"
+            ),
+            vec!["texts"]
+        );
+        assert_eq!(
+            names(fixture, "value = given or make(1)\n    return value.texts"),
+            vec!["texts"]
+        );
+        // A member of one operand's class is fine; an operand of unknown type makes it unknown.
+        assert!(names(
+            fixture,
+            "value = make(1) if flag else Headers()\n    return value.text"
+        )
+        .is_empty());
+        assert!(names(
+            fixture,
+            "value = make(1) if flag else unknown_call()\n    return value.texts"
+        )
+        .iter()
+        .all(|name| name != "texts"));
     }
 }
