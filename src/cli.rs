@@ -227,6 +227,13 @@ pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
         None => writeln!(out, "api key: none needed")?,
     }
+    let checker = config.actions.external_checker;
+    if checker != crate::config::ExternalChecker::None {
+        match crate::actions::external::find(checker, Some(&root)) {
+            Ok(found) => writeln!(out, "external checker: {}", found.program.display())?,
+            Err(reason) => writeln!(out, "external checker: {reason}; fixes are checked with spackle's own checks")?,
+        }
+    }
     drop(out);
     let probe = llm::probe(&config.model).await;
     let mut out = std::io::stdout().lock();
