@@ -1109,3 +1109,54 @@ async fn the_scripted_server_stops_when_dropped() {
         }
     }
 }
+
+/// `spackle doctor ROOT` with only `path` as `PATH`, off the test's runtime (the scripted server
+/// answers on it).
+async fn run_doctor(root: std::path::PathBuf, path: &'static str) -> (bool, String) {
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_spackle"))
+            .arg("doctor")
+            .arg(&root)
+            .env("PATH", path)
+            .env_remove("SPACKLE_BACKEND")
+            .env_remove("SPACKLE_ENDPOINT")
+            .env_remove("SPACKLE_MODEL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).to_string())
+}
+
+#[tokio::test]
+async fn doctor_reports_the_model_server_and_the_external_checker() {
+    let tags = || Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b"}]}));
+    let server = ScriptedServer::start([tags(), tags()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("spackle.toml"),
+        format!(
+            "[model]\nbackend = \"ollama\"\nendpoint = \"{}\"\nname = \"qwen2.5-coder:1.5b\"\n\n[actions]\nexternal_checker = \"ruff\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    // No ruff anywhere: said, and not an error.
+    let (success, text) = run_doctor(dir.path().to_path_buf(), "/nonexistent").await;
+    assert!(success, "{text}");
+    assert!(text.contains("model server: ok"), "{text}");
+    assert!(text.contains("external checker: `ruff` is not on PATH"), "{text}");
+    // A ruff in the workspace's .venv is found there.
+    let bin = dir.path().join(".venv/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("ruff"), "#!/bin/sh\necho '[]'\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("ruff"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (success, text) = run_doctor(dir.path().to_path_buf(), "/nonexistent").await;
+    assert!(success, "{text}");
+    assert!(text.contains(&format!("external checker: {}", bin.join("ruff").display())), "{text}");
+}
