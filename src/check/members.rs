@@ -526,7 +526,9 @@ pub fn check_members_and_calls(
         return Vec::new();
     }
     // Too many attribute assignments to confirm: stay silent rather than guess.
-    let Some((assigned_attributes, assigned_outside)) = assigned_attributes(spliced) else {
+    let Some((assigned_attributes, assigned_outside, assigned_counts)) =
+        assigned_attributes(spliced)
+    else {
         return Vec::new();
     };
     let this_module = modules.module(module_name);
@@ -544,6 +546,7 @@ pub fn check_members_and_calls(
         read_scopes,
         assigned_attributes,
         assigned_outside,
+        assigned_counts,
         problems: Vec::new(),
         reported: HashSet::new(),
         variable_types: RefCell::new(HashMap::new()),
@@ -602,11 +605,14 @@ pub fn check_members_and_calls(
 /// Names `x` of every `something.x = ...` (or `+=`, annotated) in the document: attributes that
 /// code sets from outside the class, which the index does not see; and those set outside the
 /// candidate.
-fn assigned_attributes(spliced: &Spliced) -> Option<(HashSet<String>, HashSet<String>)> {
+fn assigned_attributes(
+    spliced: &Spliced,
+) -> Option<(HashSet<String>, HashSet<String>, HashMap<String, usize>)> {
     let text = &spliced.text;
     let bytes = text.as_bytes();
     let mut names = HashSet::new();
     let mut outside = HashSet::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
     let mut index = 0;
     let mut checked = 0;
     while let Some(found) = text[index..].find('.') {
@@ -652,13 +658,14 @@ fn assigned_attributes(spliced: &Spliced) -> Option<(HashSet<String>, HashSet<St
         if is_target {
             if let Some(name) = text.get(dot + 1..name_end) {
                 names.insert(name.to_string());
+                *counts.entry(name.to_string()).or_default() += 1;
                 if !(spliced.start..spliced.end).contains(&dot) {
                     outside.insert(name.to_string());
                 }
             }
         }
     }
-    Some((names, outside))
+    Some((names, outside, counts))
 }
 
 /// A class attribute: its module, class, name and line.
@@ -674,6 +681,8 @@ struct Checker<'s, 'a> {
     assigned_attributes: HashSet<String>,
     /// The same, outside the candidate: what the rest of the document sets from outside.
     assigned_outside: HashSet<String>,
+    /// How many times each name is set from outside in the whole document.
+    assigned_counts: HashMap<String, usize>,
     problems: Vec<Problem>,
     reported: HashSet<(usize, usize)>,
     /// Types of class attributes already worked out in this check.
@@ -1520,6 +1529,15 @@ impl Checker<'_, '_> {
                     }
                     found = Some(ty);
                 }
+                // A descriptor (a class with `__get__`) gives what its `__get__` returns.
+                if let Some(Type::Instance { module, qualname }) = &found {
+                    let descriptor = self
+                        .member_names(module, qualname, 0)
+                        .is_none_or(|members| members.contains("__get__"));
+                    if descriptor {
+                        return None;
+                    }
+                }
                 found
             }
         }
@@ -1790,6 +1808,39 @@ impl Checker<'_, '_> {
         if name.starts_with("__") && name.ends_with("__") {
             return;
         }
+        // A mixin's methods read what the classes it is mixed into provide (pylint's
+        // `ignore-mixin-members`, with its default pattern: a class named `...Mixin`).
+        if let Some(class_scope) = self.receiver_class(object) {
+            if self.scopes.scopes[class_scope]
+                .name
+                .to_ascii_lowercase()
+                .ends_with("mixin")
+            {
+                return;
+            }
+        }
+        // `hasattr(x, "name")` in the function: the author knows `name` may be missing.
+        let function = super::path_to(
+            self.spliced.tree.root_node(),
+            node.start_byte(),
+            node.end_byte(),
+        )
+        .into_iter()
+        .rev()
+        .find(|ancestor| ancestor.kind() == "function_definition");
+        if let Some(function) = function {
+            let object_text = self.text(object);
+            let function_text = self.text(function);
+            if [
+                format!("hasattr({object_text}, \"{name}\")"),
+                format!("hasattr({object_text}, '{name}')"),
+            ]
+            .iter()
+            .any(|guard| function_text.contains(guard.as_str()))
+            {
+                return;
+            }
+        }
         // An `isinstance` test on an attribute path (`isinstance(self.kind, Sub)`) may narrow it
         // to a subclass with more members, as one on a plain name does: the member must then be
         // missing from the declared type and from every class tested.
@@ -2000,10 +2051,22 @@ impl Checker<'_, '_> {
             return;
         }
         if let Some(class_scope) = self.receiver_class(object) {
-            self.check_self_write(node, object, attribute, class_scope);
+            if matches!(self.infer(object, 0), Some(Type::Instance { .. })) {
+                self.check_self_write(node, object, attribute, class_scope);
+            }
             return;
         }
-        if self.assigned_outside.contains(&name) {
+        // Set from outside elsewhere in the document too: a pattern of this code (for a whole
+        // document, another place than this one; for a candidate, outside it).
+        let whole_document = self.spliced.start == 0 && self.spliced.end >= self.spliced.text.len();
+        let elsewhere = if whole_document {
+            self.assigned_counts
+                .get(&name)
+                .is_some_and(|&count| count > 1)
+        } else {
+            self.assigned_outside.contains(&name)
+        };
+        if elsewhere {
             return;
         }
         let alternatives = match self.infer(object, 0) {
@@ -2024,6 +2087,15 @@ impl Checker<'_, '_> {
                 return;
             };
             if members.contains(&name) || members.contains("__setattr__") {
+                return;
+            }
+            // Exceptions carry extra attributes by custom (`error.template_debug = ...`), and a
+            // class without members of its own is a namespace (`class Empty: pass`).
+            let is_exception = members.contains("with_traceback");
+            let is_namespace = members
+                .iter()
+                .all(|member| member.starts_with("__") || member == SUNDER_MARKER);
+            if is_exception || is_namespace {
                 return;
             }
             available.extend(members.into_iter().filter(|member| member != SUNDER_MARKER));
@@ -2051,7 +2123,11 @@ impl Checker<'_, '_> {
             return None;
         }
         let name = self.text(object);
-        let function_scope = self.scope_of(object);
+        // Also from a comprehension or lambda inside the method.
+        let Resolution::Scope(function_scope) = self.scopes.resolve(name, self.scope_of(object))
+        else {
+            return None;
+        };
         let scope = &self.scopes.scopes[function_scope];
         if scope.kind != ScopeKind::Function {
             return None;
@@ -2064,7 +2140,9 @@ impl Checker<'_, '_> {
         else {
             return None;
         };
-        let Some(Some(Type::Instance { .. })) = self.receiver_type(function_scope) else {
+        let Some(Some(Type::Instance { .. } | Type::Class { .. })) =
+            self.receiver_type(function_scope)
+        else {
             return None;
         };
         scope.parent
@@ -3254,5 +3332,43 @@ def helper(value: str, encoding: str = "utf-8") -> str:
         )
         .iter()
         .all(|name| name != "texts"));
+    }
+
+    #[test]
+    fn mixins_hasattr_descriptors_exceptions_and_namespaces_stay_silent() {
+        let fixture = "from app.models import Response, make\n\nclass Described:\n    def __get__(self, instance, owner):\n        return 1\n\nclass Failure(Exception):\n    pass\n\nclass Empty:\n    pass\n\nclass Holder:\n    value = Described()\n\nclass RenderMixin:\n    def render(self):\n        <CURSOR>\n";
+        // A mixin reads what the class it is mixed into provides.
+        assert!(names(fixture, "return self.template_name").is_empty());
+        // Guarded by hasattr.
+        assert!(names(fixture, "response = make(1)\n        if hasattr(response, 'extra'):\n            return response.extra").is_empty());
+        assert_eq!(
+            names(fixture, "response = make(1)\n        return response.extra"),
+            vec!["extra"]
+        );
+        // A class attribute holding a descriptor is whatever `__get__` returns.
+        assert!(names(fixture, "return Holder().value.anything").is_empty());
+        // Exceptions and member-less classes take new attributes by custom.
+        assert!(names(fixture, "error = Failure()\n        error.detail = 1\n        empty = Empty()\n        empty.x = 1").is_empty());
+    }
+
+    #[test]
+    fn a_whole_document_reports_a_new_attribute_set_from_outside_in_one_place_only() {
+        let body = |writes: &str| {
+            format!("from app.models import Response, make\n\ndef run():\n    response = make(1)\n{writes}")
+        };
+        let check = |text: String| -> Vec<String> {
+            let source = MapSource::from_sources(&[
+                ("app", "app/__init__.py", ""),
+                ("app.models", "app/models.py", MODELS),
+                ("app.main", "app/main.py", &text),
+            ]);
+            crate::check::check_document(&text, "app.main", &source)
+                .into_iter()
+                .map(|problem| problem.name)
+                .collect()
+        };
+        assert_eq!(check(body("    response.extra = 1\n")), vec!["extra"]);
+        // Set in two places: a pattern of this code, not a slip.
+        assert!(check(body("    response.extra = 1\n    response.extra = 2\n")).is_empty());
     }
 }
