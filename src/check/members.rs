@@ -526,8 +526,10 @@ pub fn check_members_and_calls(
         return Vec::new();
     }
     // Too many attribute assignments to confirm: stay silent rather than guess.
-    let Some((assigned_attributes, assigned_outside, assigned_counts)) =
-        assigned_attributes(spliced)
+    let Some(Assigned {
+        counts: assigned_counts,
+        outside: assigned_outside,
+    }) = assigned_attributes(spliced)
     else {
         return Vec::new();
     };
@@ -544,7 +546,6 @@ pub fn check_members_and_calls(
         modules,
         this_module,
         read_scopes,
-        assigned_attributes,
         assigned_outside,
         assigned_counts,
         problems: Vec::new(),
@@ -603,14 +604,17 @@ pub fn check_members_and_calls(
 }
 
 /// Names `x` of every `something.x = ...` (or `+=`, annotated) in the document: attributes that
-/// code sets from outside the class, which the index does not see; and those set outside the
-/// candidate.
-fn assigned_attributes(
-    spliced: &Spliced,
-) -> Option<(HashSet<String>, HashSet<String>, HashMap<String, usize>)> {
+/// code sets from outside the class, which the index does not see.
+struct Assigned {
+    /// How many times each name is set in the whole document.
+    counts: HashMap<String, usize>,
+    /// The names set outside the candidate.
+    outside: HashSet<String>,
+}
+
+fn assigned_attributes(spliced: &Spliced) -> Option<Assigned> {
     let text = &spliced.text;
     let bytes = text.as_bytes();
-    let mut names = HashSet::new();
     let mut outside = HashSet::new();
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut index = 0;
@@ -657,7 +661,6 @@ fn assigned_attributes(
         });
         if is_target {
             if let Some(name) = text.get(dot + 1..name_end) {
-                names.insert(name.to_string());
                 *counts.entry(name.to_string()).or_default() += 1;
                 if !(spliced.start..spliced.end).contains(&dot) {
                     outside.insert(name.to_string());
@@ -665,7 +668,7 @@ fn assigned_attributes(
             }
         }
     }
-    Some((names, outside, counts))
+    Some(Assigned { counts, outside })
 }
 
 /// A class attribute: its module, class, name and line.
@@ -678,11 +681,10 @@ struct Checker<'s, 'a> {
     modules: &'s dyn ModuleSource,
     this_module: Option<Arc<ModuleInfo>>,
     read_scopes: HashMap<usize, usize>,
-    assigned_attributes: HashSet<String>,
-    /// The same, outside the candidate: what the rest of the document sets from outside.
-    assigned_outside: HashSet<String>,
-    /// How many times each name is set from outside in the whole document.
+    /// How many times each name is set from outside a class in the whole document.
     assigned_counts: HashMap<String, usize>,
+    /// The names set from outside a class outside the candidate.
+    assigned_outside: HashSet<String>,
     problems: Vec<Problem>,
     reported: HashSet<(usize, usize)>,
     /// Types of class attributes already worked out in this check.
@@ -1893,7 +1895,7 @@ impl Checker<'_, '_> {
                 let Some(members) = self.member_names(module, qualname, 0) else {
                     return;
                 };
-                if self.assigned_attributes.contains(&name) {
+                if self.assigned_counts.contains_key(&name) {
                     return;
                 }
                 let class_object_extra = matches!(object_type, Type::Class { .. })
@@ -1914,7 +1916,7 @@ impl Checker<'_, '_> {
                 )
             }
             Type::Union(alternatives) => {
-                if self.assigned_attributes.contains(&name) {
+                if self.assigned_counts.contains_key(&name) {
                     return;
                 }
                 let mut exists = false;
@@ -2202,7 +2204,7 @@ impl Checker<'_, '_> {
                         .touches_candidate(current.start_byte(), current.end_byte())
                     && self.text(read_object) == receiver
                     && !members.contains(read)
-                    && !self.assigned_attributes.contains(read)
+                    && !self.assigned_counts.contains_key(read)
                     && !(read.starts_with("__") && read.ends_with("__"))
                 {
                     unset.push((
