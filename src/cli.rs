@@ -256,11 +256,12 @@ pub async fn bench(kind: &str, args: &[String]) -> anyhow::Result<ExitCode> {
     // Benchmarks do blocking work (file reads, parsing); keep it off the async workers.
     tokio::task::spawn_blocking(move || match kind.as_str() {
         "context" => crate::bench::context::run(&args),
+        "diagnostics" => crate::bench::diagnostics::run(&args),
         "checks" => crate::bench::checks::run(&args),
         "index" => crate::bench::index::run(&args),
         "latency" => crate::bench::latency::run(&args),
         "docstrings" => crate::bench::docstrings::run(&args),
-        other => bail!("unknown benchmark `{other}`: expected context, checks, docstrings, index or latency"),
+        other => bail!("unknown benchmark `{other}`: expected context, checks, diagnostics, docstrings, index or latency"),
     })
     .await
     .context("the benchmark panicked")??;

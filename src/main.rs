@@ -38,7 +38,7 @@ enum Command {
         /// A file or folder in the workspace to diagnose (default: the current folder).
         path: Option<std::path::PathBuf>,
     },
-    /// Measure: `bench context|checks|index|latency ...` (see each one's --help).
+    /// Measure: `bench context|checks|diagnostics|docstrings|index|latency ...`.
     Bench {
         /// Which benchmark.
         kind: String,

@@ -402,7 +402,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// An unpacked package as it is, for checking its own files.
-struct Installed<'a>(&'a Environment);
+pub(crate) struct Installed<'a>(pub(crate) &'a Environment);
 
 impl ModuleSource for Installed<'_> {
     fn module(&self, name: &str) -> Option<Arc<ModuleInfo>> {
@@ -411,7 +411,7 @@ impl ModuleSource for Installed<'_> {
 }
 
 /// The `.py` files under `root`, outside `*.dist-info`, in a stable order.
-fn python_files(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn python_files(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(folder) = pending.pop() {

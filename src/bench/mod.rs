@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod context;
+pub mod diagnostics;
 pub mod docstrings;
 pub mod index;
 pub mod latency;
