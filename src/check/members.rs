@@ -1821,43 +1821,33 @@ impl Checker<'_, '_> {
                 return;
             }
         }
-        // `hasattr(x, "name")` in the function: the author knows `name` may be missing.
-        let function = super::path_to(
+        // The function around the read (or the module), where guards and narrowing are looked for.
+        let scope = super::path_to(
             self.spliced.tree.root_node(),
             node.start_byte(),
             node.end_byte(),
         )
         .into_iter()
         .rev()
-        .find(|ancestor| ancestor.kind() == "function_definition");
-        if let Some(function) = function {
-            let object_text = self.text(object);
-            let function_text = self.text(function);
-            if [
-                format!("hasattr({object_text}, \"{name}\")"),
-                format!("hasattr({object_text}, '{name}')"),
-            ]
-            .iter()
-            .any(|guard| function_text.contains(guard.as_str()))
-            {
-                return;
-            }
+        .find(|ancestor| ancestor.kind() == "function_definition")
+        .unwrap_or_else(|| self.spliced.tree.root_node());
+        // `hasattr(x, "name")` there: the author knows `name` may be missing.
+        let object_text = self.text(object).to_string();
+        let scope_text = self.text(scope);
+        if [
+            format!("hasattr({object_text}, \"{name}\")"),
+            format!("hasattr({object_text}, '{name}')"),
+        ]
+        .iter()
+        .any(|guard| scope_text.contains(guard.as_str()))
+        {
+            return;
         }
         // An `isinstance` test on an attribute path (`isinstance(self.kind, Sub)`) may narrow it
         // to a subclass with more members, as one on a plain name does: the member must then be
         // missing from the declared type and from every class tested.
         let mut narrowed = Vec::new();
         if object.kind() == "attribute" {
-            let object_text = self.text(object).to_string();
-            let function = super::path_to(
-                self.spliced.tree.root_node(),
-                node.start_byte(),
-                node.end_byte(),
-            )
-            .into_iter()
-            .rev()
-            .find(|ancestor| ancestor.kind() == "function_definition");
-            let scope = function.unwrap_or_else(|| self.spliced.tree.root_node());
             match self.narrowing_classes(scope, &object_text) {
                 Some(classes) => narrowed = classes,
                 None => return,
