@@ -20,7 +20,7 @@ use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::check::{check_document, check_spliced_candidate, splice, Before};
+use crate::check::{check_spliced_candidate, splice, Before};
 use crate::index::environment::Environment;
 use crate::index::extract::extract_module;
 use crate::index::model::ModuleInfo;
@@ -357,25 +357,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     for (package, environment) in packages {
         let (name, version) = package.split_once('@').unwrap_or((package.as_str(), ""));
         let root = arguments.cache.join(format!("{name}-{version}"));
-        for path in python_files(&root) {
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let relative = path.strip_prefix(&root).unwrap_or(&path);
-            let Some(module) = module_name(&relative.to_string_lossy()) else {
-                continue;
-            };
-            real_files += 1;
-            for problem in check_document(&text, &module, &Installed(environment.as_ref())) {
+        let (files, _) =
+            super::diagnostics::check_folder(&root, environment, |relative, problem| {
                 real_problems += 1;
-                writeln!(
+                let _ = writeln!(
                     err,
                     "  real code: {}:{}",
                     relative.display(),
                     problem.message
-                )?;
-            }
-        }
+                );
+            });
+        real_files += files;
     }
     writeln!(
         err,
@@ -399,41 +391,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         })
     )?;
     Ok(())
-}
-
-/// An unpacked package as it is, for checking its own files.
-pub(crate) struct Installed<'a>(pub(crate) &'a Environment);
-
-impl ModuleSource for Installed<'_> {
-    fn module(&self, name: &str) -> Option<Arc<ModuleInfo>> {
-        self.0.module(name)
-    }
-}
-
-/// The `.py` files under `root`, outside `*.dist-info`, in a stable order.
-pub(crate) fn python_files(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if path.extension().is_none_or(|e| e != "dist-info") {
-                    pending.push(path);
-                }
-            } else if path.extension().is_some_and(|e| e == "py") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {

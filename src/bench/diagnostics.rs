@@ -6,16 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use serde_json::json;
 
-use super::checks::{python_files, Installed};
-use crate::check::{check_document, ProblemKind};
+use crate::check::{check_document, Problem, ProblemKind};
 use crate::index::environment::Environment;
+use crate::index::model::ModuleInfo;
 use crate::index::walk::module_name;
+use crate::index::ModuleSource;
 
 /// Runs the benchmark with the command line's arguments (after `bench diagnostics`).
 pub fn run(args: &[String]) -> anyhow::Result<()> {
@@ -34,39 +36,21 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("{} is not a folder; {usage}", root.display());
     }
     let environment = Environment::with_roots(vec![root.clone()]);
-    let source = Installed(&environment);
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
-    let mut times = Vec::new();
-    let mut files = 0;
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    for path in python_files(&root) {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
+    let (files, mut times) = check_folder(&root, &environment, |relative, problem| {
+        let kind = match problem.kind {
+            ProblemKind::Syntax => "syntax".to_string(),
+            ProblemKind::UnresolvedName => "unresolved-name".to_string(),
+            ProblemKind::UnknownMember => "unknown-member".to_string(),
+            ProblemKind::Call(call) => format!("call:{call:?}"),
         };
-        let relative = path.strip_prefix(&root).unwrap_or(&path);
-        let Some(module) = module_name(&relative.to_string_lossy()) else {
-            continue;
-        };
-        files += 1;
-        // Once to read the modules it uses, then timed.
-        let _ = check_document(&text, &module, &source);
-        let started = Instant::now();
-        let problems = check_document(&text, &module, &source);
-        times.push(started.elapsed());
-        for problem in problems {
-            let kind = match problem.kind {
-                ProblemKind::Syntax => "syntax".to_string(),
-                ProblemKind::UnresolvedName => "unresolved-name".to_string(),
-                ProblemKind::UnknownMember => "unknown-member".to_string(),
-                ProblemKind::Call(call) => format!("call:{call:?}"),
-            };
-            *by_kind.entry(kind).or_default() += 1;
-            if list {
-                writeln!(err, "{}:{}", relative.display(), problem.message)?;
-            }
+        *by_kind.entry(kind).or_default() += 1;
+        if list {
+            let _ = writeln!(err, "{}:{}", relative.display(), problem.message);
         }
-    }
+    });
     times.sort();
     let percentile = |fraction: f64| {
         times
@@ -98,6 +82,73 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks every Python file under `root` whole, with `environment` as its modules, and tells
+/// `report` each problem with the file's path relative to `root`. Returns how many files were
+/// checked and the time each check took (each file is checked once untimed first, so that the
+/// modules it uses are read).
+pub(crate) fn check_folder(
+    root: &Path,
+    environment: &Environment,
+    mut report: impl FnMut(&Path, &Problem),
+) -> (usize, Vec<Duration>) {
+    let source = Installed(environment);
+    let mut files = 0;
+    let mut times = Vec::new();
+    for path in python_files(root) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let relative = path.strip_prefix(root).unwrap_or(&path);
+        let Some(module) = module_name(&relative.to_string_lossy()) else {
+            continue;
+        };
+        files += 1;
+        let _ = check_document(&text, &module, &source);
+        let started = Instant::now();
+        let problems = check_document(&text, &module, &source);
+        times.push(started.elapsed());
+        for problem in &problems {
+            report(relative, problem);
+        }
+    }
+    (files, times)
+}
+
+/// An unpacked package as it is, for checking its own files.
+struct Installed<'a>(&'a Environment);
+
+impl ModuleSource for Installed<'_> {
+    fn module(&self, name: &str) -> Option<Arc<ModuleInfo>> {
+        self.0.module(name)
+    }
+}
+
+/// The `.py` files under `root`, outside `*.dist-info`, in a stable order.
+fn python_files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if path.extension().is_none_or(|e| e != "dist-info") {
+                    pending.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "py") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,7 +160,11 @@ mod tests {
         std::fs::create_dir_all(&package).unwrap();
         std::fs::write(package.join("__init__.py"), "").unwrap();
         std::fs::write(package.join("a.py"), "def one(x):\n    return x\n").unwrap();
-        std::fs::write(package.join("b.py"), "from pkg.a import one\n\nvalue = one(1, 2)\n").unwrap();
+        std::fs::write(
+            package.join("b.py"),
+            "from pkg.a import one\n\nvalue = one(1, 2)\n",
+        )
+        .unwrap();
         let environment = Environment::with_roots(vec![dir.path().to_path_buf()]);
         let source = Installed(&environment);
         let text = std::fs::read_to_string(package.join("b.py")).unwrap();
