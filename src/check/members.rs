@@ -2906,6 +2906,14 @@ def helper(value: str, encoding: str = "utf-8") -> str:
     /// The problems a candidate gets at the cursor of `fixture` (module `app.main`), with
     /// `app.models` as above.
     fn problems(fixture: &str, candidate: &str) -> Vec<(ProblemKind, String)> {
+        checked(fixture, candidate)
+            .into_iter()
+            .map(|problem| (problem.kind, problem.name))
+            .collect()
+    }
+
+    /// Every problem of the candidate at the cursor of `fixture`, whole.
+    fn checked(fixture: &str, candidate: &str) -> Vec<crate::check::Problem> {
         let (document, offset) = cursor(fixture);
         let source = MapSource::from_sources(&[
             ("app", "app/__init__.py", ""),
@@ -2913,9 +2921,6 @@ def helper(value: str, encoding: str = "utf-8") -> str:
             ("app.main", "app/main.py", &document),
         ]);
         check_candidate(&document, offset, candidate, "app.main", &source)
-            .into_iter()
-            .map(|problem| (problem.kind, problem.name))
-            .collect()
     }
 
     fn names(fixture: &str, candidate: &str) -> Vec<String> {
@@ -3269,13 +3274,7 @@ def helper(value: str, encoding: str = "utf-8") -> str:
     }
 
     fn check_candidate_messages(fixture: &str, candidate: &str) -> Vec<String> {
-        let (document, offset) = cursor(fixture);
-        let source = MapSource::from_sources(&[
-            ("app", "app/__init__.py", ""),
-            ("app.models", "app/models.py", MODELS),
-            ("app.main", "app/main.py", &document),
-        ]);
-        check_candidate(&document, offset, candidate, "app.main", &source)
+        checked(fixture, candidate)
             .into_iter()
             .map(|problem| problem.message)
             .collect()
