@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::check::refine::{refine, RefineOptions, CHECKS};
 use crate::check::Before;
-use crate::index::module_scope;
+use crate::index::typed_file;
 
 use crate::config::Config;
 use crate::context::{Budget, HoleContext};
@@ -169,14 +169,14 @@ impl Engine {
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
         let tree = snapshot.tree.clone().expect("prepare checked that the document is parsed");
         let before = Before::with_tree(text, tree);
-        let (module_name, modules) = module_scope(index, snapshot.path.as_deref());
+        let typed = typed_file(index, snapshot.path.as_deref());
         let options = RefineOptions {
             rounds: self.config.completion.rounds,
             latency_budget: Duration::from_millis(self.config.completion.latency_budget_ms),
             max_lines: self.config.completion.max_lines,
         };
         let started = Instant::now();
-        let refined = refine(self.model.as_ref(), prepared.request, &before, offset, &module_name, modules, &options, still_current).await?;
+        let refined = refine(self.model.as_ref(), prepared.request, &before, offset, typed.as_ref(), &options, still_current).await?;
         let rounds_used = refined.rounds.len();
         let mut outcome = Outcome { model_ms: started.elapsed().as_millis(), ..Outcome::default() };
         outcome.dropped = refined.dropped.into_iter().map(|(candidate, reason)| Dropped { candidate, reason }).collect();
@@ -221,8 +221,8 @@ impl Engine {
         if snapshot.tree.is_none() || snapshot.rope.len_bytes() > self.config.completion.max_file_bytes {
             return Vec::new();
         }
-        let (module_name, modules) = module_scope(index, snapshot.path.as_deref());
-        crate::check::check_document(&snapshot.text(), &module_name, modules)
+        let typed = typed_file(index, snapshot.path.as_deref());
+        crate::check::check_document(&snapshot.text(), typed.as_ref())
     }
 }
 

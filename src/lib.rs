@@ -12,5 +12,6 @@ pub mod index;
 pub mod llm;
 pub mod lsp;
 pub mod prompt;
+pub mod semantic;
 pub mod store;
 pub mod text;

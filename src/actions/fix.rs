@@ -10,7 +10,8 @@ use super::{
 };
 use crate::check::{check_spliced_candidate, Before, Problem};
 use crate::engine::Engine;
-use crate::index::{Index, ModuleSource};
+use crate::check::TypedFile;
+use crate::index::Index;
 use crate::llm::{ChatMessage, Role};
 use crate::store::Snapshot;
 
@@ -63,9 +64,9 @@ pub(crate) fn plan<'a>(
     let end = crate::check::floor_char_boundary(text, diagnostic.start.max(diagnostic.end));
     let (first, last) = enclosing_statement(text, tree, start, end);
     let segment = &text[first..last];
-    let (module_name, modules) = crate::index::module_scope(index, snapshot.path.as_deref());
+    let typed = crate::index::typed_file(index, snapshot.path.as_deref());
     let before = checked_before(text, first, last).ok_or("the document could not be parsed")?;
-    let old_problems = check_spliced_candidate(&before, first, segment, &module_name, modules);
+    let old_problems = check_spliced_candidate(&before, first, segment, typed.as_ref());
     let seen: Vec<Problem> = old_problems
         .iter()
         .filter(|problem| matches_diagnostic(problem, diagnostic, text))
@@ -134,8 +135,7 @@ pub(crate) fn plan<'a>(
             first,
             &segment,
             &indent,
-            &module_name,
-            modules,
+            typed.as_ref(),
             &old_problems,
             &seen,
             answer,
@@ -301,8 +301,7 @@ pub fn verify(
     first: usize,
     segment: &str,
     indent: &str,
-    module_name: &str,
-    modules: &dyn ModuleSource,
+    typed: Option<&TypedFile>,
     old_problems: &[Problem],
     diagnosed: &[Problem],
     answer: &str,
@@ -318,7 +317,7 @@ pub fn verify(
     if code == segment {
         return Err("the answer returns the code unchanged".into());
     }
-    let new_problems = check_spliced_candidate(before, first, &code, module_name, modules);
+    let new_problems = check_spliced_candidate(before, first, &code, typed);
     if let Some(still) = new_problems
         .iter()
         .find(|problem| diagnosed.iter().any(|old| key(old) == key(problem)))
@@ -358,7 +357,6 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::NoModules;
 
     const DOCUMENT: &str =
         "def double(total: int) -> int:\n    result = totl * 2\n    return result\n";
@@ -376,7 +374,7 @@ mod tests {
         let (first, last) = enclosing_statement(document, &tree, diagnostic.start, diagnostic.end);
         let before = checked_before(document, first, last).unwrap();
         let segment = document[first..last].to_string();
-        let old = check_spliced_candidate(&before, first, &segment, "__main__", &NoModules);
+        let old = check_spliced_candidate(&before, first, &segment, None);
         let seen: Vec<Problem> = old
             .iter()
             .filter(|p| matches_diagnostic(p, &diagnostic, document))
@@ -410,8 +408,7 @@ mod tests {
             first,
             &segment,
             "    ",
-            "__main__",
-            &NoModules,
+            None,
             &old,
             &seen,
             "```python\nresult = total * 2\n```",
@@ -429,8 +426,7 @@ mod tests {
             first,
             &segment,
             "    ",
-            "__main__",
-            &NoModules,
+            None,
             &old,
             &seen,
             "result = totl * 3",
@@ -445,8 +441,7 @@ mod tests {
             first,
             &segment,
             "    ",
-            "__main__",
-            &NoModules,
+            None,
             &old,
             &seen,
             "result = totall * 2",
@@ -461,8 +456,7 @@ mod tests {
             first,
             &segment,
             "    ",
-            "__main__",
-            &NoModules,
+            None,
             &old,
             &seen,
             "result = (total * 2",
@@ -482,8 +476,7 @@ mod tests {
             first,
             &segment,
             "    ",
-            "__main__",
-            &NoModules,
+            None,
             &old,
             &seen,
             "return total",

@@ -5,10 +5,11 @@
 //! is placed at the cursor of the hole file as a model's completion would be: the hole line holds
 //! only the indentation and the cursor stands at its end, so the completion is the body without
 //! its first line's indentation and without its final line break. The spliced text is compared
-//! with what `holebench.py splice` writes, at run time, for every case. The other modules of the
-//! package are indexed lazily from the unpacked wheel under `--cache`; the edited module is
-//! indexed from the hole text, never from the original file. Each check runs once to warm the
-//! index and is then timed; the median and p99 go to stderr and, as JSON, to stdout's last line.
+//! with what `holebench.py splice` writes, at run time, for every case. The unpacked wheel under
+//! `--cache` is the workspace of the semantic layer; the edited file's content is the hole text
+//! (an open buffer), never the original file. Before a hole's first candidate the hole text is
+//! checked once untimed, as an editor diagnoses an open file; then every candidate's check is
+//! timed, and the median and p99 go to stderr and, as JSON, to stdout's last line.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -20,12 +21,8 @@ use anyhow::{bail, Context as _};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::check::{check_spliced_candidate, splice, Before};
-use crate::index::environment::Environment;
-use crate::index::extract::extract_module;
-use crate::index::model::ModuleInfo;
-use crate::index::walk::module_name;
-use crate::index::ModuleSource;
+use crate::check::{check_spliced_candidate, splice, Before, TypedFile};
+use crate::semantic::Semantic;
 use crate::store::parse_python;
 
 #[derive(Debug, Deserialize)]
@@ -62,28 +59,11 @@ struct CheckCase {
     edit: Option<Edit>,
 }
 
-/// The edited module from the hole text, every other module from the unpacked package.
-struct Overlay {
-    edited: Arc<ModuleInfo>,
-    package: Arc<Environment>,
-}
-
-impl ModuleSource for Overlay {
-    fn module(&self, name: &str) -> Option<Arc<ModuleInfo>> {
-        if name == self.edited.name {
-            Some(self.edited.clone())
-        } else {
-            self.package.module(name)
-        }
-    }
-}
-
 /// A hole case made ready: the hole file, the cursor, the gold body and the original lines.
 struct Prepared {
     before: Before,
     offset: usize,
-    module: String,
-    source: Overlay,
+    typed: TypedFile,
     lines: Vec<String>,
     body_lines: (usize, usize),
     indent: usize,
@@ -143,13 +123,14 @@ impl Prepared {
 fn prepare(
     case: &HoleCase,
     cache: &Path,
-    environments: &mut HashMap<String, Arc<Environment>>,
+    workspaces: &mut HashMap<String, Arc<Semantic>>,
 ) -> anyhow::Result<Prepared> {
     let (name, version) = case
         .package
         .split_once('@')
         .context("package is not name@version")?;
-    let root = cache.join(format!("{name}-{version}"));
+    let folder = cache.join(format!("{name}-{version}"));
+    let root = folder.canonicalize().with_context(|| format!("{} (run `holebench.py fetch` first)", folder.display()))?;
     let path = root.join(&case.file);
     let original = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -173,18 +154,18 @@ fn prepare(
         .sum::<usize>()
         + indent;
     let tree = parse_python(&hole, None).context("tree-sitter refused the hole file")?;
-    let module =
-        module_name(&case.file).with_context(|| format!("{}: no module name", case.file))?;
-    let edited = Arc::new(extract_module(&module, &case.file, &hole, &tree));
-    let package = environments
+    let semantic = workspaces
         .entry(case.package.clone())
-        .or_insert_with(|| Arc::new(Environment::with_roots(vec![root])))
+        .or_insert_with(|| Arc::new(Semantic::new(&root, &[])))
         .clone();
+    semantic.buffer_changed(&path, &hole);
+    let typed = TypedFile::new(semantic, &path);
+    // The editor has diagnosed the open file before the first completion.
+    let _ = crate::check::check_document(&hole, Some(&typed));
     Ok(Prepared {
         before: Before::with_tree(hole, tree),
         offset,
-        module,
-        source: Overlay { edited, package },
+        typed,
         lines,
         body_lines: case.body_lines,
         indent,
@@ -257,7 +238,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let rows: Vec<CheckCase> = read_jsonl(&arguments.checks)?;
     let cases: HashMap<&str, &HoleCase> =
         holes.iter().map(|case| (case.id.as_str(), case)).collect();
-    let mut environments = HashMap::new();
+    let mut workspaces = HashMap::new();
     let mut prepared: HashMap<&str, Prepared> = HashMap::new();
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(&arguments.out)
@@ -275,7 +256,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         if !prepared.contains_key(row.case.as_str()) {
             prepared.insert(
                 row.case.as_str(),
-                prepare(case, &arguments.cache, &mut environments)?,
+                prepare(case, &arguments.cache, &mut workspaces)?,
             );
         }
         let hole = &prepared[row.case.as_str()];
@@ -288,22 +269,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             tracing::warn!(id = %row.id, "the spliced file differs from holebench's splice");
         }
         drop(spliced);
-        // Once to warm the index (modules are read on first use), then timed.
-        let _ = check_spliced_candidate(
-            &hole.before,
-            hole.offset,
-            completion,
-            &hole.module,
-            &hole.source,
-        );
         let started = Instant::now();
-        let problems = check_spliced_candidate(
-            &hole.before,
-            hole.offset,
-            completion,
-            &hole.module,
-            &hole.source,
-        );
+        let problems = check_spliced_candidate(&hole.before, hole.offset, completion, Some(&hole.typed));
         times.push(started.elapsed());
         let flagged = usize::from(!problems.is_empty());
         let entry = by_kind.entry(row.kind.clone()).or_default();
@@ -352,13 +319,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     // so every problem reported there is a false alarm or a real bug of the package.
     let mut real_files = 0;
     let mut real_problems = 0;
-    let mut packages: Vec<(&String, &Arc<Environment>)> = environments.iter().collect();
-    packages.sort_by_key(|(package, _)| package.as_str());
-    for (package, environment) in packages {
+    let mut packages: Vec<&String> = workspaces.keys().collect();
+    packages.sort();
+    for package in packages {
         let (name, version) = package.split_once('@').unwrap_or((package.as_str(), ""));
         let root = arguments.cache.join(format!("{name}-{version}"));
         let (files, _) =
-            super::diagnostics::check_folder(&root, environment, |relative, problem| {
+            super::diagnostics::check_folder(&root, |relative, problem| {
                 real_problems += 1;
                 let _ = writeln!(
                     err,

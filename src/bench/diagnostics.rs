@@ -13,11 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use serde_json::json;
 
-use crate::check::{check_document, Problem, ProblemKind};
-use crate::index::environment::Environment;
-use crate::index::model::ModuleInfo;
-use crate::index::walk::module_name;
-use crate::index::ModuleSource;
+use crate::check::{check_document, Problem, ProblemKind, TypedFile};
+use crate::semantic::Semantic;
 
 /// Runs the benchmark with the command line's arguments (after `bench diagnostics`).
 pub fn run(args: &[String]) -> anyhow::Result<()> {
@@ -35,15 +32,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !root.is_dir() {
         bail!("{} is not a folder; {usage}", root.display());
     }
-    let environment = Environment::with_roots(vec![root.clone()]);
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    let (files, mut times) = check_folder(&root, &environment, |relative, problem| {
+    let (files, mut times) = check_folder(&root, |relative, problem| {
         let kind = match problem.kind {
             ProblemKind::Syntax => "syntax".to_string(),
             ProblemKind::UnresolvedName => "unresolved-name".to_string(),
             ProblemKind::UnknownMember => "unknown-member".to_string(),
+            ProblemKind::UnresolvedImport => "unresolved-import".to_string(),
             ProblemKind::Call(call) => format!("call:{call:?}"),
         };
         *by_kind.entry(kind).or_default() += 1;
@@ -82,45 +79,33 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks every Python file under `root` whole, with `environment` as its modules, and tells
-/// `report` each problem with the file's path relative to `root`. Returns how many files were
-/// checked and the time each check took (each file is checked once untimed first, so that the
-/// modules it uses are read).
-pub(crate) fn check_folder(
-    root: &Path,
-    environment: &Environment,
-    mut report: impl FnMut(&Path, &Problem),
-) -> (usize, Vec<Duration>) {
-    let source = Installed(environment);
+/// Checks every Python file under `root` whole, with `root` as the workspace, and tells `report`
+/// each problem with the file's path relative to `root`. Returns how many files were checked and
+/// the time each check took: each file is checked once untimed, so that the modules it uses are
+/// read, and then timed after an edit (a line break added at its end), as the editor re-checks a
+/// buffer after a keystroke.
+pub(crate) fn check_folder(root: &Path, mut report: impl FnMut(&Path, &Problem)) -> (usize, Vec<Duration>) {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let semantic = Arc::new(Semantic::new(&root, &[]));
     let mut files = 0;
     let mut times = Vec::new();
-    for path in python_files(root) {
+    for path in python_files(&root) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let relative = path.strip_prefix(root).unwrap_or(&path);
-        let Some(module) = module_name(&relative.to_string_lossy()) else {
-            continue;
-        };
+        let relative = path.strip_prefix(&root).unwrap_or(&path);
         files += 1;
-        let _ = check_document(&text, &module, &source);
+        let typed = TypedFile::new(semantic.clone(), &path);
+        let _ = check_document(&text, Some(&typed));
+        let edited = format!("{text}\n");
         let started = Instant::now();
-        let problems = check_document(&text, &module, &source);
+        let problems = check_document(&edited, Some(&typed));
         times.push(started.elapsed());
         for problem in &problems {
             report(relative, problem);
         }
     }
     (files, times)
-}
-
-/// An unpacked package as it is, for checking its own files.
-struct Installed<'a>(&'a Environment);
-
-impl ModuleSource for Installed<'_> {
-    fn module(&self, name: &str) -> Option<Arc<ModuleInfo>> {
-        self.0.module(name)
-    }
 }
 
 /// The `.py` files under `root`, outside `*.dist-info`, in a stable order.
@@ -165,11 +150,10 @@ mod tests {
             "from pkg.a import one\n\nvalue = one(1, 2)\n",
         )
         .unwrap();
-        let environment = Environment::with_roots(vec![dir.path().to_path_buf()]);
-        let source = Installed(&environment);
-        let text = std::fs::read_to_string(package.join("b.py")).unwrap();
-        let problems = check_document(&text, "pkg.b", &source);
-        assert_eq!(problems.len(), 1, "{problems:?}");
+        let mut problems = Vec::new();
+        let (files, times) = check_folder(dir.path(), |relative, problem| problems.push((relative.to_path_buf(), problem.name.clone())));
+        assert_eq!((files, times.len()), (3, 3));
+        assert_eq!(problems, vec![(PathBuf::from("pkg/b.py"), "one".to_string())]);
         assert!(run(&[dir.path().display().to_string()]).is_ok());
         assert!(run(&["/nonexistent/folder".to_string()]).is_err());
     }

@@ -1,21 +1,25 @@
 //! Static checks of a model's candidate: splice it into the document, reparse, and report only the
-//! problems the candidate introduced (syntax errors, unresolved names, unknown members, bad calls).
+//! problems the candidate introduced (syntax errors, unresolved names, unknown members, bad calls,
+//! unresolved imports).
 //!
+//! The fast checks (syntax and names, from tree-sitter) run first; when they pass, the typed checks
+//! ask the semantic layer (`crate::semantic`, ty's inference) about members, calls and imports.
 //! Broken code is normal input: every check returns a list of problems and never panics. Precision
 //! comes first: when a check is unsure (dynamic code, unknown types, star imports), it says nothing.
 
 #[cfg(test)]
 mod fuzz;
-pub mod members;
 pub mod names;
 pub mod postprocess;
 pub mod refine;
 pub mod syntax;
+pub mod typed;
+
+pub use typed::TypedFile;
 
 use serde::Serialize;
 use tree_sitter::{InputEdit, Point, Tree};
 
-use crate::index::ModuleSource;
 use crate::store::parse_python;
 
 /// What is wrong with a call.
@@ -28,8 +32,8 @@ pub enum CallProblem {
     UnknownKeyword,
     /// A required parameter that the call does not pass.
     MissingArgument,
-    /// A literal `None` for a parameter whose annotation does not accept it.
-    NoneArgument,
+    /// A parameter given both by position and by keyword, or twice by keyword.
+    AlreadyAssigned,
 }
 
 /// The kind of a problem, for callers that branch on it.
@@ -42,6 +46,8 @@ pub enum ProblemKind {
     UnresolvedName,
     /// `x.name` where the type of `x` is known for certain and has no member `name`.
     UnknownMember,
+    /// An import of the workspace's own modules that does not resolve.
+    UnresolvedImport,
     /// A call that does not fit a signature known for certain.
     Call(CallProblem),
 }
@@ -238,35 +244,29 @@ pub fn splice<'a>(before: &'a Before, offset: usize, candidate: &str) -> Option<
 
 /// Checks a candidate placed at `offset` in `document` and returns the problems it introduced.
 ///
-/// `module_name` is the dotted name of the document's module (for relative imports and for
-/// finding its own index entry); `modules` gives the index entries of the modules it imports.
-pub fn check_candidate(
-    document: &str,
-    offset: usize,
-    candidate: &str,
-    module_name: &str,
-    modules: &dyn ModuleSource,
-) -> Vec<Problem> {
+/// `typed` is the document's file in its workspace's semantic layer, for the typed checks; without
+/// it (a buffer outside any workspace) only syntax and names are checked.
+pub fn check_candidate(document: &str, offset: usize, candidate: &str, typed: Option<&TypedFile>) -> Vec<Problem> {
     match Before::new(document) {
-        Some(before) => check_spliced_candidate(&before, offset, candidate, module_name, modules),
+        Some(before) => check_spliced_candidate(&before, offset, candidate, typed),
         None => Vec::new(),
     }
 }
 
-/// The problems of a whole document, as the checks see the code the user wrote: the document is
-/// checked as a candidate spliced into an empty file, so every problem counts as introduced.
-pub fn check_document(document: &str, module_name: &str, modules: &dyn ModuleSource) -> Vec<Problem> {
-    check_candidate("", 0, document, module_name, modules)
+/// The problems of a whole document, as the checks see the code the user wrote: every problem of
+/// the fast checks (the document checked as a candidate spliced into an empty file) and every
+/// finding of the typed checks' rules.
+pub fn check_document(document: &str, typed: Option<&TypedFile>) -> Vec<Problem> {
+    let mut problems = check_candidate("", 0, document, None);
+    if let Some(typed) = typed {
+        problems.extend(typed::document_problems(document, typed));
+    }
+    problems.sort_by_key(|problem| (problem.start, problem.end));
+    problems
 }
 
 /// [`check_candidate`] against a document parsed once beforehand.
-pub fn check_spliced_candidate(
-    before: &Before,
-    offset: usize,
-    candidate: &str,
-    module_name: &str,
-    modules: &dyn ModuleSource,
-) -> Vec<Problem> {
+pub fn check_spliced_candidate(before: &Before, offset: usize, candidate: &str, typed: Option<&TypedFile>) -> Vec<Problem> {
     let Some(spliced) = splice(before, offset, candidate) else {
         return Vec::new();
     };
@@ -274,12 +274,11 @@ pub fn check_spliced_candidate(
     problems.extend(syntax::malformed_type_comments(&spliced));
     let scopes = names::analyze(&spliced);
     problems.extend(names::unresolved_names(&spliced, &scopes));
-    problems.extend(members::check_members_and_calls(
-        &spliced,
-        &scopes,
-        module_name,
-        modules,
-    ));
+    if problems.is_empty() {
+        if let Some(typed) = typed {
+            problems.extend(typed::introduced_problems(&spliced, typed));
+        }
+    }
     problems.sort_by_key(|problem| (problem.start, problem.end));
     problems
 }
@@ -298,14 +297,14 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod document_tests {
     use super::*;
-    use crate::index::resolve::MapSource;
+    use crate::semantic::test_support::Workspace;
 
     const HOLDER: &str = "class Base:\n    pass\n\n\nclass Sub(Base):\n    limit = 1\n\n\nclass Holder:\n    def __init__(self, kind: Base):\n        self.kind = kind\n\n    def show(self):\n<BODY>";
 
     fn problems_of(body: &str) -> Vec<String> {
         let text = HOLDER.replace("<BODY>", body);
-        let modules = MapSource::from_sources(&[("app", "app.py", text.as_str())]);
-        check_document(&text, "app", &modules).into_iter().map(|p| p.name).collect()
+        let workspace = Workspace::new(&[("app.py", text.as_str())]);
+        check_document(&text, Some(&workspace.typed("app.py"))).into_iter().map(|p| p.name).collect()
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::postprocess::{postprocess_in, PostprocessOptions, Rejection};
 use super::{check_spliced_candidate, Before, Problem};
-use crate::index::ModuleSource;
+use super::TypedFile;
 use crate::llm::{ChatMessage, GenerateRequest, Model, ModelError, RequestKind, Role};
 
 /// The names of the checks a clean candidate has passed.
@@ -66,8 +66,7 @@ pub async fn refine(
     first: GenerateRequest,
     before: &Before,
     offset: usize,
-    module_name: &str,
-    modules: &dyn ModuleSource,
+    typed: Option<&TypedFile>,
     options: &RefineOptions,
     still_current: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<RefineOutcome, ModelError> {
@@ -103,7 +102,7 @@ pub async fn refine(
                 continue;
             }
             seen.push(text.clone());
-            let problems = check_spliced_candidate(before, offset, &text, module_name, modules);
+            let problems = check_spliced_candidate(before, offset, &text, typed);
             let checked = Checked { text, problems, round };
             if checked.problems.is_empty() {
                 clean += 1;
@@ -320,7 +319,7 @@ mod tests {
     use futures::future::BoxFuture;
 
     use super::*;
-    use crate::index::resolve::MapSource;
+    use crate::semantic::test_support::Workspace;
     use crate::llm::{Generation, ModelResult};
 
     /// A model that answers from a script and records what it was asked.
@@ -347,12 +346,12 @@ mod tests {
     const MODELS: &str = "class Cart:\n    def total(self) -> float:\n        return 0.0\n";
     const DOCUMENT: &str = "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n";
 
-    fn setup(answers: Vec<Vec<&'static str>>) -> (Scripted, Before, usize, MapSource) {
+    fn setup(answers: Vec<Vec<&'static str>>) -> (Scripted, Before, usize, Workspace) {
         let model = Scripted { answers: Mutex::new(answers), asked: Mutex::new(Vec::new()) };
         let before = Before::new(DOCUMENT).unwrap();
         let offset = DOCUMENT.len() - 1;
-        let modules = MapSource::from_sources(&[("shop.models", "shop/models.py", MODELS), ("shop.pay", "shop/pay.py", DOCUMENT)]);
-        (model, before, offset, modules)
+        let workspace = Workspace::new(&[("shop/__init__.py", ""), ("shop/models.py", MODELS), ("shop/pay.py", DOCUMENT)]);
+        (model, before, offset, workspace)
     }
 
     fn request() -> GenerateRequest {
@@ -377,7 +376,7 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_member_goes_back_to_the_model_with_its_problem() {
         let (model, before, offset, modules) = setup(vec![vec!["return cart.totl()"], vec!["return cart.total()"]]);
-        let outcome = refine(&model, request(), &before, offset, "shop.pay", &modules, &options(2), &|| true).await.unwrap();
+        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| true).await.unwrap();
         assert_eq!(outcome.clean.len(), 1);
         assert_eq!(outcome.clean[0].text, "return cart.total()");
         assert_eq!(outcome.clean[0].round, 2);
@@ -393,7 +392,7 @@ mod tests {
     async fn a_model_that_never_fixes_its_mistake_yields_nothing_clean() {
         let (model, before, offset, modules) =
             setup(vec![vec!["return cart.totl()"], vec!["return cart.totl()"], vec!["return cart.totl()"]]);
-        let outcome = refine(&model, request(), &before, offset, "shop.pay", &modules, &options(2), &|| true).await.unwrap();
+        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| true).await.unwrap();
         assert!(outcome.clean.is_empty());
         assert_eq!(outcome.rounds.len(), 3, "one request and two repairs");
         assert!(outcome.best_unverified.is_some());
@@ -403,12 +402,12 @@ mod tests {
     #[tokio::test]
     async fn a_clean_first_answer_ends_the_loop_and_a_changed_document_stops_it() {
         let (model, before, offset, modules) = setup(vec![vec!["return cart.total()"]]);
-        let outcome = refine(&model, request(), &before, offset, "shop.pay", &modules, &options(2), &|| true).await.unwrap();
+        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| true).await.unwrap();
         assert_eq!(outcome.clean.len(), 1);
         assert_eq!(model.asked.lock().unwrap().len(), 1);
 
         let (model, before, offset, modules) = setup(vec![vec!["return cart.totl()"], vec!["return cart.total()"]]);
-        let outcome = refine(&model, request(), &before, offset, "shop.pay", &modules, &options(2), &|| false).await.unwrap();
+        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| false).await.unwrap();
         assert!(outcome.clean.is_empty());
         assert_eq!(outcome.stopped.as_deref(), Some("the document changed"));
         assert_eq!(model.asked.lock().unwrap().len(), 1);

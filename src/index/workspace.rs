@@ -18,6 +18,7 @@ use super::environment::Environment;
 use super::model::ModuleInfo;
 use super::walk::{self, SourceFile};
 use super::ModuleSource;
+use crate::semantic::Semantic;
 
 /// Workspace files larger than this are not indexed (huge generated modules).
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
@@ -82,6 +83,8 @@ pub struct Index {
     files: Arc<HashMap<String, FileState>>,
     environment: Arc<Environment>,
     symbol_docs: Arc<super::search::SymbolDocs>,
+    /// ty's view of the same workspace and environment, shared by every snapshot.
+    semantic: Arc<Semantic>,
 }
 
 impl std::fmt::Debug for Index {
@@ -110,12 +113,14 @@ impl ModuleSource for Index {
 impl Index {
     /// An empty index of `root`.
     pub fn empty(root: PathBuf, environment: Arc<Environment>) -> Index {
+        let semantic = Arc::new(Semantic::new(&root, environment.roots()));
         Index {
             root: Arc::new(root),
             modules: Arc::default(),
             files: Arc::default(),
             environment,
             symbol_docs: Arc::default(),
+            semantic,
         }
     }
 
@@ -291,6 +296,11 @@ impl Index {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The semantic layer (ty's inference) of the workspace.
+    pub fn semantic(&self) -> &Arc<Semantic> {
+        &self.semantic
     }
 
     pub fn environment(&self) -> &Arc<Environment> {
@@ -578,6 +588,7 @@ impl SharedIndex {
     /// An open buffer's new text (on open and on every change).
     pub fn buffer_changed(&self, path: &Path, text: &str) {
         let mut current = self.write();
+        current.semantic.buffer_changed(path, text);
         if let Some(relative) = current.relative_path(path) {
             if let Ok(mut buffers) = self.buffers.write() {
                 buffers.insert(relative);
@@ -589,6 +600,7 @@ impl SharedIndex {
     /// An open buffer's new text, with the tree the document store already has (no reparse).
     pub fn buffer_changed_with_tree(&self, path: &Path, text: &str, tree: &tree_sitter::Tree) {
         let mut current = self.write();
+        current.semantic.buffer_changed(path, text);
         let (Some(relative), Some(module)) = (current.relative_path(path), current.module_name_of(path)) else {
             return;
         };
@@ -601,6 +613,7 @@ impl SharedIndex {
     /// A buffer was closed: the file on disk speaks again.
     pub fn buffer_closed(&self, path: &Path) {
         let mut current = self.write();
+        current.semantic.buffer_closed(path);
         if let Some(relative) = current.relative_path(path) {
             if let Ok(mut buffers) = self.buffers.write() {
                 buffers.remove(&relative);
@@ -612,6 +625,7 @@ impl SharedIndex {
     /// A file changed, appeared or vanished on disk (file watcher events).
     pub fn file_changed_on_disk(&self, path: &Path) {
         let mut current = self.write();
+        current.semantic.file_changed(path);
         let is_buffer = current
             .relative_path(path)
             .map(|r| self.buffers.read().map(|b| b.contains(&r)).unwrap_or(false))
@@ -623,7 +637,9 @@ impl SharedIndex {
 
     /// A file was deleted on disk.
     pub fn file_deleted(&self, path: &Path) {
-        self.write().remove_file(path);
+        let mut current = self.write();
+        current.semantic.file_changed(path);
+        current.remove_file(path);
     }
 }
 

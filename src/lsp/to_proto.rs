@@ -57,6 +57,7 @@ pub fn diagnostic(rope: &Rope, problem: &crate::check::Problem, encoding: Positi
         ProblemKind::Syntax => ("syntax", DiagnosticSeverity::ERROR),
         ProblemKind::UnresolvedName => ("unresolved-name", DiagnosticSeverity::ERROR),
         ProblemKind::UnknownMember => ("unknown-member", DiagnosticSeverity::ERROR),
+        ProblemKind::UnresolvedImport => ("unresolved-import", DiagnosticSeverity::ERROR),
         ProblemKind::Call(_) => ("call", DiagnosticSeverity::ERROR),
     };
     Diagnostic {

@@ -57,7 +57,7 @@ async fn rapid_edits_are_applied_in_arrival_order() {
         let line = (seed >> 33) as usize % lines.len();
         let line_len = lines[line].chars().count();
         let character = (seed >> 20) as usize % (line_len + 1);
-        let deleting = line_len > character && (seed >> 60) % 3 == 0;
+        let deleting = line_len > character && (seed >> 60).is_multiple_of(3);
         let inserted = if deleting { "" } else { ["x", "é", "😀", "\n", " ", "(", "]"][(seed >> 50) as usize % 7] };
         let line_start: usize = lines[..line].iter().map(|l| l.len() + 1).sum();
         let start = line_start + lines[line].chars().take(character).map(char::len_utf8).sum::<usize>();

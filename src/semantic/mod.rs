@@ -1,0 +1,541 @@
+//! The semantic layer: what Python's types say about a file, from ty's type inference used as a
+//! library. The checks ask it which problems a candidate introduces; diagnostics ask it about the
+//! user's own code.
+//!
+//! One [`Semantic`] serves one workspace: its root is the first-party search path, the
+//! environment's site-packages follow, and typeshed (vendored in ty) gives the standard library.
+//! Open buffers and candidates reach the database as source overrides of their files, so nothing is
+//! written to disk. The database sits behind a mutex and is built on first use; buffer edits only
+//! record the new text in a separate, briefly held map and never wait for a check to finish.
+
+mod db;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use ruff_db::diagnostic::{Diagnostic, DiagnosticId, Severity};
+use ruff_db::files::{system_path_to_file, File};
+use ruff_db::source::source_text;
+use ruff_db::system::{OsSystem, SystemPathBuf};
+use ruff_python_ast::PythonVersion;
+use salsa::Setter as _;
+use ty_module_resolver::SearchPathSettings;
+use ty_python_core::program::{ProgramSettings, UseDefaultStrategy};
+use ty_python_semantic::lint::RuleSelection;
+use ty_python_semantic::{
+    default_lint_registry, Db as _, PythonVersionSource, PythonVersionWithSource,
+};
+
+use db::SemanticDb;
+
+/// The rules spackle reports, chosen for precision: each is a certain error when the types it
+/// relies on are known, and ty stays silent when they are not (`Unknown` has every member).
+pub const RULES: [&str; 7] = [
+    "unresolved-attribute",
+    "unresolved-reference",
+    "unresolved-import",
+    "too-many-positional-arguments",
+    "unknown-argument",
+    "missing-argument",
+    "parameter-already-assigned",
+];
+
+/// The rule name of syntax errors (not a lint: ty reports them whatever the selection).
+pub const INVALID_SYNTAX: &str = "invalid-syntax";
+
+/// The largest file the typed checks analyse, in lines and in bytes.
+pub const MAX_LINES: usize = 20_000;
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// One problem ty found, located by byte offsets in the text that was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The rule's name, e.g. `unresolved-attribute`, or [`INVALID_SYNTAX`].
+    pub rule: &'static str,
+    /// ty's one-line message, e.g. "Object of type `Cart` has no attribute `total`".
+    pub message: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The type-aware view of one workspace. Cheap to create: the database is built on first use.
+pub struct Semantic {
+    root: PathBuf,
+    site_packages: Vec<PathBuf>,
+    database: Mutex<Option<Database>>,
+    /// Buffer changes not yet applied to the database: the open text, or `None` once closed or
+    /// changed on disk (the file on disk speaks again).
+    pending: Mutex<HashMap<PathBuf, Option<String>>>,
+}
+
+impl std::fmt::Debug for Semantic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Semantic")
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+/// The database and the texts of the open buffers it holds as overrides.
+struct Database {
+    db: SemanticDb,
+    buffers: HashMap<PathBuf, String>,
+}
+
+impl Semantic {
+    /// The semantic layer of the workspace at `root`, with the installed packages of
+    /// `site_packages` (in order).
+    pub fn new(root: &Path, site_packages: &[PathBuf]) -> Semantic {
+        Semantic {
+            root: root.to_path_buf(),
+            site_packages: site_packages.to_vec(),
+            database: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// An open buffer's new text. Returns at once: the text is applied before the next query.
+    pub fn buffer_changed(&self, path: &Path, text: &str) {
+        self.pending_map()
+            .insert(path.to_path_buf(), Some(text.to_string()));
+    }
+
+    /// A buffer was closed, or a file changed on disk: the file on disk speaks again.
+    pub fn file_changed(&self, path: &Path) {
+        let mut pending = self.pending_map();
+        if !matches!(pending.get(path), Some(Some(_))) {
+            pending.insert(path.to_path_buf(), None);
+        }
+    }
+
+    /// A buffer was closed.
+    pub fn buffer_closed(&self, path: &Path) {
+        self.pending_map().insert(path.to_path_buf(), None);
+    }
+
+    fn pending_map(&self) -> MutexGuard<'_, HashMap<PathBuf, Option<String>>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The problems of the rules in [`RULES`] (and syntax errors) in `text` as the content of
+    /// `path`. Empty when the file cannot be analysed (a path outside UTF-8, say).
+    ///
+    /// Files past [`MAX_LINES`] lines or [`MAX_BYTES`] bytes are not analysed: ty's time grows
+    /// faster than linearly on some such files (thousands of rebindings of one name), and a check
+    /// must stay interactive.
+    pub fn findings(&self, path: &Path, text: &str) -> Vec<Finding> {
+        if text.len() > MAX_BYTES || text.bytes().filter(|&byte| byte == b'\n').count() > MAX_LINES
+        {
+            tracing::debug!(path = %path.display(), bytes = text.len(), "too large for the typed checks");
+            return Vec::new();
+        }
+        self.with_text(path, text, findings_of).unwrap_or_default()
+    }
+
+    /// The problems a candidate introduces: `spliced` is the document with the candidate in bytes
+    /// `start..end`, `before` the document without it. A finding counts when it touches the
+    /// candidate, or when it lies outside it and the document before had no finding of the same
+    /// rule, message and (shifted) place.
+    pub fn introduced(
+        &self,
+        path: &Path,
+        before: &str,
+        spliced: &str,
+        start: usize,
+        end: usize,
+    ) -> Vec<Finding> {
+        let after = self.findings(path, spliced);
+        let touching = |finding: &Finding| {
+            finding.start < end && finding.end > start
+                || (finding.start == finding.end && (start..=end).contains(&finding.start))
+        };
+        if after.iter().all(touching) {
+            return after;
+        }
+        let inserted = spliced.len().saturating_sub(before.len());
+        let earlier: HashSet<(&str, String, usize, usize)> = self
+            .findings(path, before)
+            .into_iter()
+            .map(|old| (old.rule, old.message, old.start, old.end))
+            .collect();
+        let shift = |offset: usize| {
+            if offset >= end {
+                offset.saturating_sub(inserted)
+            } else {
+                offset
+            }
+        };
+        after
+            .into_iter()
+            .filter(|finding| {
+                touching(finding)
+                    || !earlier.contains(&(
+                        finding.rule,
+                        finding.message.clone(),
+                        shift(finding.start),
+                        shift(finding.end),
+                    ))
+            })
+            .collect()
+    }
+
+    /// Runs `query` with `text` as the content of `path`, then puts the file's own text back (the
+    /// open buffer's, or the file on disk). `None` when the path cannot be analysed or ty failed.
+    fn with_text<T>(
+        &self,
+        path: &Path,
+        text: &str,
+        query: impl FnOnce(&SemanticDb, File) -> T,
+    ) -> Option<T> {
+        let system_path = SystemPathBuf::from_path_buf(path.to_path_buf()).ok()?;
+        let mut guard = self
+            .database
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.build_database()?);
+        }
+        let database = guard.as_mut()?;
+        let pending: Vec<(PathBuf, Option<String>)> = self.pending_map().drain().collect();
+        for (changed, buffer) in pending {
+            database.apply_buffer(&changed, buffer);
+        }
+        // A buffer that was never saved has no file on disk, and ty knows no file it cannot find:
+        // such a buffer gets the syntax and name checks only.
+        let file = system_path_to_file(&database.db, &system_path).ok()?;
+        database.set_text(file, Some(text));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| query(&database.db, file)));
+        let own = database.buffers.get(path).cloned();
+        database.set_text(file, own.as_deref());
+        match outcome {
+            Ok(value) => Some(value),
+            Err(_) => {
+                // A panic inside ty leaves the database in an unknown state: start afresh next time.
+                tracing::warn!(path = %path.display(), "the type checker failed on this file; its checks are skipped");
+                *guard = None;
+                None
+            }
+        }
+    }
+
+    fn build_database(&self) -> Option<Database> {
+        let root = SystemPathBuf::from_path_buf(self.root.clone()).ok()?;
+        let system = OsSystem::new(&root);
+        let vendored = ty_vendored::file_system().clone();
+        let site_packages: Vec<SystemPathBuf> = self
+            .site_packages
+            .iter()
+            .filter(|path| path.is_dir())
+            .filter_map(|path| SystemPathBuf::from_path_buf(path.clone()).ok())
+            .collect();
+        let mut settings = SearchPathSettings::new(vec![root.clone()]);
+        settings.site_packages_paths = site_packages;
+        let search_paths = match settings.to_search_paths(&system, &vendored, &UseDefaultStrategy) {
+            Ok(paths) => paths,
+            Err(error) => {
+                tracing::warn!(%error, "the type checker's search paths are invalid; only the workspace is searched");
+                SearchPathSettings::new(vec![root.clone()])
+                    .to_search_paths(&system, &vendored, &UseDefaultStrategy)
+                    .ok()?
+            }
+        };
+        let version = python_version(&self.root, &self.site_packages);
+        tracing::info!(root = %self.root.display(), python = %version.version, "type checker ready");
+        let program = ProgramSettings {
+            python_version: version,
+            python_platform: Default::default(),
+            search_paths,
+        };
+        Some(Database {
+            db: SemanticDb::new(system, program, rule_selection()),
+            buffers: HashMap::new(),
+        })
+    }
+}
+
+impl Database {
+    /// Records an open buffer's text (or its closing) and makes it the file's content.
+    fn apply_buffer(&mut self, path: &Path, buffer: Option<String>) {
+        match buffer {
+            Some(text) => {
+                self.buffers.insert(path.to_path_buf(), text);
+            }
+            None => {
+                self.buffers.remove(path);
+            }
+        }
+        let Ok(system_path) = SystemPathBuf::from_path_buf(path.to_path_buf()) else {
+            return;
+        };
+        // The file on disk may have changed too: let ty read it again.
+        File::sync_path(&mut self.db, &system_path);
+        if let Ok(file) = system_path_to_file(&self.db, &system_path) {
+            let text = self.buffers.get(path).cloned();
+            self.set_text(file, text.as_deref());
+        }
+    }
+
+    /// Makes `text` the content of `file`, or lets the file on disk speak with `None`. Setting the
+    /// text the file already has leaves the database as it is.
+    fn set_text(&mut self, file: File, text: Option<&str>) {
+        let current = file
+            .source_text_override(&self.db)
+            .as_ref()
+            .map(|source| source.as_str().to_string());
+        if current.as_deref() == text {
+            return;
+        }
+        let source = text.map(|text| {
+            source_text(&self.db, file).with_text(text.to_string(), &Default::default())
+        });
+        file.set_source_text_override(&mut self.db).to(source);
+    }
+}
+
+/// Only the rules of [`RULES`], as errors.
+fn rule_selection() -> RuleSelection {
+    let registry = default_lint_registry();
+    let mut selection = RuleSelection::all(registry, Severity::Error);
+    for lint in registry.lints() {
+        if !RULES.contains(&lint.name().as_str()) {
+            selection.disable(*lint);
+        }
+    }
+    selection
+}
+
+/// The findings of the selected rules in `file`, in order, without those a `# type: ignore`
+/// comment silences (ty drops those itself).
+fn findings_of(db: &SemanticDb, file: File) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = db.check_file(file).iter().filter_map(finding).collect();
+    findings.sort_by_key(|finding| (finding.start, finding.end));
+    findings
+}
+
+fn finding(diagnostic: &Diagnostic) -> Option<Finding> {
+    let rule = match diagnostic.id() {
+        DiagnosticId::InvalidSyntax => INVALID_SYNTAX,
+        DiagnosticId::Lint(name) => RULES.iter().find(|rule| **rule == name.as_str())?,
+        _ => return None,
+    };
+    let range = diagnostic.range()?;
+    Some(Finding {
+        rule,
+        message: diagnostic.concise_message().to_string(),
+        start: range.start().to_usize(),
+        end: range.end().to_usize(),
+    })
+}
+
+/// The Python version to analyse for: the environment's (from its `lib/pythonX.Y/site-packages`
+/// layout or its `pyvenv.cfg`), else the lowest the project's `requires-python` allows, else ty's
+/// default (the newest it knows).
+fn python_version(root: &Path, site_packages: &[PathBuf]) -> PythonVersionWithSource {
+    let from_environment = site_packages.iter().find_map(|site| {
+        let parent = site.parent()?.file_name()?.to_str()?;
+        parse_version(parent.strip_prefix("python")?).or_else(|| {
+            let config =
+                std::fs::read_to_string(site.ancestors().nth(3)?.join("pyvenv.cfg")).ok()?;
+            config.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                matches!(key.trim(), "version" | "version_info")
+                    .then(|| parse_version(value.trim()))?
+            })
+        })
+    });
+    let from_project = || {
+        let pyproject = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
+        let requires = pyproject
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("requires-python"))?;
+        let lower = requires.split(',').find(|part| part.contains(">="))?;
+        parse_version(lower.trim_start_matches(|c: char| !c.is_ascii_digit()))
+    };
+    match from_environment.or_else(from_project) {
+        Some(version) => PythonVersionWithSource {
+            version,
+            source: PythonVersionSource::Default,
+        },
+        None => PythonVersionWithSource::default(),
+    }
+}
+
+/// `3.11`, `3.11.7` or `3.11"` → 3.11.
+fn parse_version(text: &str) -> Option<PythonVersion> {
+    let mut parts = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty());
+    let major: u8 = parts.next()?.parse().ok()?;
+    let minor: u8 = parts.next()?.parse().ok()?;
+    (major == 3).then_some(PythonVersion { major, minor })
+}
+
+/// Workspaces on disk for tests: ty reads the files it analyses from disk.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::Semantic;
+
+    /// A temporary workspace holding `files` (relative path, text) and its semantic layer.
+    pub struct Workspace {
+        _dir: tempfile::TempDir,
+        pub root: PathBuf,
+        pub semantic: Arc<Semantic>,
+    }
+
+    impl Workspace {
+        pub fn new(files: &[(&str, &str)]) -> Workspace {
+            let dir = tempfile::tempdir().expect("temporary folder");
+            for (relative, text) in files {
+                let path = dir.path().join(relative);
+                std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
+                std::fs::write(path, text).expect("write");
+            }
+            let root = dir.path().canonicalize().expect("root");
+            let semantic = Arc::new(Semantic::new(&root, &[]));
+            Workspace {
+                _dir: dir,
+                root,
+                semantic,
+            }
+        }
+
+        pub fn path(&self, relative: &str) -> PathBuf {
+            self.root.join(relative)
+        }
+
+        /// The file `relative` as the checks see it.
+        pub fn typed(&self, relative: &str) -> crate::check::TypedFile {
+            crate::check::TypedFile::new(self.semantic.clone(), &self.path(relative))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        for (relative, text) in files {
+            let path = dir.path().join(relative);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
+            std::fs::write(path, text).expect("write");
+        }
+        dir
+    }
+
+    const MODELS: &str = "class Cart:\n    def __init__(self) -> None:\n        self.items: list[int] = []\n\n    def add(self, item: int) -> None:\n        self.items.append(item)\n";
+
+    fn rules(findings: &[Finding]) -> Vec<&'static str> {
+        findings.iter().map(|finding| finding.rule).collect()
+    }
+
+    #[test]
+    fn members_and_calls_of_a_class_in_another_module_are_known() {
+        let dir = workspace(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", MODELS),
+            ("shop/checkout.py", ""),
+        ]);
+        let root = dir.path().canonicalize().expect("root");
+        let semantic = Semantic::new(&root, &[]);
+        let text = "from shop.models import Cart\n\n\ndef total(cart: Cart) -> int:\n    cart.add(1, 2)\n    return cart.total()\n";
+        let findings = semantic.findings(&root.join("shop/checkout.py"), text);
+        assert_eq!(
+            rules(&findings),
+            vec!["too-many-positional-arguments", "unresolved-attribute"]
+        );
+        assert!(
+            findings[1].message.contains("has no attribute `total`"),
+            "{findings:?}"
+        );
+        assert_eq!(&text[findings[1].start..findings[1].end], "cart.total");
+    }
+
+    #[test]
+    fn a_candidate_is_judged_by_what_it_introduces_and_the_buffer_comes_back() {
+        let dir = workspace(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", MODELS),
+            ("shop/checkout.py", ""),
+        ]);
+        let root = dir.path().canonicalize().expect("root");
+        let semantic = Semantic::new(&root, &[]);
+        let path = root.join("shop/checkout.py");
+        // An unresolved name the user wrote elsewhere is not the candidate's problem.
+        let before = "from shop.models import Cart\n\n\ndef total(cart: Cart) -> int:\n    \n\n\nprint(undefined_elsewhere)\n";
+        semantic.buffer_changed(&path, before);
+        let offset = before.find("    \n").expect("hole") + 4;
+        let candidate = "return len(cart.itemz)";
+        let spliced = format!("{}{candidate}{}", &before[..offset], &before[offset..]);
+        let introduced =
+            semantic.introduced(&path, before, &spliced, offset, offset + candidate.len());
+        assert_eq!(rules(&introduced), vec!["unresolved-attribute"]);
+        let good = format!(
+            "{}return len(cart.items){}",
+            &before[..offset],
+            &before[offset..]
+        );
+        assert!(semantic
+            .introduced(&path, before, &good, offset, offset + 22)
+            .is_empty());
+        // The buffer's own text is what the file holds again.
+        assert_eq!(
+            rules(&semantic.findings(&path, before)),
+            vec!["invalid-syntax", "unresolved-reference"]
+        );
+    }
+
+    #[test]
+    fn type_ignore_comments_silence_a_line() {
+        let dir = workspace(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", MODELS),
+            ("shop/a.py", ""),
+        ]);
+        let root = dir.path().canonicalize().expect("root");
+        let semantic = Semantic::new(&root, &[]);
+        let text =
+            "from shop.models import Cart\n\nCart().total()  # type: ignore\nCart().total()\n";
+        assert_eq!(semantic.findings(&root.join("shop/a.py"), text).len(), 1);
+    }
+
+    #[test]
+    fn versions_come_from_the_environment_layout_and_the_project() {
+        assert_eq!(
+            parse_version("3.11.7"),
+            Some(PythonVersion {
+                major: 3,
+                minor: 11
+            })
+        );
+        assert_eq!(parse_version("2.7"), None);
+        let dir = workspace(&[(
+            "pyproject.toml",
+            "[project]\nrequires-python = \">=3.9, <4\"\n",
+        )]);
+        assert_eq!(
+            python_version(dir.path(), &[]).version,
+            PythonVersion { major: 3, minor: 9 }
+        );
+        let site = dir.path().join(".venv/lib/python3.12/site-packages");
+        assert_eq!(
+            python_version(dir.path(), &[site]).version,
+            PythonVersion {
+                major: 3,
+                minor: 12
+            }
+        );
+    }
+}
