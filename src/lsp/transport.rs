@@ -90,6 +90,11 @@ fn validate(body: &[u8]) -> Result<(), (i64, String, Value)> {
     if !id_ok {
         return Err((-32600, "Invalid request: `id` must be a number or a string".into(), Value::Null));
     }
+    // tower-lsp-server reads numeric ids as i64 and would end the session on `1.5` or `1e300`.
+    if id.is_number() && !id.is_i64() {
+        let message = "Invalid request: a numeric `id` must be an integer that fits in 64 bits";
+        return Err((-32600, message.into(), reply_id));
+    }
     match object.get("method") {
         Some(Value::String(_)) => match object.get("params") {
             None | Some(Value::Object(_)) | Some(Value::Array(_)) | Some(Value::Null) => Ok(()),
@@ -237,6 +242,24 @@ mod tests {
         assert!(validate(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).is_ok());
         assert!(validate(br#"{"jsonrpc":"2.0","method":"exit"}"#).is_ok());
         assert!(validate(br#"{"jsonrpc":"2.0","id":"a","result":null}"#).is_ok());
+    }
+
+    #[test]
+    fn ids_tower_lsp_server_cannot_read_are_invalid_requests() {
+        for id in ["1.5", "1e300", "-0.5", "18446744073709551615"] {
+            let body =
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"initialize","params":{{}}}}"#);
+            let (code, _, reply_id) = validate(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (code, reply_id),
+                (-32600, serde_json::from_str::<Value>(id).unwrap()),
+                "{id}"
+            );
+        }
+        assert!(
+            validate(br#"{"jsonrpc":"2.0","id":-9223372036854775808,"method":"initialize"}"#)
+                .is_ok()
+        );
     }
 
     #[tokio::test]

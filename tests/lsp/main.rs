@@ -124,6 +124,34 @@ async fn malformed_messages_get_errors_and_the_server_goes_on() {
     client.shutdown().await;
 }
 
+/// tower-lsp-server reads numeric ids as 64-bit integers; other numbers used to end the session.
+#[tokio::test]
+async fn non_integer_ids_get_errors_and_the_server_goes_on() {
+    let dir = workspace();
+    let (mut client, _) = LspClient::start(Start::new(dir.path())).await;
+    for id in ["1.5", "1e300", "18446744073709551616"] {
+        let body =
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"spackle/context","params":{{}}}}"#);
+        client
+            .send_raw(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes())
+            .await;
+        let echoed: Value = serde_json::from_str(id).unwrap();
+        let reply = client.response_with_id(&echoed).await;
+        assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    }
+    let uri = file_uri(&dir.path().join("ok.py"));
+    client.open(&uri, "x = 1\n").await;
+    let context = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(context_prefix(&context), "x = 1");
+    client.shutdown().await;
+}
+
 #[tokio::test]
 async fn positions_past_the_end_are_clamped() {
     let dir = workspace();

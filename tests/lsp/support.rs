@@ -135,7 +135,13 @@ impl LspClient {
 
     /// Waits for a response with a null id (what the transport sends for unreadable messages).
     pub async fn response_with_null_id(&mut self) -> Value {
-        self.wait_for(|message| message.get("id") == Some(&Value::Null) && message.get("method").is_none()).await
+        self.response_with_id(&Value::Null).await
+    }
+
+    /// Waits for the response whose id is `id`, whatever JSON value it is, and returns it whole.
+    pub async fn response_with_id(&mut self, id: &Value) -> Value {
+        self.wait_for(|message| message.get("id") == Some(id) && message.get("method").is_none())
+            .await
     }
 
     /// Waits for a notification with this method whose params satisfy `predicate`.
