@@ -152,6 +152,59 @@ async fn non_integer_ids_get_errors_and_the_server_goes_on() {
     client.shutdown().await;
 }
 
+/// A frame whose Content-Length is too large or too small gets an error, and the frames after it
+/// are read as they were sent: no edit is lost.
+#[tokio::test]
+async fn wrong_content_lengths_cost_only_their_own_frame() {
+    let dir = workspace();
+    let (mut client, _) = LspClient::start(Start::new(dir.path())).await;
+    let uri = file_uri(&dir.path().join("framed.py"));
+    client.open(&uri, "x = 0\n").await;
+    let change = |version: i64| {
+        json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"text": format!("x = {version}\n")}],
+            },
+        })
+        .to_string()
+    };
+    let wrong_lengths = [
+        |length: usize| length + 30,
+        |length| length - 10,
+        |_| 1 << 40,
+    ];
+    let mut version = 0;
+    for wrong_length in wrong_lengths {
+        version += 1;
+        let bad = change(version);
+        client
+            .send_raw(
+                format!("Content-Length: {}\r\n\r\n{bad}", wrong_length(bad.len())).as_bytes(),
+            )
+            .await;
+        version += 1;
+        let good = change(version);
+        client
+            .send_raw(format!("Content-Length: {}\r\n\r\n{good}", good.len()).as_bytes())
+            .await;
+        let error = client.response_with_null_id().await;
+        assert_eq!(error["error"]["code"], -32700, "{error}");
+        let context = client
+            .request(
+                "spackle/context",
+                json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(context["version"], version);
+        assert_eq!(context_prefix(&context), format!("x = {version}"));
+    }
+    client.shutdown().await;
+}
+
 #[tokio::test]
 async fn positions_past_the_end_are_clamped() {
     let dir = workspace();
