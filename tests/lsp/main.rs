@@ -205,6 +205,16 @@ async fn wrong_content_lengths_cost_only_their_own_frame() {
     client.shutdown().await;
 }
 
+/// The LSP specification: `exit` ends the server with status 0 after `shutdown`, 1 without it
+/// (the other tests' `shutdown()` checks the 0).
+#[tokio::test]
+async fn exit_without_shutdown_exits_with_status_1() {
+    let dir = workspace();
+    let (client, _) = LspClient::start(Start::new(dir.path())).await;
+    let status = client.exit_without_shutdown().await;
+    assert_eq!(status.code(), Some(1), "{status:?}");
+}
+
 #[tokio::test]
 async fn positions_past_the_end_are_clamped() {
     let dir = workspace();

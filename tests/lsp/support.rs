@@ -199,6 +199,15 @@ impl LspClient {
         assert!(status.success(), "the server exits cleanly: {status:?}");
     }
 
+    /// Sends `exit` without `shutdown` first and returns the server's exit status.
+    pub async fn exit_without_shutdown(mut self) -> std::process::ExitStatus {
+        self.notify("exit", Value::Null).await;
+        tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("the server exits")
+            .unwrap()
+    }
+
     pub async fn open(&mut self, uri: &str, text: &str) {
         self.notify(
             "textDocument/didOpen",
