@@ -666,6 +666,65 @@ async fn http_statuses_become_typed_errors() {
     }
 }
 
+/// A redirect to another origin (here another port) is not followed: the other server never sees
+/// the prompt or the key. A redirect within the origin is followed.
+#[tokio::test]
+async fn redirects_to_another_host_are_not_followed() {
+    const SECRET: &str = "sk-spackle-redirect-secret-0123456789";
+    std::env::set_var("SPACKLE_TEST_REDIRECT_KEY", SECRET);
+    let elsewhere = ScriptedServer::start([]).await.unwrap();
+    for backend in ALL_BACKENDS {
+        let redirects = [301, 302, 303, 307, 308].map(|status| {
+            Reply::status(status, "")
+                .header("Location", &format!("{}/v1/completions", elsewhere.url()))
+        });
+        let server = ScriptedServer::start(redirects).await.unwrap();
+        let config = ModelConfig {
+            api_key_env: "SPACKLE_TEST_REDIRECT_KEY".into(),
+            ..config(backend, &server.url(), code_model(backend))
+        };
+        for status in [301, 302, 303, 307, 308] {
+            let error = generate(&config, &infill(false)).await.unwrap_err();
+            assert!(
+                matches!(&error, ModelError::Redirected { to, .. } if *to == elsewhere.url()),
+                "{backend:?} {status}: {error:?}"
+            );
+            let message = error.user_message();
+            assert!(
+                message.contains("redirected spackle to another host")
+                    && message.contains("did not follow"),
+                "{message}"
+            );
+        }
+        assert_eq!(server.requests().len(), 5, "{backend:?}");
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:#?}",
+        elsewhere.requests()
+    );
+
+    // Within the same origin the request is sent again, with its body and key.
+    let server = ScriptedServer::start([]).await.unwrap();
+    server.push(
+        Reply::status(308, "").header("Location", &format!("{}/v1/completions", server.url())),
+    );
+    server.push(Reply::stream(Backend::Openai, &["sum(items)"]));
+    let config = ModelConfig {
+        api_key_env: "SPACKLE_TEST_REDIRECT_KEY".into(),
+        ..config(Backend::Openai, &server.url(), "qwen2.5-coder")
+    };
+    let generation = generate(&config, &infill(false)).await.unwrap();
+    assert_eq!(generation.candidates, vec!["sum(items)"]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].json, requests[0].json);
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+}
+
 #[tokio::test]
 async fn cut_and_malformed_streams_are_bad_responses() {
     for backend in ALL_BACKENDS {

@@ -217,6 +217,12 @@ impl Target {
         if status.is_success() {
             return Ok(response);
         }
+        if let Some(origin) = redirect_to_another_origin(&response) {
+            return Err(ModelError::Redirected {
+                endpoint: self.endpoint.clone(),
+                to: origin,
+            });
+        }
         let headers = response.headers().clone();
         let body = match tokio::time::timeout_at(deadline, response.text()).await {
             Ok(Ok(body)) => body,
@@ -259,7 +265,8 @@ fn build_client(loopback: bool) -> reqwest::Client {
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("spackle/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("spackle/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(follow_same_origin));
     if loopback {
         builder = builder.no_proxy();
     }
@@ -267,6 +274,38 @@ fn build_client(loopback: bool) -> reqwest::Client {
         tracing::warn!(%error, "cannot build the configured HTTP client; using the default one");
         reqwest::Client::new()
     })
+}
+
+/// Follows a redirect only within the origin (scheme, host and port) of the first request, at
+/// most ten times: another origin would be sent the prompt and, for some servers, the API key in
+/// a header reqwest does not know to remove. The redirect response itself is returned instead,
+/// and [`Target::send`] turns it into [`ModelError::Redirected`].
+fn follow_same_origin(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let same_origin = attempt
+        .previous()
+        .first()
+        .is_none_or(|first| first.origin() == attempt.url().origin());
+    if !same_origin {
+        attempt.stop()
+    } else if attempt.previous().len() > 10 {
+        attempt.error("too many redirects")
+    } else {
+        attempt.follow()
+    }
+}
+
+/// The origin a redirect response points to, when it is not the response's own.
+fn redirect_to_another_origin(response: &reqwest::Response) -> Option<String> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let next = response.url().join(location).ok()?;
+    (next.origin() != response.url().origin()).then(|| next.origin().ascii_serialization())
 }
 
 /// An API key. It has no `Display`, its `Debug` hides it, and its header is marked sensitive.
@@ -443,6 +482,9 @@ impl ModelError {
             ),
             ModelError::BadResponse { endpoint, detail } => format!(
                 "the model server at {endpoint} sent an answer spackle cannot read ({detail}): check that `model.backend` matches the server, or try again."
+            ),
+            ModelError::Redirected { endpoint, to } => format!(
+                "the model server at {endpoint} redirected spackle to another host, {to}, and spackle did not follow, so the prompt and API key went nowhere else: if {to} is the right server, set `model.endpoint` to it."
             ),
             ModelError::Config { detail } => {
                 format!("the model is not configured correctly: {detail}; fix it in spackle.toml or the editor settings.")

@@ -552,6 +552,7 @@ fn failure_kind(error: &ModelError) -> &'static str {
         ModelError::Timeout { .. } => "timeout",
         ModelError::Server { .. } => "server",
         ModelError::BadResponse { .. } => "bad-response",
+        ModelError::Redirected { .. } => "redirected",
         ModelError::Config { .. } => "config",
     }
 }
