@@ -1002,6 +1002,120 @@ async fn api_keys_never_appear_in_errors_or_logs() {
     );
 }
 
+/// Credentials written into the endpoint (user information, `api-key`, `key` or `token`
+/// parameters) never show: not in errors, nor in what `spackle doctor` and `spackle complete`
+/// write, logs included.
+#[tokio::test]
+async fn endpoint_credentials_never_appear_in_errors_or_output() {
+    const USER_SECRET: &str = "sk-userinfo-0123456789";
+    const QUERY_SECRET: &str = "sk-query-9876543210";
+    let leaks = |text: &str| text.contains("0123456789") || text.contains("9876543210");
+    let endpoint = |address: String| {
+        format!("http://apiuser:{USER_SECRET}@{address}/?api-key={QUERY_SECRET}&key={QUERY_SECRET}&token={QUERY_SECRET}")
+    };
+    let echo = || {
+        let message = format!("bad key {QUERY_SECRET} for {USER_SECRET}");
+        Reply::status(500, json!({"error": {"message": message}}).to_string())
+    };
+    let tags = Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b"}]}));
+    let server = ScriptedServer::start([echo(), tags, echo(), echo(), echo()])
+        .await
+        .unwrap();
+    let model_name = "qwen2.5-coder:1.5b";
+
+    // Errors: a server that echoes the secrets, a refused connection, a configuration error.
+    let model = model_from_config(&config(
+        Backend::Ollama,
+        &endpoint(server.addr.to_string()),
+        model_name,
+    ))
+    .unwrap();
+    assert!(!leaks(&model.describe()), "{}", model.describe());
+    let echoed = model.generate(&infill(false)).await.unwrap_err();
+    assert!(
+        matches!(echoed, ModelError::Server { status: 500, .. }),
+        "{echoed:?}"
+    );
+    assert!(
+        server.requests()[0]
+            .path
+            .ends_with(&format!("token={QUERY_SECRET}")),
+        "the key went where it belongs"
+    );
+    let refused = generate(
+        &config(
+            Backend::Openai,
+            &endpoint(refused_address().to_string()),
+            model_name,
+        ),
+        &infill(false),
+    )
+    .await
+    .unwrap_err();
+    let not_http = ModelConfig {
+        endpoint: format!("apiuser:{USER_SECRET}@localhost:11434"),
+        ..config(Backend::Ollama, "", model_name)
+    };
+    let misconfigured = model_from_config(&not_http).err().unwrap();
+    for error in [echoed, refused, misconfigured] {
+        for shown in [
+            error.to_string(),
+            format!("{error:?}"),
+            error.user_message(),
+        ] {
+            assert!(!leaks(&shown), "a credential leaked into `{shown}`");
+        }
+    }
+
+    // `spackle doctor` and `spackle complete`, with every log line of spackle on.
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = endpoint(server.addr.to_string());
+    let settings = format!(
+        "[model]\nbackend = \"ollama\"\nendpoint = \"{endpoint}\"\nname = \"{model_name}\"\n"
+    );
+    std::fs::write(dir.path().join("spackle.toml"), settings).unwrap();
+    std::fs::write(
+        dir.path().join("a.py"),
+        "def answer() -> int:\n    return \n",
+    )
+    .unwrap();
+    let root = dir.path().to_path_buf();
+    let doctor = run_spackle(&root, &["doctor", "."], &endpoint).await;
+    assert!(
+        doctor.contains("model server: ok")
+            && doctor.contains("environment: SPACKLE_ENDPOINT=http://***@"),
+        "{doctor}"
+    );
+    assert!(!leaks(&doctor), "{doctor}");
+    let complete = run_spackle(&root, &["complete", "a.py:2:12"], &endpoint).await;
+    assert!(
+        complete.contains("the model server at http://***@"),
+        "{complete}"
+    );
+    assert!(!leaks(&complete), "{complete}");
+}
+
+/// Runs the binary in `root` with SPACKLE_ENDPOINT set and spackle's logs at trace level, off the
+/// test's runtime (the scripted server answers on it); returns its stdout and stderr together.
+async fn run_spackle(root: &std::path::Path, args: &[&str], endpoint: &str) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spackle"));
+    command
+        .args(args)
+        .current_dir(root)
+        .env("SPACKLE_ENDPOINT", endpoint)
+        .env("SPACKLE_LOG", "spackle=trace")
+        .env_remove("SPACKLE_BACKEND")
+        .env_remove("SPACKLE_MODEL");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for LogWriter {

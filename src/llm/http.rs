@@ -24,10 +24,10 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 const MAX_DETAIL_CHARS: usize = 300;
 
 /// Where requests go and how long they may take, built once from a [`ModelConfig`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Target {
     pub backend: Backend,
-    /// The base URL without a trailing slash.
+    /// The base URL without a trailing slash. It may hold credentials: show [`Target::shown_endpoint`].
     pub endpoint: String,
     pub model: String,
     /// The name of the variable holding the API key, never the key.
@@ -41,14 +41,13 @@ impl Target {
     /// Checks the parts of the configuration every backend needs.
     pub fn from_config(config: &ModelConfig) -> ModelResult<Target> {
         let endpoint = config.endpoint();
+        let shown = redact_url(&endpoint);
         let url = reqwest::Url::parse(&endpoint).map_err(|error| ModelError::Config {
-            detail: format!("`model.endpoint` = `{endpoint}` is not a URL ({error}); write it like `http://127.0.0.1:11434`"),
+            detail: format!("`model.endpoint` = `{shown}` is not a URL ({error}); write it like `http://127.0.0.1:11434`"),
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ModelError::Config {
-                detail: format!(
-                    "`model.endpoint` = `{endpoint}` must start with http:// or https://"
-                ),
+                detail: format!("`model.endpoint` = `{shown}` must start with http:// or https://"),
             });
         }
         if config.name.trim().is_empty() && config.backend != Backend::Llamacpp {
@@ -82,8 +81,34 @@ impl Target {
         })
     }
 
+    /// The URL of `path` under the endpoint; a query in the endpoint (some servers take the key
+    /// there) stays at the end.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.endpoint, path)
+        match self.endpoint.split_once('?') {
+            Some((base, query)) => format!("{}{path}?{query}", base.trim_end_matches('/')),
+            None => format!("{}{path}", self.endpoint),
+        }
+    }
+
+    /// The endpoint as it may be shown in messages and logs, credentials hidden.
+    pub fn shown_endpoint(&self) -> String {
+        redact_url(&self.endpoint)
+    }
+
+    /// Hides the endpoint's credentials in text a server sent back, or a library wrote.
+    fn hide_endpoint_credentials(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for range in credential_ranges(&self.endpoint) {
+            let secret = &self.endpoint[range];
+            for part in
+                std::iter::once(secret).chain(secret.split_once(':').map(|(_, password)| password))
+            {
+                if part.len() >= 4 {
+                    text = text.replace(part, "***");
+                }
+            }
+        }
+        text
     }
 
     /// The API key, read from the environment now.
@@ -128,8 +153,8 @@ impl Target {
 
     pub fn unreachable(&self, detail: impl Into<String>) -> ModelError {
         ModelError::Unreachable {
-            endpoint: self.endpoint.clone(),
-            detail: detail.into(),
+            endpoint: self.shown_endpoint(),
+            detail: self.hide_endpoint_credentials(&detail.into()),
             backend: self.backend,
             model: self.model.clone(),
         }
@@ -137,14 +162,14 @@ impl Target {
 
     pub fn bad_response(&self, detail: impl Into<String>) -> ModelError {
         ModelError::BadResponse {
-            endpoint: self.endpoint.clone(),
-            detail: detail.into(),
+            endpoint: self.shown_endpoint(),
+            detail: self.hide_endpoint_credentials(&detail.into()),
         }
     }
 
     pub fn timeout(&self, what: &'static str, after: Duration) -> ModelError {
         ModelError::Timeout {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.shown_endpoint(),
             what,
             after,
         }
@@ -152,7 +177,7 @@ impl Target {
 
     pub fn model_not_found(&self) -> ModelError {
         ModelError::ModelNotFound {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.shown_endpoint(),
             model: self.model.clone(),
             backend: self.backend,
         }
@@ -178,21 +203,21 @@ impl Target {
         body: &str,
         key: Option<&ApiKey>,
     ) -> ModelError {
-        let detail = redact(&error_detail(body), key);
+        let detail = self.hide_endpoint_credentials(&redact(&error_detail(body), key));
         let code = status.as_u16();
         match code {
             401 | 403 => ModelError::Unauthorized {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.shown_endpoint(),
                 status: code,
                 key_env: self.key_env.clone(),
             },
             429 => ModelError::RateLimited {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.shown_endpoint(),
                 retry_after: retry_after(headers),
             },
             404 if mentions_missing_model(body) => self.model_not_found(),
             _ => ModelError::Server {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.shown_endpoint(),
                 status: code,
                 detail,
             },
@@ -219,7 +244,7 @@ impl Target {
         }
         if let Some(origin) = redirect_to_another_origin(&response) {
             return Err(ModelError::Redirected {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.shown_endpoint(),
                 to: origin,
             });
         }
@@ -308,6 +333,71 @@ fn redirect_to_another_origin(response: &reqwest::Response) -> Option<String> {
     (next.origin() != response.url().origin()).then(|| next.origin().ascii_serialization())
 }
 
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("backend", &self.backend)
+            .field("endpoint", &self.shown_endpoint())
+            .field("model", &self.model)
+            .field("key_env", &self.key_env)
+            .field("first_token_timeout", &self.first_token_timeout)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with its credentials replaced by `***`: the user information before `@`, and the values
+/// of query or fragment parameters named like a key, token, secret, password or signature. Every
+/// place that shows an endpoint shows it through this function. It works on the text, so a value
+/// that is not a URL is redacted too, and everything else stays exactly as it was written.
+pub fn redact_url(url: &str) -> String {
+    let mut shown = url.to_string();
+    for range in credential_ranges(url).into_iter().rev() {
+        shown.replace_range(range, "***");
+    }
+    shown
+}
+
+/// The byte ranges of the credentials in a URL, in order (see [`redact_url`]).
+fn credential_ranges(url: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let authority_start = url.find("://").map_or(0, |at| at + 3);
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |at| authority_start + at);
+    if let Some(at) = url[authority_start..authority_end].rfind('@') {
+        ranges.push(authority_start..authority_start + at);
+    }
+    let Some(parameters_start) = url[authority_end..]
+        .find(['?', '#'])
+        .map(|at| authority_end + at + 1)
+    else {
+        return ranges;
+    };
+    let mut start = parameters_start;
+    for parameter in url[parameters_start..].split(['&', ';', '?', '#']) {
+        if let Some((name, value)) = parameter.split_once('=') {
+            let name = name.to_ascii_lowercase();
+            let secret = [
+                "key",
+                "token",
+                "secret",
+                "password",
+                "passwd",
+                "auth",
+                "sig",
+                "credential",
+            ];
+            if !value.is_empty() && secret.iter().any(|word| name.contains(word)) {
+                let value_start = start + name.len() + 1;
+                ranges.push(value_start..value_start + value.len());
+            }
+        }
+        start += parameter.len() + 1;
+    }
+    ranges
+}
+
 /// An API key. It has no `Display`, its `Debug` hides it, and its header is marked sensitive.
 #[derive(Clone)]
 pub struct ApiKey(String);
@@ -354,7 +444,11 @@ fn transport_detail(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "connection timed out".into();
     }
-    innermost
+    // reqwest names the URL in some messages, query included.
+    match error.url() {
+        Some(url) => innermost.replace(url.as_str(), &redact_url(url.as_str())),
+        None => innermost,
+    }
 }
 
 /// The message of a JSON error body (`{"error": {"message": ...}}`, `{"error": "..."}`,
@@ -625,6 +719,68 @@ mod tests {
                 .contains("raise `model.first_token_timeout_ms`"),
             "{}",
             timeout.user_message()
+        );
+    }
+
+    #[test]
+    fn credentials_in_endpoints_are_redacted() {
+        assert_eq!(
+            redact_url("https://user:sk-pass@host:8080/v1?api-key=sk-q&api-version=2024&Token=t0k&x=1#access_token=f"),
+            "https://***@host:8080/v1?api-key=***&api-version=2024&Token=***&x=1#access_token=***"
+        );
+        assert_eq!(
+            redact_url("http://sk-token@host?key=k;sig=s"),
+            "http://***@host?key=***;sig=***"
+        );
+        assert_eq!(redact_url("user:sk-pass@host"), "***@host");
+        for unchanged in [
+            "http://127.0.0.1:11434",
+            "http://host/a@b?api-version=1",
+            "localhost:11434",
+        ] {
+            assert_eq!(redact_url(unchanged), unchanged);
+        }
+        let config = ModelConfig {
+            endpoint: "http://me:sk-pass-1234@127.0.0.1:1/?api-key=sk-query-5678".into(),
+            ..ModelConfig::default()
+        };
+        let target = Target::from_config(&config).unwrap();
+        assert_eq!(
+            target.url("/api/tags"),
+            "http://me:sk-pass-1234@127.0.0.1:1/api/tags?api-key=sk-query-5678"
+        );
+        let echoed = "the key sk-query-5678 or sk-pass-1234 is wrong";
+        let errors = [
+            target.unreachable(echoed),
+            target.bad_response(echoed),
+            target.status_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), echoed, None),
+            target.timeout(crate::llm::stream::FIRST_TOKEN, Duration::from_secs(1)),
+            target.model_not_found(),
+        ];
+        for shown in errors
+            .iter()
+            .flat_map(|error| {
+                [
+                    error.to_string(),
+                    format!("{error:?}"),
+                    error.user_message(),
+                ]
+            })
+            .chain([format!("{target:?}")])
+        {
+            assert!(
+                !shown.contains("5678") && !shown.contains("1234"),
+                "{shown}"
+            );
+        }
+        let not_http = ModelConfig {
+            endpoint: "me:sk-pass-1234@localhost".into(),
+            ..ModelConfig::default()
+        };
+        let error = Target::from_config(&not_http).unwrap_err().user_message();
+        assert!(
+            error.contains("`***@localhost`") && !error.contains("1234"),
+            "{error}"
         );
     }
 
