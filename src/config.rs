@@ -85,6 +85,9 @@ pub struct ModelConfig {
     pub first_token_timeout_ms: u64,
     /// How long a whole answer may take.
     pub timeout_ms: u64,
+    /// The most bytes of answer text kept per candidate; the answer is cut there and the rest of
+    /// the stream is not read.
+    pub max_answer_bytes: usize,
 }
 
 impl Default for ModelConfig {
@@ -100,6 +103,7 @@ impl Default for ModelConfig {
             temperature: 0.2,
             first_token_timeout_ms: 15_000,
             timeout_ms: 30_000,
+            max_answer_bytes: 64 * 1024,
         }
     }
 }

@@ -769,6 +769,41 @@ async fn a_stream_ending_without_its_final_event_is_a_bad_response() {
     );
 }
 
+/// A streamed answer larger than `model.max_answer_bytes` is cut there and the rest of the
+/// stream is not read (the client hangs up); an answer sent whole and too large is refused.
+#[tokio::test]
+async fn huge_answers_are_cut_and_not_read_to_the_end() {
+    let chunk = "x".repeat(1024);
+    let chunks = vec![chunk.as_str(); 2048];
+    for backend in ALL_BACKENDS {
+        let reply = Reply::stream(backend, &chunks).chunk_delay(Duration::from_millis(1));
+        let server = ScriptedServer::start([reply]).await.unwrap();
+        let config = ModelConfig {
+            max_answer_bytes: 4096,
+            ..config(backend, &server.url(), code_model(backend))
+        };
+        let generation = generate(&config, &infill(false)).await.unwrap();
+        assert_eq!(generation.candidates, vec!["x".repeat(4096)], "{backend:?}");
+        assert!(
+            server
+                .wait_for_disconnects(1, Duration::from_secs(10))
+                .await,
+            "{backend:?}: the rest of the answer was read"
+        );
+    }
+    let whole = json!({"choices": [{"index": 0, "text": "x".repeat(1 << 20)}]});
+    let server = ScriptedServer::start([Reply::json(whole)]).await.unwrap();
+    let config = ModelConfig {
+        max_answer_bytes: 4096,
+        ..config(Backend::Openai, &server.url(), "qwen2.5-coder")
+    };
+    let error = generate(&config, &infill(false)).await.unwrap_err();
+    assert!(
+        matches!(&error, ModelError::BadResponse { detail, .. } if detail.contains("model.max_answer_bytes")),
+        "{error:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_at_the_first_token() {
     for backend in ALL_BACKENDS {

@@ -23,6 +23,12 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// The most of a server's error text kept in an error.
 const MAX_DETAIL_CHARS: usize = 300;
 
+/// The most of an error response's body read.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The largest answer a probe reads (model lists of big providers fit).
+const MAX_PROBE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Where requests go and how long they may take, built once from a [`ModelConfig`].
 #[derive(Clone, PartialEq)]
 pub struct Target {
@@ -34,6 +40,8 @@ pub struct Target {
     pub key_env: Option<String>,
     pub first_token_timeout: Duration,
     pub timeout: Duration,
+    /// The most bytes of answer text kept per candidate.
+    pub max_answer_bytes: usize,
     loopback: bool,
 }
 
@@ -53,6 +61,11 @@ impl Target {
         if config.name.trim().is_empty() && config.backend != Backend::Llamacpp {
             return Err(ModelError::Config {
                 detail: "`model.name` is empty; name the model to ask".into(),
+            });
+        }
+        if config.max_answer_bytes == 0 {
+            return Err(ModelError::Config {
+                detail: "`model.max_answer_bytes` must be more than 0".into(),
             });
         }
         if config.timeout_ms == 0 || config.first_token_timeout_ms == 0 {
@@ -77,6 +90,7 @@ impl Target {
             key_env: config.api_key_env(),
             first_token_timeout: Duration::from_millis(config.first_token_timeout_ms),
             timeout: Duration::from_millis(config.timeout_ms),
+            max_answer_bytes: config.max_answer_bytes,
             loopback,
         })
     }
@@ -249,10 +263,13 @@ impl Target {
             });
         }
         let headers = response.headers().clone();
-        let body = match tokio::time::timeout_at(deadline, response.text()).await {
-            Ok(Ok(body)) => body,
-            _ => String::new(),
-        };
+        let body =
+            match tokio::time::timeout_at(deadline, read_limited(response, MAX_ERROR_BODY_BYTES))
+                .await
+            {
+                Ok(Ok((body, _))) => String::from_utf8_lossy(&body).into_owned(),
+                _ => String::new(),
+            };
         Err(self.status_error(status, &headers, &body, key))
     }
 
@@ -271,10 +288,17 @@ impl Target {
                 self.first_token_timeout,
             )
             .await?;
-        let body = match tokio::time::timeout_at(deadline, response.bytes()).await {
+        let body = match tokio::time::timeout_at(deadline, read_limited(response, MAX_PROBE_BYTES))
+            .await
+        {
             Err(_) => return Err(self.timeout("an answer", self.first_token_timeout)),
             Ok(Err(error)) => return Err(self.transport_error(&error, key.as_ref())),
-            Ok(Ok(body)) => body,
+            Ok(Ok((_, false))) => {
+                return Err(self.bad_response(format!(
+                    "{path} answered with more than {MAX_PROBE_BYTES} bytes"
+                )))
+            }
+            Ok(Ok((body, true))) => body,
         };
         serde_json::from_slice(&body).map_err(|error| {
             self.bad_response(redact(
@@ -299,6 +323,23 @@ fn build_client(loopback: bool) -> reqwest::Client {
         tracing::warn!(%error, "cannot build the configured HTTP client; using the default one");
         reqwest::Client::new()
     })
+}
+
+/// Reads a response's body, at most `limit` bytes of it; true when that was the whole body.
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(Vec<u8>, bool)> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
 }
 
 /// Follows a redirect only within the origin (scheme, host and port) of the first request, at

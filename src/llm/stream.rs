@@ -10,7 +10,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::llm::http::{redact, ApiKey, Target};
+use crate::llm::http::{read_limited, redact, ApiKey, Target};
 use crate::llm::{Generation, ModelResult};
 
 /// What a timeout waited for before the first piece of text arrived.
@@ -110,6 +110,16 @@ impl Framer {
         if self.buffer.len() > MAX_LINE_BYTES {
             return Err(WireError::Malformed(format!(
                 "a line is longer than {MAX_LINE_BYTES} bytes"
+            )));
+        }
+        // An event's `data` lines add up until a blank line; they are bounded like one line.
+        if self
+            .data
+            .as_ref()
+            .is_some_and(|data| data.len() > MAX_LINE_BYTES)
+        {
+            return Err(WireError::Malformed(format!(
+                "an event is longer than {MAX_LINE_BYTES} bytes"
             )));
         }
         Ok(())
@@ -419,7 +429,7 @@ pub fn decode_whole(wire: Wire, data: &str, out: &mut Vec<Piece>) -> Result<(), 
     Ok(())
 }
 
-/// The candidates' texts, each cut at its first stop sequence.
+/// The candidates' texts, each cut at its first stop sequence, or at the most bytes kept.
 #[derive(Debug)]
 pub struct Accumulator {
     texts: Vec<String>,
@@ -428,6 +438,10 @@ pub struct Accumulator {
     heard: Vec<bool>,
     stop: Vec<String>,
     longest_stop: usize,
+    /// The most bytes kept per candidate; a candidate that reaches it is stopped.
+    max_bytes: usize,
+    /// Whether a candidate was cut at `max_bytes`.
+    capped: bool,
 }
 
 /// Servers that send more candidates than asked for are cut off here.
@@ -448,7 +462,20 @@ impl Accumulator {
             heard: vec![false; candidates],
             stop,
             longest_stop,
+            max_bytes: usize::MAX,
+            capped: false,
         }
+    }
+
+    /// Keeps at most `max_bytes` of each candidate (cut at a character boundary).
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Accumulator {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Whether a candidate was cut because it reached the most bytes kept.
+    pub fn capped(&self) -> bool {
+        self.capped
     }
 
     /// Appends text to candidate `index`; returns whether it reached a stop sequence.
@@ -467,6 +494,17 @@ impl Accumulator {
         }
         let target = &mut self.texts[index];
         let old_len = target.len();
+        // Text past the most kept is not copied, except what a stop sequence there may need.
+        let room = self
+            .max_bytes
+            .saturating_sub(old_len)
+            .saturating_add(self.longest_stop);
+        let trimmed = text.len() > room;
+        let text = if trimmed {
+            &text[..char_boundary_at_or_before(text, room)]
+        } else {
+            text
+        };
         target.push_str(text);
         // A stop sequence may begin in text that arrived earlier.
         let mut from = old_len.saturating_sub(self.longest_stop.saturating_sub(1));
@@ -478,9 +516,14 @@ impl Accumulator {
             .iter()
             .filter_map(|stop| target[from..].find(stop.as_str()).map(|at| from + at))
             .min();
-        if let Some(cut) = cut {
+        if let Some(cut) = cut.filter(|&cut| cut <= self.max_bytes) {
             target.truncate(cut);
             self.stopped[index] = true;
+        } else if trimmed || target.len() > self.max_bytes {
+            let cut = char_boundary_at_or_before(target, self.max_bytes);
+            target.truncate(cut);
+            self.stopped[index] = true;
+            self.capped = true;
         }
         self.stopped[index]
     }
@@ -501,6 +544,15 @@ impl Accumulator {
             .map(|(_, (text, _))| text)
             .collect()
     }
+}
+
+/// The largest character boundary of `text` at or before `at`.
+fn char_boundary_at_or_before(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Cuts `text` at the first of the stop sequences.
@@ -562,7 +614,8 @@ pub async fn stream_answer(
     }
     let mut body = response.bytes_stream();
     let mut framer = Framer::new(wire);
-    let mut accumulator = Accumulator::new(candidates, stop);
+    let mut accumulator =
+        Accumulator::new(candidates, stop).with_max_bytes(target.max_answer_bytes);
     let mut generation = Generation::default();
     let mut frames = Vec::new();
     let mut pieces = Vec::new();
@@ -627,6 +680,12 @@ pub async fn stream_answer(
         stopped_early = stopped && !done,
         "model answer streamed"
     );
+    if accumulator.capped() {
+        tracing::warn!(
+            max_answer_bytes = target.max_answer_bytes,
+            "the model's answer was cut at `model.max_answer_bytes`"
+        );
+    }
     generation.candidates = accumulator.into_texts();
     Ok(generation)
 }
@@ -641,14 +700,25 @@ async fn whole_answer(
     candidates: usize,
     deadline: Instant,
 ) -> ModelResult<Generation> {
-    let body = match tokio::time::timeout_at(deadline, response.text()).await {
+    // JSON escapes a byte of text in at most six (`\u001f`).
+    let limit = target
+        .max_answer_bytes
+        .saturating_mul(6 * candidates.max(1))
+        .saturating_add(64 * 1024);
+    let body = match tokio::time::timeout_at(deadline, read_limited(response, limit)).await {
         Err(_) => return Err(target.timeout(WHOLE_ANSWER, target.timeout)),
         Ok(Err(error)) => return Err(target.transport_error(&error, key)),
-        Ok(Ok(body)) => body,
+        Ok(Ok((_, false))) => {
+            return Err(target.bad_response(format!(
+                "an answer of more than {limit} bytes, past `model.max_answer_bytes`"
+            )))
+        }
+        Ok(Ok((body, true))) => String::from_utf8_lossy(&body).into_owned(),
     };
     let mut pieces = Vec::new();
     decode_whole(wire, &body, &mut pieces).map_err(|error| wire_error(target, error, key))?;
-    let mut accumulator = Accumulator::new(candidates, stop);
+    let mut accumulator =
+        Accumulator::new(candidates, stop).with_max_bytes(target.max_answer_bytes);
     let mut generation = Generation::default();
     for piece in pieces {
         match piece {
@@ -669,6 +739,22 @@ async fn whole_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_cut_at_the_most_bytes_kept() {
+        let stop = vec!["\n\n".to_string()];
+        let mut accumulator = Accumulator::new(2, &stop).with_max_bytes(10);
+        assert!(!accumulator.push(0, "abc"));
+        assert!(accumulator.push(0, &"é".repeat(1_000_000)));
+        assert!(accumulator.push(1, "short\n\nrest"));
+        assert!(accumulator.all_stopped() && accumulator.capped());
+        assert_eq!(accumulator.into_texts(), ["abcééé", "short"]);
+        // A stop sequence that begins within the limit still cuts there.
+        let mut accumulator = Accumulator::new(1, &stop).with_max_bytes(4);
+        assert!(accumulator.push(0, "abc\n\nxyz"));
+        assert!(!accumulator.capped());
+        assert_eq!(accumulator.into_texts(), ["abc"]);
+    }
 
     #[test]
     fn whole_answers_are_read_too() {
