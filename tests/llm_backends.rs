@@ -804,6 +804,83 @@ async fn huge_answers_are_cut_and_not_read_to_the_end() {
     );
 }
 
+/// Some OpenAI-compatible servers end the stream without `data: [DONE]`; when every choice came
+/// with a `finish_reason`, the answer is complete.
+#[tokio::test]
+async fn a_stream_whose_choices_finished_needs_no_done() {
+    let events = [
+        (
+            "qwen2.5-coder",
+            r#"{"choices":[{"index":0,"text":"sum(","finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"text":"items)","finish_reason":"stop"}]}"#,
+        ),
+        (
+            "gpt-4o-mini",
+            r#"{"choices":[{"index":0,"delta":{"content":"sum("},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"items)"},"finish_reason":"length"}]}"#,
+        ),
+    ];
+    for (model, first, last) in events {
+        let body = format!("data: {first}\n\ndata: {last}\n\n").into_bytes();
+        let server = ScriptedServer::start([Reply::bytes(200, "text/event-stream", body)])
+            .await
+            .unwrap();
+        let generation = generate(
+            &config(Backend::Openai, &server.url(), model),
+            &infill(false),
+        )
+        .await
+        .unwrap();
+        assert_eq!(generation.candidates, vec!["sum(items)"], "{model}");
+    }
+}
+
+/// A 429 is asked again once after its Retry-After when that ends within the request's time;
+/// otherwise the error says when to try again.
+#[tokio::test]
+async fn rate_limits_are_retried_once_after_retry_after() {
+    let limited = || {
+        let body = json!({"error": {"message": "Rate limit reached"}}).to_string();
+        Reply::status(429, body).header("retry-after-ms", "50")
+    };
+    for backend in ALL_BACKENDS {
+        let server = ScriptedServer::start([
+            limited(),
+            Reply::stream(backend, &["sum(items)"]),
+            limited(),
+            limited(),
+            Reply::rate_limited(600),
+        ])
+        .await
+        .unwrap();
+        let config = config(backend, &server.url(), code_model(backend));
+        let generation = generate(&config, &infill(false)).await.unwrap();
+        assert_eq!(generation.candidates, vec!["sum(items)"], "{backend:?}");
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2, "{backend:?}");
+        assert_eq!(requests[1].json, requests[0].json, "{backend:?}");
+        // Once only.
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(error, ModelError::RateLimited { .. }),
+            "{backend:?}: {error:?}"
+        );
+        assert_eq!(server.requests().len(), 4, "{backend:?}");
+        // A delay longer than the request may wait: no retry, and the time to wait.
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(error, ModelError::RateLimited { retry_after: Some(wait), .. } if wait == Duration::from_secs(600)),
+            "{backend:?}: {error:?}"
+        );
+        assert!(
+            error.user_message().contains("try again in 600 s"),
+            "{}",
+            error.user_message()
+        );
+        assert_eq!(server.requests().len(), 5, "{backend:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_at_the_first_token() {
     for backend in ALL_BACKENDS {

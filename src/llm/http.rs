@@ -238,8 +238,35 @@ impl Target {
         }
     }
 
-    /// Sends a request and waits for its headers until `deadline`; any status but success is an error.
+    /// Sends a request and waits for its headers until `deadline`; any status but success is an
+    /// error. A 429 whose `Retry-After` ends before `deadline` is retried once, after that delay.
     pub async fn send(
+        &self,
+        builder: RequestBuilder,
+        key: Option<&ApiKey>,
+        deadline: Instant,
+        what: &'static str,
+        after: Duration,
+    ) -> ModelResult<reqwest::Response> {
+        let retry = builder.try_clone();
+        match self.send_once(builder, key, deadline, what, after).await {
+            Err(ModelError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            }) if retry.is_some() && Instant::now() + wait < deadline => {
+                tracing::info!(
+                    wait_ms = wait.as_millis() as u64,
+                    "rate-limited: asking again once after the server's Retry-After"
+                );
+                tokio::time::sleep(wait).await;
+                let retry = retry.expect("checked above");
+                self.send_once(retry, key, deadline, what, after).await
+            }
+            result => result,
+        }
+    }
+
+    async fn send_once(
         &self,
         builder: RequestBuilder,
         key: Option<&ApiKey>,
@@ -585,7 +612,7 @@ impl ModelError {
             },
             ModelError::RateLimited { endpoint, retry_after } => match retry_after {
                 Some(wait) => format!(
-                    "the model server at {endpoint} is rate-limiting spackle: it asks to wait {} s; lower `completion.candidates` or type a little slower.",
+                    "the model server at {endpoint} is rate-limiting spackle and asks it to wait: try again in {} s; lower `completion.candidates` to send fewer requests.",
                     wait.as_secs_f32().ceil() as u64
                 ),
                 None => format!("the model server at {endpoint} is rate-limiting spackle: wait a moment, or lower `completion.candidates`."),

@@ -62,6 +62,10 @@ pub enum Piece {
         prompt: Option<u64>,
         completion: Option<u64>,
     },
+    /// The server says this candidate is complete (OpenAI's `finish_reason`).
+    Finished {
+        index: usize,
+    },
     Done,
 }
 
@@ -257,6 +261,9 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
                         text: text.to_string(),
                     });
                 }
+                if choice.get("finish_reason").is_some_and(Value::is_string) {
+                    out.push(Piece::Finished { index });
+                }
             }
             if let Some(usage) = value.get("usage").filter(|usage| usage.is_object()) {
                 out.push(Piece::Usage {
@@ -436,6 +443,8 @@ pub struct Accumulator {
     stopped: Vec<bool>,
     /// Whether any text arrived for the candidate.
     heard: Vec<bool>,
+    /// Whether the server said the candidate is complete.
+    finished: Vec<bool>,
     stop: Vec<String>,
     longest_stop: usize,
     /// The most bytes kept per candidate; a candidate that reaches it is stopped.
@@ -460,6 +469,7 @@ impl Accumulator {
             texts: vec![String::new(); candidates],
             stopped: vec![false; candidates],
             heard: vec![false; candidates],
+            finished: vec![false; candidates],
             stop,
             longest_stop,
             max_bytes: usize::MAX,
@@ -483,11 +493,7 @@ impl Accumulator {
         if index >= MAX_CANDIDATES {
             return false;
         }
-        if index >= self.texts.len() {
-            self.texts.resize(index + 1, String::new());
-            self.stopped.resize(index + 1, false);
-            self.heard.resize(index + 1, false);
-        }
+        self.grow(index);
         self.heard[index] = true;
         if self.stopped[index] {
             return true;
@@ -528,9 +534,34 @@ impl Accumulator {
         self.stopped[index]
     }
 
+    fn grow(&mut self, index: usize) {
+        if index >= self.texts.len() {
+            self.texts.resize(index + 1, String::new());
+            self.stopped.resize(index + 1, false);
+            self.heard.resize(index + 1, false);
+            self.finished.resize(index + 1, false);
+        }
+    }
+
+    /// Notes that the server said candidate `index` is complete.
+    pub fn finish(&mut self, index: usize) {
+        if index < MAX_CANDIDATES {
+            self.grow(index);
+            self.finished[index] = true;
+        }
+    }
+
     /// Whether every candidate has reached a stop sequence.
     pub fn all_stopped(&self) -> bool {
         self.stopped.iter().all(|&stopped| stopped)
+    }
+
+    /// Whether the server said some candidate is complete, and every candidate it sent is
+    /// complete or stopped.
+    pub fn all_finished(&self) -> bool {
+        self.finished.iter().any(|&finished| finished)
+            && (0..self.texts.len())
+                .all(|index| self.finished[index] || self.stopped[index] || !self.heard[index])
     }
 
     /// The texts; candidates the server never sent (it gave fewer than asked) are left out,
@@ -655,6 +686,7 @@ pub async fn stream_answer(
                         generation.prompt_tokens = prompt.or(generation.prompt_tokens);
                         generation.completion_tokens = completion.or(generation.completion_tokens);
                     }
+                    Piece::Finished { index } => accumulator.finish(index),
                     Piece::Done => done = true,
                 }
             }
@@ -668,7 +700,10 @@ pub async fn stream_answer(
         while let Some(Some(Ok(_))) = body.next().now_or_never() {}
     }
     let stopped = accumulator.all_stopped();
-    if !done && !stopped {
+    // Some OpenAI-compatible servers end the stream without `data: [DONE]`; a stream whose
+    // choices all came with a `finish_reason` is complete all the same.
+    let finished = ended && accumulator.all_finished();
+    if !done && !stopped && !finished {
         return Err(
             target.bad_response("the stream ended before the server said the answer was complete")
         );
@@ -729,7 +764,7 @@ async fn whole_answer(
                 generation.prompt_tokens = prompt.or(generation.prompt_tokens);
                 generation.completion_tokens = completion.or(generation.completion_tokens);
             }
-            Piece::Done => {}
+            Piece::Finished { .. } | Piece::Done => {}
         }
     }
     generation.candidates = accumulator.into_texts();
