@@ -850,6 +850,7 @@ async fn rate_limits_are_retried_once_after_retry_after() {
             limited(),
             limited(),
             Reply::rate_limited(600),
+            Reply::status(429, "").header("Retry-After", "1e30"),
         ])
         .await
         .unwrap();
@@ -878,6 +879,13 @@ async fn rate_limits_are_retried_once_after_retry_after() {
             error.user_message()
         );
         assert_eq!(server.requests().len(), 5, "{backend:?}");
+        // A delay past any clock.
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(error, ModelError::RateLimited { .. }),
+            "{backend:?}: {error:?}"
+        );
+        assert_eq!(server.requests().len(), 6, "{backend:?}");
     }
 }
 

@@ -249,21 +249,26 @@ impl Target {
         after: Duration,
     ) -> ModelResult<reqwest::Response> {
         let retry = builder.try_clone();
-        match self.send_once(builder, key, deadline, what, after).await {
+        let result = self.send_once(builder, key, deadline, what, after).await;
+        let wait = match &result {
             Err(ModelError::RateLimited {
                 retry_after: Some(wait),
                 ..
-            }) if retry.is_some() && Instant::now() + wait < deadline => {
-                tracing::info!(
-                    wait_ms = wait.as_millis() as u64,
-                    "rate-limited: asking again once after the server's Retry-After"
-                );
-                tokio::time::sleep(wait).await;
-                let retry = retry.expect("checked above");
-                self.send_once(retry, key, deadline, what, after).await
-            }
-            result => result,
-        }
+            }) => *wait,
+            _ => return result,
+        };
+        let in_time = Instant::now()
+            .checked_add(wait)
+            .is_some_and(|end| end < deadline);
+        let Some(retry) = retry.filter(|_| in_time) else {
+            return result;
+        };
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "rate-limited: asking again once after the server's Retry-After"
+        );
+        tokio::time::sleep(wait).await;
+        self.send_once(retry, key, deadline, what, after).await
     }
 
     async fn send_once(
