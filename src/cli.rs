@@ -214,12 +214,23 @@ pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let file = root.join(CONFIG_FILE_NAME);
     writeln!(out, "configuration file: {}", if file.exists() { file.display().to_string() } else { "none (defaults)".into() })?;
     for (variable, value) in crate::config::environment_overrides() {
+        let value = if variable == "SPACKLE_ENDPOINT" {
+            llm::http::redact_url(&value)
+        } else {
+            value
+        };
         writeln!(out, "environment: {variable}={value}")?;
     }
     for warning in &warnings {
         writeln!(out, "warning: {warning}")?;
     }
-    writeln!(out, "model: backend {}, endpoint {}, name {}", config.model.backend.name(), config.model.endpoint(), config.model.name)?;
+    writeln!(
+        out,
+        "model: backend {}, endpoint {}, name {}",
+        config.model.backend.name(),
+        llm::http::redact_url(&config.model.endpoint()),
+        config.model.name
+    )?;
     match config.model.api_key_env() {
         Some(variable) => {
             let state = if config.model.api_key().is_some() { "set" } else { "NOT set" };

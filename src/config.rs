@@ -85,6 +85,9 @@ pub struct ModelConfig {
     pub first_token_timeout_ms: u64,
     /// How long a whole answer may take.
     pub timeout_ms: u64,
+    /// The most bytes of answer text kept per candidate; the answer is cut there and the rest of
+    /// the stream is not read.
+    pub max_answer_bytes: usize,
 }
 
 impl Default for ModelConfig {
@@ -100,6 +103,7 @@ impl Default for ModelConfig {
             temperature: 0.2,
             first_token_timeout_ms: 15_000,
             timeout_ms: 30_000,
+            max_answer_bytes: 64 * 1024,
         }
     }
 }
@@ -130,6 +134,7 @@ impl ModelConfig {
 pub struct CompletionConfig {
     pub enable: bool,
     /// How long to wait after a request before calling the model; a newer request cancels it.
+    /// From 0 to 10 000 (see `RANGES`).
     pub debounce_ms: u64,
     /// The longest completion shown, in lines.
     pub max_lines: usize,
@@ -325,7 +330,23 @@ pub fn environment_overrides() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Merges `layer` into `merged` one leaf at a time, keeping only leaves that still deserialize.
+/// Settings whose type alone would accept absurd values, with the whole numbers they accept.
+const RANGES: &[(&str, u64, u64, &str)] = &[("completion.debounce_ms", 0, 10_000, "milliseconds")];
+
+/// Why `value` is out of the accepted range of `key`, if it has one.
+fn out_of_range(key: &str, value: &Value) -> Option<String> {
+    let &(_, low, high, unit) = RANGES.iter().find(|(name, ..)| *name == key)?;
+    if value
+        .as_u64()
+        .is_some_and(|number| (low..=high).contains(&number))
+    {
+        return None;
+    }
+    Some(format!("bad value `{value}`: it must be a whole number of {unit} from {low} to {high}; the default stays in force"))
+}
+
+/// Merges `layer` into `merged` one leaf at a time, keeping only leaves that still deserialize
+/// and are within their [`RANGES`].
 fn merge_layer(merged: &mut Value, layer: &Value, source: &str, warnings: &mut Vec<ConfigWarning>) {
     let Some(layer) = layer.as_object() else {
         if !layer.is_null() {
@@ -341,7 +362,16 @@ fn merge_layer(merged: &mut Value, layer: &Value, source: &str, warnings: &mut V
             warnings.push(ConfigWarning { source: source.into(), key: key.clone(), message: "unknown setting, ignored".into() });
             continue;
         };
-        let previous = std::mem::replace(slot, coerce_like(slot, value));
+        let value = coerce_like(slot, value);
+        if let Some(message) = out_of_range(&key, &value) {
+            warnings.push(ConfigWarning {
+                source: source.into(),
+                key,
+                message,
+            });
+            continue;
+        }
+        let previous = std::mem::replace(slot, value);
         if let Err(error) = serde_json::from_value::<Config>(merged.clone()) {
             let message = format!("bad value ({}), the default stays in force", clean_serde_message(&error.to_string()));
             *lookup_mut(merged, &path).expect("the key was found above") = previous;
@@ -446,6 +476,39 @@ mod tests {
         assert!(text.contains("`model.backend`: bad value"), "{text}");
         assert!(text.contains("`model.nmae`: unknown setting"), "{text}");
         assert!(text.contains("`completion.rounds`: bad value"), "{text}");
+    }
+
+    #[test]
+    fn debounce_must_be_in_range() {
+        for (value, expected) in [(json!(0), 0), (json!("75"), 75), (json!(10_000), 10_000)] {
+            let layers = Layers {
+                editor: Some(json!({"completion": {"debounce_ms": value}})),
+                ..Layers::default()
+            };
+            let (config, warnings) = resolve(layers);
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert_eq!(config.completion.debounce_ms, expected);
+        }
+        for value in [
+            json!(-5),
+            json!(10_001),
+            json!(1e12),
+            json!(2.5),
+            json!("soon"),
+        ] {
+            let layers = Layers {
+                editor: Some(json!({"completion": {"debounce_ms": value}})),
+                ..Layers::default()
+            };
+            let (config, warnings) = resolve(layers);
+            assert_eq!(config.completion.debounce_ms, 50, "{value}");
+            let text = warnings.join("\n");
+            assert!(
+                text.contains("`completion.debounce_ms`: bad value")
+                    && text.contains("milliseconds from 0 to 10000"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

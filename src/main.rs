@@ -66,8 +66,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve { stdio: true }) {
             Command::Serve { stdio: _ } => {
-                spackle::lsp::serve(tokio::io::stdin(), tokio::io::stdout()).await;
-                Ok(ExitCode::SUCCESS)
+                Ok(spackle::lsp::serve(tokio::io::stdin(), tokio::io::stdout()).await)
             }
             Command::Complete { location, json } => spackle::cli::complete(&location, json).await,
             Command::Context { location } => spackle::cli::context(&location),

@@ -666,6 +666,65 @@ async fn http_statuses_become_typed_errors() {
     }
 }
 
+/// A redirect to another origin (here another port) is not followed: the other server never sees
+/// the prompt or the key. A redirect within the origin is followed.
+#[tokio::test]
+async fn redirects_to_another_host_are_not_followed() {
+    const SECRET: &str = "sk-spackle-redirect-secret-0123456789";
+    std::env::set_var("SPACKLE_TEST_REDIRECT_KEY", SECRET);
+    let elsewhere = ScriptedServer::start([]).await.unwrap();
+    for backend in ALL_BACKENDS {
+        let redirects = [301, 302, 303, 307, 308].map(|status| {
+            Reply::status(status, "")
+                .header("Location", &format!("{}/v1/completions", elsewhere.url()))
+        });
+        let server = ScriptedServer::start(redirects).await.unwrap();
+        let config = ModelConfig {
+            api_key_env: "SPACKLE_TEST_REDIRECT_KEY".into(),
+            ..config(backend, &server.url(), code_model(backend))
+        };
+        for status in [301, 302, 303, 307, 308] {
+            let error = generate(&config, &infill(false)).await.unwrap_err();
+            assert!(
+                matches!(&error, ModelError::Redirected { to, .. } if *to == elsewhere.url()),
+                "{backend:?} {status}: {error:?}"
+            );
+            let message = error.user_message();
+            assert!(
+                message.contains("redirected spackle to another host")
+                    && message.contains("did not follow"),
+                "{message}"
+            );
+        }
+        assert_eq!(server.requests().len(), 5, "{backend:?}");
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:#?}",
+        elsewhere.requests()
+    );
+
+    // Within the same origin the request is sent again, with its body and key.
+    let server = ScriptedServer::start([]).await.unwrap();
+    server.push(
+        Reply::status(308, "").header("Location", &format!("{}/v1/completions", server.url())),
+    );
+    server.push(Reply::stream(Backend::Openai, &["sum(items)"]));
+    let config = ModelConfig {
+        api_key_env: "SPACKLE_TEST_REDIRECT_KEY".into(),
+        ..config(Backend::Openai, &server.url(), "qwen2.5-coder")
+    };
+    let generation = generate(&config, &infill(false)).await.unwrap();
+    assert_eq!(generation.candidates, vec!["sum(items)"]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].json, requests[0].json);
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+}
+
 #[tokio::test]
 async fn cut_and_malformed_streams_are_bad_responses() {
     for backend in ALL_BACKENDS {
@@ -708,6 +767,126 @@ async fn a_stream_ending_without_its_final_event_is_a_bad_response() {
         matches!(&error, ModelError::BadResponse { detail, .. } if detail.contains("ended before")),
         "{error:?}"
     );
+}
+
+/// A streamed answer larger than `model.max_answer_bytes` is cut there and the rest of the
+/// stream is not read (the client hangs up); an answer sent whole and too large is refused.
+#[tokio::test]
+async fn huge_answers_are_cut_and_not_read_to_the_end() {
+    let chunk = "x".repeat(1024);
+    let chunks = vec![chunk.as_str(); 2048];
+    for backend in ALL_BACKENDS {
+        let reply = Reply::stream(backend, &chunks).chunk_delay(Duration::from_millis(1));
+        let server = ScriptedServer::start([reply]).await.unwrap();
+        let config = ModelConfig {
+            max_answer_bytes: 4096,
+            ..config(backend, &server.url(), code_model(backend))
+        };
+        let generation = generate(&config, &infill(false)).await.unwrap();
+        assert_eq!(generation.candidates, vec!["x".repeat(4096)], "{backend:?}");
+        assert!(
+            server
+                .wait_for_disconnects(1, Duration::from_secs(10))
+                .await,
+            "{backend:?}: the rest of the answer was read"
+        );
+    }
+    let whole = json!({"choices": [{"index": 0, "text": "x".repeat(1 << 20)}]});
+    let server = ScriptedServer::start([Reply::json(whole)]).await.unwrap();
+    let config = ModelConfig {
+        max_answer_bytes: 4096,
+        ..config(Backend::Openai, &server.url(), "qwen2.5-coder")
+    };
+    let error = generate(&config, &infill(false)).await.unwrap_err();
+    assert!(
+        matches!(&error, ModelError::BadResponse { detail, .. } if detail.contains("model.max_answer_bytes")),
+        "{error:?}"
+    );
+}
+
+/// Some OpenAI-compatible servers end the stream without `data: [DONE]`; when every choice came
+/// with a `finish_reason`, the answer is complete.
+#[tokio::test]
+async fn a_stream_whose_choices_finished_needs_no_done() {
+    let events = [
+        (
+            "qwen2.5-coder",
+            r#"{"choices":[{"index":0,"text":"sum(","finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"text":"items)","finish_reason":"stop"}]}"#,
+        ),
+        (
+            "gpt-4o-mini",
+            r#"{"choices":[{"index":0,"delta":{"content":"sum("},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"items)"},"finish_reason":"length"}]}"#,
+        ),
+    ];
+    for (model, first, last) in events {
+        let body = format!("data: {first}\n\ndata: {last}\n\n").into_bytes();
+        let server = ScriptedServer::start([Reply::bytes(200, "text/event-stream", body)])
+            .await
+            .unwrap();
+        let generation = generate(
+            &config(Backend::Openai, &server.url(), model),
+            &infill(false),
+        )
+        .await
+        .unwrap();
+        assert_eq!(generation.candidates, vec!["sum(items)"], "{model}");
+    }
+}
+
+/// A 429 is asked again once after its Retry-After when that ends within the request's time;
+/// otherwise the error says when to try again.
+#[tokio::test]
+async fn rate_limits_are_retried_once_after_retry_after() {
+    let limited = || {
+        let body = json!({"error": {"message": "Rate limit reached"}}).to_string();
+        Reply::status(429, body).header("retry-after-ms", "50")
+    };
+    for backend in ALL_BACKENDS {
+        let server = ScriptedServer::start([
+            limited(),
+            Reply::stream(backend, &["sum(items)"]),
+            limited(),
+            limited(),
+            Reply::rate_limited(600),
+            Reply::status(429, "").header("Retry-After", "1e30"),
+        ])
+        .await
+        .unwrap();
+        let config = config(backend, &server.url(), code_model(backend));
+        let generation = generate(&config, &infill(false)).await.unwrap();
+        assert_eq!(generation.candidates, vec!["sum(items)"], "{backend:?}");
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2, "{backend:?}");
+        assert_eq!(requests[1].json, requests[0].json, "{backend:?}");
+        // Once only.
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(error, ModelError::RateLimited { .. }),
+            "{backend:?}: {error:?}"
+        );
+        assert_eq!(server.requests().len(), 4, "{backend:?}");
+        // A delay longer than the request may wait: no retry, and the time to wait.
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(error, ModelError::RateLimited { retry_after: Some(wait), .. } if wait == Duration::from_secs(600)),
+            "{backend:?}: {error:?}"
+        );
+        assert!(
+            error.user_message().contains("try again in 600 s"),
+            "{}",
+            error.user_message()
+        );
+        assert_eq!(server.requests().len(), 5, "{backend:?}");
+        // A delay past any clock.
+        let error = generate(&config, &infill(false)).await.unwrap_err();
+        assert!(
+            matches!(error, ModelError::RateLimited { .. }),
+            "{backend:?}: {error:?}"
+        );
+        assert_eq!(server.requests().len(), 6, "{backend:?}");
+    }
 }
 
 #[tokio::test]
@@ -941,6 +1120,120 @@ async fn api_keys_never_appear_in_errors_or_logs() {
         !log.contains("0123456789abcdef"),
         "the key leaked into the log: {log}"
     );
+}
+
+/// Credentials written into the endpoint (user information, `api-key`, `key` or `token`
+/// parameters) never show: not in errors, nor in what `spackle doctor` and `spackle complete`
+/// write, logs included.
+#[tokio::test]
+async fn endpoint_credentials_never_appear_in_errors_or_output() {
+    const USER_SECRET: &str = "sk-userinfo-0123456789";
+    const QUERY_SECRET: &str = "sk-query-9876543210";
+    let leaks = |text: &str| text.contains("0123456789") || text.contains("9876543210");
+    let endpoint = |address: String| {
+        format!("http://apiuser:{USER_SECRET}@{address}/?api-key={QUERY_SECRET}&key={QUERY_SECRET}&token={QUERY_SECRET}")
+    };
+    let echo = || {
+        let message = format!("bad key {QUERY_SECRET} for {USER_SECRET}");
+        Reply::status(500, json!({"error": {"message": message}}).to_string())
+    };
+    let tags = Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b"}]}));
+    let server = ScriptedServer::start([echo(), tags, echo(), echo(), echo()])
+        .await
+        .unwrap();
+    let model_name = "qwen2.5-coder:1.5b";
+
+    // Errors: a server that echoes the secrets, a refused connection, a configuration error.
+    let model = model_from_config(&config(
+        Backend::Ollama,
+        &endpoint(server.addr.to_string()),
+        model_name,
+    ))
+    .unwrap();
+    assert!(!leaks(&model.describe()), "{}", model.describe());
+    let echoed = model.generate(&infill(false)).await.unwrap_err();
+    assert!(
+        matches!(echoed, ModelError::Server { status: 500, .. }),
+        "{echoed:?}"
+    );
+    assert!(
+        server.requests()[0]
+            .path
+            .ends_with(&format!("token={QUERY_SECRET}")),
+        "the key went where it belongs"
+    );
+    let refused = generate(
+        &config(
+            Backend::Openai,
+            &endpoint(refused_address().to_string()),
+            model_name,
+        ),
+        &infill(false),
+    )
+    .await
+    .unwrap_err();
+    let not_http = ModelConfig {
+        endpoint: format!("apiuser:{USER_SECRET}@localhost:11434"),
+        ..config(Backend::Ollama, "", model_name)
+    };
+    let misconfigured = model_from_config(&not_http).err().unwrap();
+    for error in [echoed, refused, misconfigured] {
+        for shown in [
+            error.to_string(),
+            format!("{error:?}"),
+            error.user_message(),
+        ] {
+            assert!(!leaks(&shown), "a credential leaked into `{shown}`");
+        }
+    }
+
+    // `spackle doctor` and `spackle complete`, with every log line of spackle on.
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = endpoint(server.addr.to_string());
+    let settings = format!(
+        "[model]\nbackend = \"ollama\"\nendpoint = \"{endpoint}\"\nname = \"{model_name}\"\n"
+    );
+    std::fs::write(dir.path().join("spackle.toml"), settings).unwrap();
+    std::fs::write(
+        dir.path().join("a.py"),
+        "def answer() -> int:\n    return \n",
+    )
+    .unwrap();
+    let root = dir.path().to_path_buf();
+    let doctor = run_spackle(&root, &["doctor", "."], &endpoint).await;
+    assert!(
+        doctor.contains("model server: ok")
+            && doctor.contains("environment: SPACKLE_ENDPOINT=http://***@"),
+        "{doctor}"
+    );
+    assert!(!leaks(&doctor), "{doctor}");
+    let complete = run_spackle(&root, &["complete", "a.py:2:12"], &endpoint).await;
+    assert!(
+        complete.contains("the model server at http://***@"),
+        "{complete}"
+    );
+    assert!(!leaks(&complete), "{complete}");
+}
+
+/// Runs the binary in `root` with SPACKLE_ENDPOINT set and spackle's logs at trace level, off the
+/// test's runtime (the scripted server answers on it); returns its stdout and stderr together.
+async fn run_spackle(root: &std::path::Path, args: &[&str], endpoint: &str) -> String {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spackle"));
+    command
+        .args(args)
+        .current_dir(root)
+        .env("SPACKLE_ENDPOINT", endpoint)
+        .env("SPACKLE_LOG", "spackle=trace")
+        .env_remove("SPACKLE_BACKEND")
+        .env_remove("SPACKLE_MODEL");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

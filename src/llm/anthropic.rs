@@ -106,7 +106,8 @@ impl Model for AnthropicModel {
     fn describe(&self) -> String {
         format!(
             "anthropic at {}, model {}, /v1/messages",
-            self.target.endpoint, self.target.model
+            self.target.shown_endpoint(),
+            self.target.model
         )
     }
 }
@@ -122,6 +123,7 @@ pub async fn probe(target: &Target) -> ModelResult<String> {
         .unwrap_or(&target.model);
     Ok(format!(
         "Anthropic's API at {} accepts the key and knows `{}` ({name})",
-        target.endpoint, target.model
+        target.shown_endpoint(),
+        target.model
     ))
 }

@@ -23,17 +23,25 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// The most of a server's error text kept in an error.
 const MAX_DETAIL_CHARS: usize = 300;
 
+/// The most of an error response's body read.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The largest answer a probe reads (model lists of big providers fit).
+const MAX_PROBE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Where requests go and how long they may take, built once from a [`ModelConfig`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Target {
     pub backend: Backend,
-    /// The base URL without a trailing slash.
+    /// The base URL without a trailing slash. It may hold credentials: show [`Target::shown_endpoint`].
     pub endpoint: String,
     pub model: String,
     /// The name of the variable holding the API key, never the key.
     pub key_env: Option<String>,
     pub first_token_timeout: Duration,
     pub timeout: Duration,
+    /// The most bytes of answer text kept per candidate.
+    pub max_answer_bytes: usize,
     loopback: bool,
 }
 
@@ -41,19 +49,23 @@ impl Target {
     /// Checks the parts of the configuration every backend needs.
     pub fn from_config(config: &ModelConfig) -> ModelResult<Target> {
         let endpoint = config.endpoint();
+        let shown = redact_url(&endpoint);
         let url = reqwest::Url::parse(&endpoint).map_err(|error| ModelError::Config {
-            detail: format!("`model.endpoint` = `{endpoint}` is not a URL ({error}); write it like `http://127.0.0.1:11434`"),
+            detail: format!("`model.endpoint` = `{shown}` is not a URL ({error}); write it like `http://127.0.0.1:11434`"),
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ModelError::Config {
-                detail: format!(
-                    "`model.endpoint` = `{endpoint}` must start with http:// or https://"
-                ),
+                detail: format!("`model.endpoint` = `{shown}` must start with http:// or https://"),
             });
         }
         if config.name.trim().is_empty() && config.backend != Backend::Llamacpp {
             return Err(ModelError::Config {
                 detail: "`model.name` is empty; name the model to ask".into(),
+            });
+        }
+        if config.max_answer_bytes == 0 {
+            return Err(ModelError::Config {
+                detail: "`model.max_answer_bytes` must be more than 0".into(),
             });
         }
         if config.timeout_ms == 0 || config.first_token_timeout_ms == 0 {
@@ -78,12 +90,39 @@ impl Target {
             key_env: config.api_key_env(),
             first_token_timeout: Duration::from_millis(config.first_token_timeout_ms),
             timeout: Duration::from_millis(config.timeout_ms),
+            max_answer_bytes: config.max_answer_bytes,
             loopback,
         })
     }
 
+    /// The URL of `path` under the endpoint; a query in the endpoint (some servers take the key
+    /// there) stays at the end.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.endpoint, path)
+        match self.endpoint.split_once('?') {
+            Some((base, query)) => format!("{}{path}?{query}", base.trim_end_matches('/')),
+            None => format!("{}{path}", self.endpoint),
+        }
+    }
+
+    /// The endpoint as it may be shown in messages and logs, credentials hidden.
+    pub fn shown_endpoint(&self) -> String {
+        redact_url(&self.endpoint)
+    }
+
+    /// Hides the endpoint's credentials in text a server sent back, or a library wrote.
+    fn hide_endpoint_credentials(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for range in credential_ranges(&self.endpoint) {
+            let secret = &self.endpoint[range];
+            for part in
+                std::iter::once(secret).chain(secret.split_once(':').map(|(_, password)| password))
+            {
+                if part.len() >= 4 {
+                    text = text.replace(part, "***");
+                }
+            }
+        }
+        text
     }
 
     /// The API key, read from the environment now.
@@ -128,8 +167,8 @@ impl Target {
 
     pub fn unreachable(&self, detail: impl Into<String>) -> ModelError {
         ModelError::Unreachable {
-            endpoint: self.endpoint.clone(),
-            detail: detail.into(),
+            endpoint: self.shown_endpoint(),
+            detail: self.hide_endpoint_credentials(&detail.into()),
             backend: self.backend,
             model: self.model.clone(),
         }
@@ -137,14 +176,14 @@ impl Target {
 
     pub fn bad_response(&self, detail: impl Into<String>) -> ModelError {
         ModelError::BadResponse {
-            endpoint: self.endpoint.clone(),
-            detail: detail.into(),
+            endpoint: self.shown_endpoint(),
+            detail: self.hide_endpoint_credentials(&detail.into()),
         }
     }
 
     pub fn timeout(&self, what: &'static str, after: Duration) -> ModelError {
         ModelError::Timeout {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.shown_endpoint(),
             what,
             after,
         }
@@ -152,7 +191,7 @@ impl Target {
 
     pub fn model_not_found(&self) -> ModelError {
         ModelError::ModelNotFound {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.shown_endpoint(),
             model: self.model.clone(),
             backend: self.backend,
         }
@@ -178,29 +217,61 @@ impl Target {
         body: &str,
         key: Option<&ApiKey>,
     ) -> ModelError {
-        let detail = redact(&error_detail(body), key);
+        let detail = self.hide_endpoint_credentials(&redact(&error_detail(body), key));
         let code = status.as_u16();
         match code {
             401 | 403 => ModelError::Unauthorized {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.shown_endpoint(),
                 status: code,
                 key_env: self.key_env.clone(),
             },
             429 => ModelError::RateLimited {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.shown_endpoint(),
                 retry_after: retry_after(headers),
             },
             404 if mentions_missing_model(body) => self.model_not_found(),
             _ => ModelError::Server {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.shown_endpoint(),
                 status: code,
                 detail,
             },
         }
     }
 
-    /// Sends a request and waits for its headers until `deadline`; any status but success is an error.
+    /// Sends a request and waits for its headers until `deadline`; any status but success is an
+    /// error. A 429 whose `Retry-After` ends before `deadline` is retried once, after that delay.
     pub async fn send(
+        &self,
+        builder: RequestBuilder,
+        key: Option<&ApiKey>,
+        deadline: Instant,
+        what: &'static str,
+        after: Duration,
+    ) -> ModelResult<reqwest::Response> {
+        let retry = builder.try_clone();
+        let result = self.send_once(builder, key, deadline, what, after).await;
+        let wait = match &result {
+            Err(ModelError::RateLimited {
+                retry_after: Some(wait),
+                ..
+            }) => *wait,
+            _ => return result,
+        };
+        let in_time = Instant::now()
+            .checked_add(wait)
+            .is_some_and(|end| end < deadline);
+        let Some(retry) = retry.filter(|_| in_time) else {
+            return result;
+        };
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "rate-limited: asking again once after the server's Retry-After"
+        );
+        tokio::time::sleep(wait).await;
+        self.send_once(retry, key, deadline, what, after).await
+    }
+
+    async fn send_once(
         &self,
         builder: RequestBuilder,
         key: Option<&ApiKey>,
@@ -217,11 +288,20 @@ impl Target {
         if status.is_success() {
             return Ok(response);
         }
+        if let Some(origin) = redirect_to_another_origin(&response) {
+            return Err(ModelError::Redirected {
+                endpoint: self.shown_endpoint(),
+                to: origin,
+            });
+        }
         let headers = response.headers().clone();
-        let body = match tokio::time::timeout_at(deadline, response.text()).await {
-            Ok(Ok(body)) => body,
-            _ => String::new(),
-        };
+        let body =
+            match tokio::time::timeout_at(deadline, read_limited(response, MAX_ERROR_BODY_BYTES))
+                .await
+            {
+                Ok(Ok((body, _))) => String::from_utf8_lossy(&body).into_owned(),
+                _ => String::new(),
+            };
         Err(self.status_error(status, &headers, &body, key))
     }
 
@@ -240,10 +320,17 @@ impl Target {
                 self.first_token_timeout,
             )
             .await?;
-        let body = match tokio::time::timeout_at(deadline, response.bytes()).await {
+        let body = match tokio::time::timeout_at(deadline, read_limited(response, MAX_PROBE_BYTES))
+            .await
+        {
             Err(_) => return Err(self.timeout("an answer", self.first_token_timeout)),
             Ok(Err(error)) => return Err(self.transport_error(&error, key.as_ref())),
-            Ok(Ok(body)) => body,
+            Ok(Ok((_, false))) => {
+                return Err(self.bad_response(format!(
+                    "{path} answered with more than {MAX_PROBE_BYTES} bytes"
+                )))
+            }
+            Ok(Ok((body, true))) => body,
         };
         serde_json::from_slice(&body).map_err(|error| {
             self.bad_response(redact(
@@ -259,7 +346,8 @@ fn build_client(loopback: bool) -> reqwest::Client {
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(60))
-        .user_agent(concat!("spackle/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("spackle/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(follow_same_origin));
     if loopback {
         builder = builder.no_proxy();
     }
@@ -267,6 +355,120 @@ fn build_client(loopback: bool) -> reqwest::Client {
         tracing::warn!(%error, "cannot build the configured HTTP client; using the default one");
         reqwest::Client::new()
     })
+}
+
+/// Reads a response's body, at most `limit` bytes of it; true when that was the whole body.
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(Vec<u8>, bool)> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
+}
+
+/// Follows a redirect only within the origin (scheme, host and port) of the first request, at
+/// most ten times: another origin would be sent the prompt and, for some servers, the API key in
+/// a header reqwest does not know to remove. The redirect response itself is returned instead,
+/// and [`Target::send`] turns it into [`ModelError::Redirected`].
+fn follow_same_origin(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let same_origin = attempt
+        .previous()
+        .first()
+        .is_none_or(|first| first.origin() == attempt.url().origin());
+    if !same_origin {
+        attempt.stop()
+    } else if attempt.previous().len() > 10 {
+        attempt.error("too many redirects")
+    } else {
+        attempt.follow()
+    }
+}
+
+/// The origin a redirect response points to, when it is not the response's own.
+fn redirect_to_another_origin(response: &reqwest::Response) -> Option<String> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let next = response.url().join(location).ok()?;
+    (next.origin() != response.url().origin()).then(|| next.origin().ascii_serialization())
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("backend", &self.backend)
+            .field("endpoint", &self.shown_endpoint())
+            .field("model", &self.model)
+            .field("key_env", &self.key_env)
+            .field("first_token_timeout", &self.first_token_timeout)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with its credentials replaced by `***`: the user information before `@`, and the values
+/// of query or fragment parameters named like a key, token, secret, password or signature. Every
+/// place that shows an endpoint shows it through this function. It works on the text, so a value
+/// that is not a URL is redacted too, and everything else stays exactly as it was written.
+pub fn redact_url(url: &str) -> String {
+    let mut shown = url.to_string();
+    for range in credential_ranges(url).into_iter().rev() {
+        shown.replace_range(range, "***");
+    }
+    shown
+}
+
+/// The byte ranges of the credentials in a URL, in order (see [`redact_url`]).
+fn credential_ranges(url: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let authority_start = url.find("://").map_or(0, |at| at + 3);
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |at| authority_start + at);
+    if let Some(at) = url[authority_start..authority_end].rfind('@') {
+        ranges.push(authority_start..authority_start + at);
+    }
+    let Some(parameters_start) = url[authority_end..]
+        .find(['?', '#'])
+        .map(|at| authority_end + at + 1)
+    else {
+        return ranges;
+    };
+    let mut start = parameters_start;
+    for parameter in url[parameters_start..].split(['&', ';', '?', '#']) {
+        if let Some((name, value)) = parameter.split_once('=') {
+            let name = name.to_ascii_lowercase();
+            let secret = [
+                "key",
+                "token",
+                "secret",
+                "password",
+                "passwd",
+                "auth",
+                "sig",
+                "credential",
+            ];
+            if !value.is_empty() && secret.iter().any(|word| name.contains(word)) {
+                let value_start = start + name.len() + 1;
+                ranges.push(value_start..value_start + value.len());
+            }
+        }
+        start += parameter.len() + 1;
+    }
+    ranges
 }
 
 /// An API key. It has no `Display`, its `Debug` hides it, and its header is marked sensitive.
@@ -315,7 +517,11 @@ fn transport_detail(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return "connection timed out".into();
     }
-    innermost
+    // reqwest names the URL in some messages, query included.
+    match error.url() {
+        Some(url) => innermost.replace(url.as_str(), &redact_url(url.as_str())),
+        None => innermost,
+    }
 }
 
 /// The message of a JSON error body (`{"error": {"message": ...}}`, `{"error": "..."}`,
@@ -411,7 +617,7 @@ impl ModelError {
             },
             ModelError::RateLimited { endpoint, retry_after } => match retry_after {
                 Some(wait) => format!(
-                    "the model server at {endpoint} is rate-limiting spackle: it asks to wait {} s; lower `completion.candidates` or type a little slower.",
+                    "the model server at {endpoint} is rate-limiting spackle and asks it to wait: try again in {} s; lower `completion.candidates` to send fewer requests.",
                     wait.as_secs_f32().ceil() as u64
                 ),
                 None => format!("the model server at {endpoint} is rate-limiting spackle: wait a moment, or lower `completion.candidates`."),
@@ -443,6 +649,9 @@ impl ModelError {
             ),
             ModelError::BadResponse { endpoint, detail } => format!(
                 "the model server at {endpoint} sent an answer spackle cannot read ({detail}): check that `model.backend` matches the server, or try again."
+            ),
+            ModelError::Redirected { endpoint, to } => format!(
+                "the model server at {endpoint} redirected spackle to another host, {to}, and spackle did not follow, so the prompt and API key went nowhere else: if {to} is the right server, set `model.endpoint` to it."
             ),
             ModelError::Config { detail } => {
                 format!("the model is not configured correctly: {detail}; fix it in spackle.toml or the editor settings.")
@@ -583,6 +792,68 @@ mod tests {
                 .contains("raise `model.first_token_timeout_ms`"),
             "{}",
             timeout.user_message()
+        );
+    }
+
+    #[test]
+    fn credentials_in_endpoints_are_redacted() {
+        assert_eq!(
+            redact_url("https://user:sk-pass@host:8080/v1?api-key=sk-q&api-version=2024&Token=t0k&x=1#access_token=f"),
+            "https://***@host:8080/v1?api-key=***&api-version=2024&Token=***&x=1#access_token=***"
+        );
+        assert_eq!(
+            redact_url("http://sk-token@host?key=k;sig=s"),
+            "http://***@host?key=***;sig=***"
+        );
+        assert_eq!(redact_url("user:sk-pass@host"), "***@host");
+        for unchanged in [
+            "http://127.0.0.1:11434",
+            "http://host/a@b?api-version=1",
+            "localhost:11434",
+        ] {
+            assert_eq!(redact_url(unchanged), unchanged);
+        }
+        let config = ModelConfig {
+            endpoint: "http://me:sk-pass-1234@127.0.0.1:1/?api-key=sk-query-5678".into(),
+            ..ModelConfig::default()
+        };
+        let target = Target::from_config(&config).unwrap();
+        assert_eq!(
+            target.url("/api/tags"),
+            "http://me:sk-pass-1234@127.0.0.1:1/api/tags?api-key=sk-query-5678"
+        );
+        let echoed = "the key sk-query-5678 or sk-pass-1234 is wrong";
+        let errors = [
+            target.unreachable(echoed),
+            target.bad_response(echoed),
+            target.status_error(StatusCode::BAD_REQUEST, &HeaderMap::new(), echoed, None),
+            target.timeout(crate::llm::stream::FIRST_TOKEN, Duration::from_secs(1)),
+            target.model_not_found(),
+        ];
+        for shown in errors
+            .iter()
+            .flat_map(|error| {
+                [
+                    error.to_string(),
+                    format!("{error:?}"),
+                    error.user_message(),
+                ]
+            })
+            .chain([format!("{target:?}")])
+        {
+            assert!(
+                !shown.contains("5678") && !shown.contains("1234"),
+                "{shown}"
+            );
+        }
+        let not_http = ModelConfig {
+            endpoint: "me:sk-pass-1234@localhost".into(),
+            ..ModelConfig::default()
+        };
+        let error = Target::from_config(&not_http).unwrap_err().user_message();
+        assert!(
+            error.contains("`***@localhost`") && !error.contains("1234"),
+            "{error}"
         );
     }
 

@@ -184,7 +184,7 @@ impl Model for LlamacppModel {
             }
             Route::Chat => "/v1/chat/completions".into(),
         };
-        format!("llamacpp at {}, {form}", self.target.endpoint)
+        format!("llamacpp at {}, {form}", self.target.shown_endpoint())
     }
 }
 
@@ -208,8 +208,8 @@ pub async fn probe(target: &Target) -> ModelResult<String> {
     Ok(match model {
         Some(model) => format!(
             "llama.cpp's server at {} is ready with {model}",
-            target.endpoint
+            target.shown_endpoint()
         ),
-        None => format!("llama.cpp's server at {} is ready", target.endpoint),
+        None => format!("llama.cpp's server at {} is ready", target.shown_endpoint()),
     })
 }

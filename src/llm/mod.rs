@@ -88,6 +88,11 @@ pub enum ModelError {
     Server { endpoint: String, status: u16, detail: String },
     #[error("the model server at {endpoint} sent an answer spackle cannot read: {detail}")]
     BadResponse { endpoint: String, detail: String },
+    /// The server redirected to another origin (`to`: scheme, host and port only); spackle did not follow.
+    #[error(
+        "the model server at {endpoint} redirected to another host, {to}; spackle did not follow"
+    )]
+    Redirected { endpoint: String, to: String },
     #[error("the model is not configured correctly: {detail}")]
     Config { detail: String },
 }

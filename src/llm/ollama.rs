@@ -158,7 +158,8 @@ impl Model for OllamaModel {
         };
         format!(
             "ollama at {}, model {}, {form}",
-            self.target.endpoint, self.target.model
+            self.target.shown_endpoint(),
+            self.target.model
         )
     }
 }
@@ -187,7 +188,7 @@ pub async fn probe(target: &Target) -> ModelResult<String> {
     }
     Ok(format!(
         "Ollama at {} has `{}` ({} models installed)",
-        target.endpoint,
+        target.shown_endpoint(),
         target.model,
         models.len()
     ))

@@ -133,7 +133,8 @@ fn add_common(body: &mut Value, candidates: usize, stop: &[String]) {
 
 /// `/v1` + `path`, unless the configured endpoint already ends in `/v1`.
 pub(crate) fn v1_path(target: &Target, path: &str) -> String {
-    if target.endpoint.ends_with("/v1") {
+    let base = target.endpoint.split('?').next().unwrap_or_default();
+    if base.trim_end_matches('/').ends_with("/v1") {
         path.to_string()
     } else {
         format!("/v1{path}")
@@ -191,7 +192,8 @@ impl Model for OpenaiModel {
         };
         format!(
             "openai at {}, model {}, {form}",
-            self.target.endpoint, self.target.model
+            self.target.shown_endpoint(),
+            self.target.model
         )
     }
 }
@@ -209,7 +211,7 @@ pub async fn probe(target: &Target) -> ModelResult<String> {
     if ids.is_empty() {
         return Ok(format!(
             "the OpenAI-compatible server at {} answers (it lists no models)",
-            target.endpoint
+            target.shown_endpoint()
         ));
     }
     if !ids.contains(&target.model.as_str()) {
@@ -217,7 +219,7 @@ pub async fn probe(target: &Target) -> ModelResult<String> {
     }
     Ok(format!(
         "the OpenAI-compatible server at {} serves `{}` ({} models listed)",
-        target.endpoint,
+        target.shown_endpoint(),
         target.model,
         ids.len()
     ))

@@ -10,7 +10,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::llm::http::{redact, ApiKey, Target};
+use crate::llm::http::{read_limited, redact, ApiKey, Target};
 use crate::llm::{Generation, ModelResult};
 
 /// What a timeout waited for before the first piece of text arrived.
@@ -62,6 +62,10 @@ pub enum Piece {
         prompt: Option<u64>,
         completion: Option<u64>,
     },
+    /// The server says this candidate is complete (OpenAI's `finish_reason`).
+    Finished {
+        index: usize,
+    },
     Done,
 }
 
@@ -110,6 +114,16 @@ impl Framer {
         if self.buffer.len() > MAX_LINE_BYTES {
             return Err(WireError::Malformed(format!(
                 "a line is longer than {MAX_LINE_BYTES} bytes"
+            )));
+        }
+        // An event's `data` lines add up until a blank line; they are bounded like one line.
+        if self
+            .data
+            .as_ref()
+            .is_some_and(|data| data.len() > MAX_LINE_BYTES)
+        {
+            return Err(WireError::Malformed(format!(
+                "an event is longer than {MAX_LINE_BYTES} bytes"
             )));
         }
         Ok(())
@@ -246,6 +260,9 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
                         index,
                         text: text.to_string(),
                     });
+                }
+                if choice.get("finish_reason").is_some_and(Value::is_string) {
+                    out.push(Piece::Finished { index });
                 }
             }
             if let Some(usage) = value.get("usage").filter(|usage| usage.is_object()) {
@@ -419,15 +436,21 @@ pub fn decode_whole(wire: Wire, data: &str, out: &mut Vec<Piece>) -> Result<(), 
     Ok(())
 }
 
-/// The candidates' texts, each cut at its first stop sequence.
+/// The candidates' texts, each cut at its first stop sequence, or at the most bytes kept.
 #[derive(Debug)]
 pub struct Accumulator {
     texts: Vec<String>,
     stopped: Vec<bool>,
     /// Whether any text arrived for the candidate.
     heard: Vec<bool>,
+    /// Whether the server said the candidate is complete.
+    finished: Vec<bool>,
     stop: Vec<String>,
     longest_stop: usize,
+    /// The most bytes kept per candidate; a candidate that reaches it is stopped.
+    max_bytes: usize,
+    /// Whether a candidate was cut at `max_bytes`.
+    capped: bool,
 }
 
 /// Servers that send more candidates than asked for are cut off here.
@@ -446,9 +469,23 @@ impl Accumulator {
             texts: vec![String::new(); candidates],
             stopped: vec![false; candidates],
             heard: vec![false; candidates],
+            finished: vec![false; candidates],
             stop,
             longest_stop,
+            max_bytes: usize::MAX,
+            capped: false,
         }
+    }
+
+    /// Keeps at most `max_bytes` of each candidate (cut at a character boundary).
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Accumulator {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Whether a candidate was cut because it reached the most bytes kept.
+    pub fn capped(&self) -> bool {
+        self.capped
     }
 
     /// Appends text to candidate `index`; returns whether it reached a stop sequence.
@@ -456,17 +493,24 @@ impl Accumulator {
         if index >= MAX_CANDIDATES {
             return false;
         }
-        if index >= self.texts.len() {
-            self.texts.resize(index + 1, String::new());
-            self.stopped.resize(index + 1, false);
-            self.heard.resize(index + 1, false);
-        }
+        self.grow(index);
         self.heard[index] = true;
         if self.stopped[index] {
             return true;
         }
         let target = &mut self.texts[index];
         let old_len = target.len();
+        // Text past the most kept is not copied, except what a stop sequence there may need.
+        let room = self
+            .max_bytes
+            .saturating_sub(old_len)
+            .saturating_add(self.longest_stop);
+        let trimmed = text.len() > room;
+        let text = if trimmed {
+            &text[..char_boundary_at_or_before(text, room)]
+        } else {
+            text
+        };
         target.push_str(text);
         // A stop sequence may begin in text that arrived earlier.
         let mut from = old_len.saturating_sub(self.longest_stop.saturating_sub(1));
@@ -478,16 +522,46 @@ impl Accumulator {
             .iter()
             .filter_map(|stop| target[from..].find(stop.as_str()).map(|at| from + at))
             .min();
-        if let Some(cut) = cut {
+        if let Some(cut) = cut.filter(|&cut| cut <= self.max_bytes) {
             target.truncate(cut);
             self.stopped[index] = true;
+        } else if trimmed || target.len() > self.max_bytes {
+            let cut = char_boundary_at_or_before(target, self.max_bytes);
+            target.truncate(cut);
+            self.stopped[index] = true;
+            self.capped = true;
         }
         self.stopped[index]
+    }
+
+    fn grow(&mut self, index: usize) {
+        if index >= self.texts.len() {
+            self.texts.resize(index + 1, String::new());
+            self.stopped.resize(index + 1, false);
+            self.heard.resize(index + 1, false);
+            self.finished.resize(index + 1, false);
+        }
+    }
+
+    /// Notes that the server said candidate `index` is complete.
+    pub fn finish(&mut self, index: usize) {
+        if index < MAX_CANDIDATES {
+            self.grow(index);
+            self.finished[index] = true;
+        }
     }
 
     /// Whether every candidate has reached a stop sequence.
     pub fn all_stopped(&self) -> bool {
         self.stopped.iter().all(|&stopped| stopped)
+    }
+
+    /// Whether the server said some candidate is complete, and every candidate it sent is
+    /// complete or stopped.
+    pub fn all_finished(&self) -> bool {
+        self.finished.iter().any(|&finished| finished)
+            && (0..self.texts.len())
+                .all(|index| self.finished[index] || self.stopped[index] || !self.heard[index])
     }
 
     /// The texts; candidates the server never sent (it gave fewer than asked) are left out,
@@ -501,6 +575,15 @@ impl Accumulator {
             .map(|(_, (text, _))| text)
             .collect()
     }
+}
+
+/// The largest character boundary of `text` at or before `at`.
+fn char_boundary_at_or_before(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Cuts `text` at the first of the stop sequences.
@@ -562,7 +645,8 @@ pub async fn stream_answer(
     }
     let mut body = response.bytes_stream();
     let mut framer = Framer::new(wire);
-    let mut accumulator = Accumulator::new(candidates, stop);
+    let mut accumulator =
+        Accumulator::new(candidates, stop).with_max_bytes(target.max_answer_bytes);
     let mut generation = Generation::default();
     let mut frames = Vec::new();
     let mut pieces = Vec::new();
@@ -602,6 +686,7 @@ pub async fn stream_answer(
                         generation.prompt_tokens = prompt.or(generation.prompt_tokens);
                         generation.completion_tokens = completion.or(generation.completion_tokens);
                     }
+                    Piece::Finished { index } => accumulator.finish(index),
                     Piece::Done => done = true,
                 }
             }
@@ -615,7 +700,10 @@ pub async fn stream_answer(
         while let Some(Some(Ok(_))) = body.next().now_or_never() {}
     }
     let stopped = accumulator.all_stopped();
-    if !done && !stopped {
+    // Some OpenAI-compatible servers end the stream without `data: [DONE]`; a stream whose
+    // choices all came with a `finish_reason` is complete all the same.
+    let finished = ended && accumulator.all_finished();
+    if !done && !stopped && !finished {
         return Err(
             target.bad_response("the stream ended before the server said the answer was complete")
         );
@@ -627,6 +715,12 @@ pub async fn stream_answer(
         stopped_early = stopped && !done,
         "model answer streamed"
     );
+    if accumulator.capped() {
+        tracing::warn!(
+            max_answer_bytes = target.max_answer_bytes,
+            "the model's answer was cut at `model.max_answer_bytes`"
+        );
+    }
     generation.candidates = accumulator.into_texts();
     Ok(generation)
 }
@@ -641,14 +735,25 @@ async fn whole_answer(
     candidates: usize,
     deadline: Instant,
 ) -> ModelResult<Generation> {
-    let body = match tokio::time::timeout_at(deadline, response.text()).await {
+    // JSON escapes a byte of text in at most six (`\u001f`).
+    let limit = target
+        .max_answer_bytes
+        .saturating_mul(6 * candidates.max(1))
+        .saturating_add(64 * 1024);
+    let body = match tokio::time::timeout_at(deadline, read_limited(response, limit)).await {
         Err(_) => return Err(target.timeout(WHOLE_ANSWER, target.timeout)),
         Ok(Err(error)) => return Err(target.transport_error(&error, key)),
-        Ok(Ok(body)) => body,
+        Ok(Ok((_, false))) => {
+            return Err(target.bad_response(format!(
+                "an answer of more than {limit} bytes, past `model.max_answer_bytes`"
+            )))
+        }
+        Ok(Ok((body, true))) => String::from_utf8_lossy(&body).into_owned(),
     };
     let mut pieces = Vec::new();
     decode_whole(wire, &body, &mut pieces).map_err(|error| wire_error(target, error, key))?;
-    let mut accumulator = Accumulator::new(candidates, stop);
+    let mut accumulator =
+        Accumulator::new(candidates, stop).with_max_bytes(target.max_answer_bytes);
     let mut generation = Generation::default();
     for piece in pieces {
         match piece {
@@ -659,7 +764,7 @@ async fn whole_answer(
                 generation.prompt_tokens = prompt.or(generation.prompt_tokens);
                 generation.completion_tokens = completion.or(generation.completion_tokens);
             }
-            Piece::Done => {}
+            Piece::Finished { .. } | Piece::Done => {}
         }
     }
     generation.candidates = accumulator.into_texts();
@@ -669,6 +774,22 @@ async fn whole_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_cut_at_the_most_bytes_kept() {
+        let stop = vec!["\n\n".to_string()];
+        let mut accumulator = Accumulator::new(2, &stop).with_max_bytes(10);
+        assert!(!accumulator.push(0, "abc"));
+        assert!(accumulator.push(0, &"é".repeat(1_000_000)));
+        assert!(accumulator.push(1, "short\n\nrest"));
+        assert!(accumulator.all_stopped() && accumulator.capped());
+        assert_eq!(accumulator.into_texts(), ["abcééé", "short"]);
+        // A stop sequence that begins within the limit still cuts there.
+        let mut accumulator = Accumulator::new(1, &stop).with_max_bytes(4);
+        assert!(accumulator.push(0, "abc\n\nxyz"));
+        assert!(!accumulator.capped());
+        assert_eq!(accumulator.into_texts(), ["abc"]);
+    }
 
     #[test]
     fn whole_answers_are_read_too() {

@@ -7,20 +7,36 @@ pub mod server;
 mod to_proto;
 mod transport;
 
+use std::process::ExitCode;
+
 use tower_lsp_server::{LspService, Server};
 
-/// Serves LSP over the given streams until the client sends `exit` or closes the input.
-pub async fn serve<I, O>(input: I, output: O)
+/// Serves LSP over the given streams until the client sends `exit` or closes the input. Returns
+/// the exit status the LSP specification asks for: failure when `exit` came without `shutdown`.
+pub async fn serve<I, O>(input: I, output: O) -> ExitCode
 where
     I: tokio::io::AsyncRead + Unpin + Send + 'static,
     O: tokio::io::AsyncWrite + Unpin,
 {
-    transport::run(input, output, serve_validated).await;
+    let shared = server::Shared::default();
+    let for_session = shared.clone();
+    transport::run(input, output, move |input, output| {
+        serve_validated(input, output, for_session)
+    })
+    .await;
+    if shared.exited_without_shutdown() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Serves LSP over streams that carry only well-formed JSON-RPC frames.
-async fn serve_validated(input: tokio::io::DuplexStream, output: tokio::io::DuplexStream) {
-    let shared = server::Shared::default();
+async fn serve_validated(
+    input: tokio::io::DuplexStream,
+    output: tokio::io::DuplexStream,
+    shared: server::Shared,
+) {
     let for_service = shared.clone();
     let (service, socket) = LspService::build(move |client| server::Server::new(client, for_service.clone()))
         .custom_method("textDocument/inlineCompletion", server::Server::inline_completion)

@@ -4,7 +4,8 @@
 //! #284), so two `didChange` notifications that arrive back to back could be applied out of order.
 //! This wrapper sits between the transport and the service: the transport calls `call` once per
 //! message, in arrival order, and `call` applies `didOpen`, `didChange` and `didClose` to the store
-//! synchronously, right there, before handing the message on.
+//! synchronously, right there, before handing the message on. It also notes `shutdown` and `exit`,
+//! whose order decides the server's exit status.
 
 use std::task::{Context, Poll};
 
@@ -42,6 +43,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        self.shared.note_lifecycle(request.method());
         apply_document_notification(&self.shared, &request);
         self.inner.call(request)
     }

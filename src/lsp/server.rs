@@ -47,6 +47,10 @@ struct SharedInner {
     client_progress: std::sync::atomic::AtomicBool,
     /// Cancellable progress under way, by token: `window/workDoneProgress/cancel` wakes it.
     progress_cancels: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
+    /// The client has sent `shutdown`.
+    shutdown_requested: std::sync::atomic::AtomicBool,
+    /// The client has sent `exit` before any `shutdown`, so the server must exit with status 1.
+    exit_without_shutdown: std::sync::atomic::AtomicBool,
 }
 
 struct State {
@@ -77,6 +81,8 @@ impl Default for Shared {
             dirty: Mutex::new(HashSet::new()),
             client_progress: std::sync::atomic::AtomicBool::new(false),
             progress_cancels: Mutex::new(HashMap::new()),
+            shutdown_requested: std::sync::atomic::AtomicBool::new(false),
+            exit_without_shutdown: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 }
@@ -100,6 +106,23 @@ impl Shared {
 
     fn max_file_bytes(&self) -> usize {
         self.read().config.completion.max_file_bytes
+    }
+
+    /// Records the lifecycle messages, `shutdown` and `exit`, in arrival order.
+    pub fn note_lifecycle(&self, method: &str) {
+        match method {
+            "shutdown" => self.0.shutdown_requested.store(true, Ordering::SeqCst),
+            "exit" => {
+                let clean = self.0.shutdown_requested.load(Ordering::SeqCst);
+                self.0.exit_without_shutdown.store(!clean, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the client sent `exit` without `shutdown` before it.
+    pub fn exited_without_shutdown(&self) -> bool {
+        self.0.exit_without_shutdown.load(Ordering::SeqCst)
     }
 
     pub fn open_document(&self, uri: Uri, version: i32, text: &str) {
@@ -529,6 +552,7 @@ fn failure_kind(error: &ModelError) -> &'static str {
         ModelError::Timeout { .. } => "timeout",
         ModelError::Server { .. } => "server",
         ModelError::BadResponse { .. } => "bad-response",
+        ModelError::Redirected { .. } => "redirected",
         ModelError::Config { .. } => "config",
     }
 }

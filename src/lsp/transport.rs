@@ -6,71 +6,232 @@
 //! response the specification asks for (parse error or invalid request), written between whole
 //! frames of the server's own output, and the server goes on serving.
 
+use bytes::{Buf, BytesMut};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// The largest message body accepted (a 20 MB file sent as JSON fits with room to spare).
 pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
+/// The longest header line kept; the bytes of a longer line are dropped as they arrive.
+const MAX_HEADER_LINE: usize = 8 * 1024;
+
+/// The header every frame starts with, compared without regard to case.
+const CONTENT_LENGTH: &[u8] = b"content-length:";
+
 /// One framed message, or the end of a stream.
 enum Frame {
-    Body(Vec<u8>),
+    Body(BytesMut),
     /// The header could not be read; carry on with the next one.
     BadHeader(String),
     /// The declared body is larger than [`MAX_BODY_BYTES`]; it was skipped.
     TooLarge(usize),
+    /// The next frame's header came `found` bytes into a body declared `declared` bytes long.
+    Cut {
+        declared: usize,
+        found: usize,
+    },
     End,
 }
 
-/// Reads one `Content-Length`-framed message.
-async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Frame> {
-    let mut content_length: Option<usize> = None;
-    let mut saw_header = false;
-    let mut bad = None;
-    loop {
-        let mut line = Vec::new();
-        if reader.read_until(b'\n', &mut line).await? == 0 {
-            return Ok(Frame::End);
+/// Reads `Content-Length`-framed messages, and finds the next frame again after a frame whose
+/// `Content-Length` is wrong.
+///
+/// A header line `Content-Length: N` cannot occur inside a JSON body (a raw line break may not
+/// stand in a string, and outside strings the words are not JSON), so a body is cut where such a
+/// line begins: a length too large then costs only the frame itself, not the frames it would have
+/// swallowed. A length too small leaves the rest of the body before the next header, where it is
+/// skipped as garbage. Bodies are buffered only as their bytes arrive, never by their declared size.
+struct FrameReader<R> {
+    input: R,
+    /// Bytes read and not yet taken.
+    buffer: BytesMut,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    fn new(input: R) -> Self {
+        FrameReader {
+            input,
+            buffer: BytesMut::with_capacity(64 * 1024),
         }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        if text.is_empty() {
-            if saw_header {
-                break;
+    }
+
+    /// Reads more input into the buffer; false at the end of the input.
+    async fn fill(&mut self) -> std::io::Result<bool> {
+        self.buffer.reserve(64 * 1024);
+        Ok(self.input.read_buf(&mut self.buffer).await? > 0)
+    }
+
+    /// Reads one frame.
+    async fn read_frame(&mut self) -> std::io::Result<Frame> {
+        match self.read_header().await? {
+            Ok(length) => self.read_body(length).await,
+            Err(frame) => Ok(frame),
+        }
+    }
+
+    /// Reads a block of header lines and returns its `Content-Length`.
+    async fn read_header(&mut self) -> std::io::Result<Result<usize, Frame>> {
+        let mut content_length: Option<usize> = None;
+        let mut saw_header = false;
+        let mut bad = None;
+        loop {
+            let Some(newline) = self.buffer.iter().position(|&byte| byte == b'\n') else {
+                if self.buffer.len() > MAX_HEADER_LINE {
+                    // Keep only what may be the start of the next header.
+                    let keep = rfind_content_length(&self.buffer)
+                        .map(|at| self.buffer.len() - at)
+                        .filter(|&keep| keep <= MAX_HEADER_LINE)
+                        .unwrap_or(CONTENT_LENGTH.len() - 1);
+                    self.buffer.advance(self.buffer.len() - keep);
+                    saw_header = true;
+                    bad = Some(format!("a header line longer than {MAX_HEADER_LINE} bytes"));
+                }
+                if !self.fill().await? {
+                    return Ok(Err(Frame::End));
+                }
+                continue;
+            };
+            let line = self.buffer.split_to(newline + 1);
+            let mut text = String::from_utf8_lossy(&line);
+            // The rest of a body shorter than its `Content-Length` said may stand before the next
+            // header on the same line; it is skipped with the lines of garbage before it.
+            if let Some(at) = rfind_content_length(&line).filter(|&at| at > 0 || bad.is_some()) {
+                tracing::warn!(skipped = at, "bytes before a Content-Length header skipped");
+                text = String::from_utf8_lossy(&line[at..]);
+                bad = None;
             }
+            let text = text.trim_end_matches(['\r', '\n']);
+            if text.is_empty() {
+                if saw_header {
+                    break;
+                }
+                continue;
+            }
+            saw_header = true;
+            match text.split_once(':') {
+                Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => {
+                    match value.trim().parse() {
+                        Ok(length) => content_length = Some(length),
+                        Err(_) => bad = Some(format!("invalid Content-Length `{}`", value.trim())),
+                    }
+                }
+                // Other headers are tolerated; a line that is no header at all is garbage.
+                Some(_) => {}
+                None => {
+                    bad = Some(format!(
+                        "unexpected header line `{}`",
+                        text.chars().take(80).collect::<String>()
+                    ))
+                }
+            }
+        }
+        if let Some(reason) = bad {
+            return Ok(Err(Frame::BadHeader(reason)));
+        }
+        Ok(content_length.ok_or_else(|| Frame::BadHeader("missing Content-Length".into())))
+    }
+
+    /// Takes a body of `length` bytes, or fewer when the next frame's header starts inside it.
+    async fn read_body(&mut self, length: usize) -> std::io::Result<Frame> {
+        // Bytes of a body too large to keep, already dropped.
+        let mut dropped = 0;
+        // The buffer's first `scanned` bytes hold no header line.
+        let mut scanned = 0;
+        loop {
+            let declared_here = (length - dropped).min(self.buffer.len());
+            let mut unsure = false;
+            match next_header_line(&self.buffer, scanned, declared_here) {
+                HeaderLine::At(at) => {
+                    self.buffer.advance(at);
+                    return Ok(Frame::Cut {
+                        declared: length,
+                        found: dropped + at,
+                    });
+                }
+                HeaderLine::Unsure(at) => {
+                    scanned = at;
+                    unsure = true;
+                }
+                HeaderLine::None => scanned = declared_here,
+            }
+            if !unsure && dropped + declared_here == length {
+                if length > MAX_BODY_BYTES {
+                    self.buffer.advance(declared_here);
+                    return Ok(Frame::TooLarge(length));
+                }
+                return Ok(Frame::Body(self.buffer.split_to(length)));
+            }
+            if length > MAX_BODY_BYTES {
+                self.buffer.advance(scanned);
+                dropped += scanned;
+                scanned = 0;
+            }
+            if !self.fill().await? {
+                return Ok(Frame::End);
+            }
+        }
+    }
+}
+
+/// Where `Content-Length:` last occurs in `bytes`, whatever its case.
+fn rfind_content_length(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(CONTENT_LENGTH.len())
+        .rposition(|window| window.eq_ignore_ascii_case(CONTENT_LENGTH))
+}
+
+/// Whether a header line `Content-Length: N` starts in a range of a buffer.
+enum HeaderLine {
+    At(usize),
+    /// One may start here; the buffer ends before it can be told.
+    Unsure(usize),
+    None,
+}
+
+/// Looks for a line `Content-Length: N` starting in `buffer[from..to]` (it may end past `to`).
+fn next_header_line(buffer: &[u8], from: usize, to: usize) -> HeaderLine {
+    for start in from..to {
+        if buffer[start].to_ascii_lowercase() != CONTENT_LENGTH[0] {
             continue;
         }
-        saw_header = true;
-        match text.split_once(':') {
-            Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => match value.trim().parse() {
-                Ok(length) => content_length = Some(length),
-                Err(_) => bad = Some(format!("invalid Content-Length `{}`", value.trim())),
-            },
-            // Other headers are tolerated; a line that is no header at all is garbage.
-            Some(_) => {}
-            None => bad = Some(format!("unexpected header line `{}`", text.chars().take(80).collect::<String>())),
+        let rest = &buffer[start..];
+        let name = &rest[..rest.len().min(CONTENT_LENGTH.len())];
+        if !name.eq_ignore_ascii_case(&CONTENT_LENGTH[..name.len()]) {
+            continue;
+        }
+        if name.len() < CONTENT_LENGTH.len() {
+            return HeaderLine::Unsure(start);
+        }
+        // Blanks, at most 20 digits, blanks, then the end of the line.
+        let value = &rest[CONTENT_LENGTH.len()..];
+        let blanks = value
+            .iter()
+            .take(65)
+            .take_while(|byte| matches!(byte, b' ' | b'\t'))
+            .count();
+        let digits = value[blanks..]
+            .iter()
+            .take(21)
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        let trailing = value[blanks + digits..]
+            .iter()
+            .take(65)
+            .take_while(|byte| matches!(byte, b' ' | b'\t'))
+            .count();
+        if blanks > 64 || digits > 20 || trailing > 64 {
+            continue;
+        }
+        let end = &value[blanks + digits + trailing..];
+        match end {
+            [] | [b'\r'] => return HeaderLine::Unsure(start),
+            [b'\n', ..] | [b'\r', b'\n', ..] if digits > 0 => return HeaderLine::At(start),
+            _ => continue,
         }
     }
-    if let Some(reason) = bad {
-        return Ok(Frame::BadHeader(reason));
-    }
-    let Some(length) = content_length else {
-        return Ok(Frame::BadHeader("missing Content-Length".into()));
-    };
-    if length > MAX_BODY_BYTES {
-        let skipped = tokio::io::copy(&mut reader.take(length as u64), &mut tokio::io::sink()).await?;
-        if (skipped as usize) < length {
-            return Ok(Frame::End);
-        }
-        return Ok(Frame::TooLarge(length));
-    }
-    let mut body = vec![0; length];
-    match reader.read_exact(&mut body).await {
-        Ok(_) => Ok(Frame::Body(body)),
-        Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Frame::End),
-        Err(error) => Err(error),
-    }
+    HeaderLine::None
 }
 
 /// Why a body is not a JSON-RPC message: the error code and message, and the id if one was readable.
@@ -89,6 +250,11 @@ fn validate(body: &[u8]) -> Result<(), (i64, String, Value)> {
     }
     if !id_ok {
         return Err((-32600, "Invalid request: `id` must be a number or a string".into(), Value::Null));
+    }
+    // tower-lsp-server reads numeric ids as i64 and would end the session on `1.5` or `1e300`.
+    if id.is_number() && !id.is_i64() {
+        let message = "Invalid request: a numeric `id` must be an integer that fits in 64 bits";
+        return Err((-32600, message.into(), reply_id));
     }
     match object.get("method") {
         Some(Value::String(_)) => match object.get("params") {
@@ -117,9 +283,9 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let mut reader = FrameReader::new(input);
     loop {
-        let frame_result = read_frame(&mut reader).await;
+        let frame_result = reader.read_frame().await;
         let reply = match frame_result {
             Ok(Frame::Body(body)) => match validate(&body) {
                 Ok(()) => {
@@ -140,6 +306,17 @@ where
                 tracing::warn!(%reason, "bad message header from the client");
                 error_frame(-32700, &format!("Parse error: {reason}"), Value::Null)
             }
+            Ok(Frame::Cut { declared, found }) => {
+                tracing::warn!(
+                    declared,
+                    found,
+                    "a message shorter than its Content-Length, skipped"
+                );
+                let message = format!(
+                    "Parse error: the Content-Length header said {declared} bytes, but the next message began after {found}"
+                );
+                error_frame(-32700, &message, Value::Null)
+            }
             Ok(Frame::TooLarge(length)) => {
                 tracing::warn!(length, "message too large, skipped");
                 error_frame(-32600, &format!("Invalid request: a message of {length} bytes is larger than spackle accepts"), Value::Null)
@@ -154,9 +331,9 @@ where
 
 /// Reads whole frames of the server's output and queues them for stdout.
 async fn pump_output<R: AsyncRead + Unpin>(from_server: R, frames: mpsc::UnboundedSender<Vec<u8>>) {
-    let mut reader = BufReader::new(from_server);
+    let mut reader = FrameReader::new(from_server);
     loop {
-        match read_frame(&mut reader).await {
+        match reader.read_frame().await {
             Ok(Frame::Body(body)) => {
                 tracing::trace!(body = %String::from_utf8_lossy(&body[..body.len().min(120)]), "to the client");
                 let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
@@ -165,7 +342,7 @@ async fn pump_output<R: AsyncRead + Unpin>(from_server: R, frames: mpsc::Unbound
                     return;
                 }
             }
-            Ok(Frame::BadHeader(_)) | Ok(Frame::TooLarge(_)) => continue,
+            Ok(Frame::BadHeader(_)) | Ok(Frame::TooLarge(_)) | Ok(Frame::Cut { .. }) => continue,
             Ok(Frame::End) | Err(_) => return,
         }
     }
@@ -239,19 +416,117 @@ mod tests {
         assert!(validate(br#"{"jsonrpc":"2.0","id":"a","result":null}"#).is_ok());
     }
 
+    #[test]
+    fn ids_tower_lsp_server_cannot_read_are_invalid_requests() {
+        for id in ["1.5", "1e300", "-0.5", "18446744073709551615"] {
+            let body =
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"initialize","params":{{}}}}"#);
+            let (code, _, reply_id) = validate(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (code, reply_id),
+                (-32600, serde_json::from_str::<Value>(id).unwrap()),
+                "{id}"
+            );
+        }
+        assert!(
+            validate(br#"{"jsonrpc":"2.0","id":-9223372036854775808,"method":"initialize"}"#)
+                .is_ok()
+        );
+    }
+
+    /// Every frame of `input`, in a few words each.
+    async fn frames(input: &[u8]) -> (Vec<String>, FrameReader<&[u8]>) {
+        let mut reader = FrameReader::new(input);
+        let mut frames = Vec::new();
+        loop {
+            frames.push(match reader.read_frame().await.unwrap() {
+                Frame::Body(body) => format!("body {}", String::from_utf8_lossy(&body)),
+                Frame::BadHeader(_) => "bad header".into(),
+                Frame::TooLarge(length) => format!("too large {length}"),
+                Frame::Cut { declared, found } => format!("cut {declared} at {found}"),
+                Frame::End => return (frames, reader),
+            });
+        }
+    }
+
+    fn framed(length: usize, body: &str) -> String {
+        format!("Content-Length: {length}\r\n\r\n{body}")
+    }
+
     #[tokio::test]
     async fn frames_survive_garbage_between_them() {
-        let input = b"garbage\r\n\r\nContent-Length: 2\r\n\r\n{}Content-Length: 5\r\n\r\nhello".to_vec();
-        let mut reader = BufReader::new(&input[..]);
-        assert!(matches!(read_frame(&mut reader).await.unwrap(), Frame::BadHeader(_)));
-        match read_frame(&mut reader).await.unwrap() {
-            Frame::Body(body) => assert_eq!(body, b"{}"),
-            _ => panic!("expected a body"),
+        let input = format!("garbage\r\n\r\n{}{}", framed(2, "{}"), framed(5, "hello"));
+        assert_eq!(
+            frames(input.as_bytes()).await.0,
+            ["bad header", "body {}", "body hello"]
+        );
+        // Garbage right before a header, on its line or on lines of its own, is skipped.
+        let input = format!(
+            "garbage\r\nmore: garbage\n}}}}{}{}",
+            framed(2, "{}"),
+            framed(5, "hello")
+        );
+        assert_eq!(frames(input.as_bytes()).await.0, ["body {}", "body hello"]);
+    }
+
+    #[tokio::test]
+    async fn a_content_length_too_large_costs_only_its_own_frame() {
+        let next = format!("{}{}", framed(2, "{}"), framed(5, "hello"));
+        for declared in [
+            20,
+            9,
+            8,
+            100_000,
+            200_000_000,
+            MAX_BODY_BYTES + 1,
+            usize::MAX,
+        ] {
+            let input = format!("{}{next}", framed(declared, "[1,2]"));
+            let (frames, reader) = frames(input.as_bytes()).await;
+            assert_eq!(
+                frames,
+                [
+                    format!("cut {declared} at 5"),
+                    "body {}".into(),
+                    "body hello".into()
+                ],
+                "{declared}"
+            );
+            assert!(
+                reader.buffer.capacity() < 1024 * 1024,
+                "{declared}: {}",
+                reader.buffer.capacity()
+            );
         }
-        match read_frame(&mut reader).await.unwrap() {
-            Frame::Body(body) => assert_eq!(body, b"hello"),
-            _ => panic!("expected a body"),
-        }
-        assert!(matches!(read_frame(&mut reader).await.unwrap(), Frame::End));
+        // A body that mentions the header, as a document may, is not cut.
+        let body = r#"{"text":"Content-Length: 5\r\n"}"#;
+        let input = format!("{}{next}", framed(body.len(), body));
+        assert_eq!(
+            frames(input.as_bytes()).await.0,
+            [
+                format!("body {body}"),
+                "body {}".into(),
+                "body hello".into()
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_content_length_too_small_leaves_garbage_that_is_skipped() {
+        let next = format!("{}{}", framed(2, "{}"), framed(5, "hello"));
+        let input = format!("{}{next}", framed(3, "[1,\n2,\r\n3]"));
+        assert_eq!(
+            frames(input.as_bytes()).await.0,
+            ["body [1,", "body {}", "body hello"]
+        );
+        // The rest of the body may be one long line: it is dropped as it arrives.
+        let input = format!("{}{next}", framed(1, &"x".repeat(5_000_000)));
+        let (frames, reader) = frames(input.as_bytes()).await;
+        assert_eq!(frames, ["body x", "body {}", "body hello"]);
+        assert!(
+            reader.buffer.capacity() < 1024 * 1024,
+            "{}",
+            reader.buffer.capacity()
+        );
     }
 }

@@ -124,6 +124,97 @@ async fn malformed_messages_get_errors_and_the_server_goes_on() {
     client.shutdown().await;
 }
 
+/// tower-lsp-server reads numeric ids as 64-bit integers; other numbers used to end the session.
+#[tokio::test]
+async fn non_integer_ids_get_errors_and_the_server_goes_on() {
+    let dir = workspace();
+    let (mut client, _) = LspClient::start(Start::new(dir.path())).await;
+    for id in ["1.5", "1e300", "18446744073709551616"] {
+        let body =
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"spackle/context","params":{{}}}}"#);
+        client
+            .send_raw(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes())
+            .await;
+        let echoed: Value = serde_json::from_str(id).unwrap();
+        let reply = client.response_with_id(&echoed).await;
+        assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    }
+    let uri = file_uri(&dir.path().join("ok.py"));
+    client.open(&uri, "x = 1\n").await;
+    let context = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(context_prefix(&context), "x = 1");
+    client.shutdown().await;
+}
+
+/// A frame whose Content-Length is too large or too small gets an error, and the frames after it
+/// are read as they were sent: no edit is lost.
+#[tokio::test]
+async fn wrong_content_lengths_cost_only_their_own_frame() {
+    let dir = workspace();
+    let (mut client, _) = LspClient::start(Start::new(dir.path())).await;
+    let uri = file_uri(&dir.path().join("framed.py"));
+    client.open(&uri, "x = 0\n").await;
+    let change = |version: i64| {
+        json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": {
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"text": format!("x = {version}\n")}],
+            },
+        })
+        .to_string()
+    };
+    let wrong_lengths = [
+        |length: usize| length + 30,
+        |length| length - 10,
+        |_| 1 << 40,
+    ];
+    let mut version = 0;
+    for wrong_length in wrong_lengths {
+        version += 1;
+        let bad = change(version);
+        client
+            .send_raw(
+                format!("Content-Length: {}\r\n\r\n{bad}", wrong_length(bad.len())).as_bytes(),
+            )
+            .await;
+        version += 1;
+        let good = change(version);
+        client
+            .send_raw(format!("Content-Length: {}\r\n\r\n{good}", good.len()).as_bytes())
+            .await;
+        let error = client.response_with_null_id().await;
+        assert_eq!(error["error"]["code"], -32700, "{error}");
+        let context = client
+            .request(
+                "spackle/context",
+                json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(context["version"], version);
+        assert_eq!(context_prefix(&context), format!("x = {version}"));
+    }
+    client.shutdown().await;
+}
+
+/// The LSP specification: `exit` ends the server with status 0 after `shutdown`, 1 without it
+/// (the other tests' `shutdown()` checks the 0).
+#[tokio::test]
+async fn exit_without_shutdown_exits_with_status_1() {
+    let dir = workspace();
+    let (client, _) = LspClient::start(Start::new(dir.path())).await;
+    let status = client.exit_without_shutdown().await;
+    assert_eq!(status.code(), Some(1), "{status:?}");
+}
+
 #[tokio::test]
 async fn positions_past_the_end_are_clamped() {
     let dir = workspace();

@@ -122,6 +122,46 @@ async fn an_edit_while_the_model_answers_drops_the_stale_result() {
     client.shutdown().await;
 }
 
+/// An answer of a megabyte, one identifier long, is cut at `model.max_answer_bytes` and the rest
+/// is not read; the request finishes and the server goes on serving.
+#[tokio::test]
+async fn a_huge_answer_is_cut_and_the_server_goes_on() {
+    let chunk = "x".repeat(1024);
+    let mut chunks = vec!["return "];
+    chunks.extend(std::iter::repeat_n(chunk.as_str(), 1024));
+    let reply = Reply::stream(Backend::Ollama, &chunks).chunk_delay(Duration::from_millis(1));
+    let server = ScriptedServer::start([reply]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = settings(&server.url());
+    options.initialization_options["model"]["max_answer_bytes"] = json!(4096);
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.path().join("double.py"));
+    client.open(&uri, SOURCE).await;
+    let result = client
+        .request("textDocument/inlineCompletion", inline_params(&uri))
+        .await
+        .unwrap();
+    for item in items(&result) {
+        assert!(item["insertText"].as_str().unwrap().len() <= 4096, "{item}");
+    }
+    assert!(
+        server
+            .wait_for_disconnects(1, Duration::from_secs(10))
+            .await,
+        "the rest of the answer was not read"
+    );
+    let context = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(context["version"], 0);
+    client.shutdown().await;
+}
+
 #[tokio::test]
 async fn an_unreachable_server_is_shown_once_then_logged() {
     let dir = tempfile::tempdir().unwrap();

@@ -135,7 +135,13 @@ impl LspClient {
 
     /// Waits for a response with a null id (what the transport sends for unreadable messages).
     pub async fn response_with_null_id(&mut self) -> Value {
-        self.wait_for(|message| message.get("id") == Some(&Value::Null) && message.get("method").is_none()).await
+        self.response_with_id(&Value::Null).await
+    }
+
+    /// Waits for the response whose id is `id`, whatever JSON value it is, and returns it whole.
+    pub async fn response_with_id(&mut self, id: &Value) -> Value {
+        self.wait_for(|message| message.get("id") == Some(id) && message.get("method").is_none())
+            .await
     }
 
     /// Waits for a notification with this method whose params satisfy `predicate`.
@@ -191,6 +197,15 @@ impl LspClient {
         self.notify("exit", Value::Null).await;
         let status = tokio::time::timeout(TIMEOUT, self.child.wait()).await.expect("the server exits").unwrap();
         assert!(status.success(), "the server exits cleanly: {status:?}");
+    }
+
+    /// Sends `exit` without `shutdown` first and returns the server's exit status.
+    pub async fn exit_without_shutdown(mut self) -> std::process::ExitStatus {
+        self.notify("exit", Value::Null).await;
+        tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("the server exits")
+            .unwrap()
     }
 
     pub async fn open(&mut self, uri: &str, text: &str) {
