@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 
 use crate::config::{Config, ConfigWarning, Layers, CONFIG_FILE_NAME};
+use crate::engine::{Engine, EngineError, Prepared, UnavailableModel};
 use crate::index::environment::Environment;
 use crate::index::{Index, IndexOptions};
-use crate::engine::{Engine, EngineError, Prepared, UnavailableModel};
 use crate::llm::{self, ModelError, RequestKind};
 use crate::store::Document;
 
@@ -22,7 +22,11 @@ const EXIT_NO_MODEL: u8 = 3;
 pub fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SPACKLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 /// A cursor given on the command line as `FILE:LINE:COL`, 1-based, the column in characters.
@@ -36,13 +40,23 @@ pub struct Location {
 pub fn parse_location(text: &str) -> anyhow::Result<Location> {
     let usage = || format!("expected FILE:LINE:COL (1-based), got `{text}`");
     let mut parts = text.rsplitn(3, ':');
-    let column = parts.next().and_then(|c| c.parse::<usize>().ok()).with_context(usage)?;
-    let line = parts.next().and_then(|l| l.parse::<usize>().ok()).with_context(usage)?;
+    let column = parts
+        .next()
+        .and_then(|c| c.parse::<usize>().ok())
+        .with_context(usage)?;
+    let line = parts
+        .next()
+        .and_then(|l| l.parse::<usize>().ok())
+        .with_context(usage)?;
     let file = parts.next().filter(|f| !f.is_empty()).with_context(usage)?;
     if line == 0 || column == 0 {
         bail!("{}: lines and columns count from 1", usage());
     }
-    Ok(Location { file: PathBuf::from(file), line, column })
+    Ok(Location {
+        file: PathBuf::from(file),
+        line,
+        column,
+    })
 }
 
 /// The byte offset of a 1-based line and character column, clamped into the text.
@@ -54,7 +68,10 @@ pub fn offset_of_location(text: &str, line: usize, column: usize) -> usize {
             None => return text.len(),
         }
     }
-    let line_end = text[line_start..].find('\n').map(|i| line_start + i).unwrap_or(text.len());
+    let line_end = text[line_start..]
+        .find('\n')
+        .map(|i| line_start + i)
+        .unwrap_or(text.len());
     let line_text = text[line_start..line_end].trim_end_matches('\r');
     let bytes: usize = line_text.chars().take(column - 1).map(char::len_utf8).sum();
     line_start + bytes
@@ -64,9 +81,22 @@ pub fn offset_of_location(text: &str, line: usize, column: usize) -> usize {
 /// `pyproject.toml`, `setup.py` or `setup.cfg`; else the path's own folder.
 pub fn workspace_root(path: &Path) -> PathBuf {
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let start = if absolute.is_dir() { absolute.clone() } else { absolute.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let start = if absolute.is_dir() {
+        absolute.clone()
+    } else {
+        absolute.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
     for folder in start.ancestors() {
-        if [CONFIG_FILE_NAME, ".git", "pyproject.toml", "setup.py", "setup.cfg"].iter().any(|marker| folder.join(marker).exists()) {
+        if [
+            CONFIG_FILE_NAME,
+            ".git",
+            "pyproject.toml",
+            "setup.py",
+            "setup.cfg",
+        ]
+        .iter()
+        .any(|marker| folder.join(marker).exists())
+        {
             return folder.to_path_buf();
         }
     }
@@ -91,7 +121,11 @@ fn print_warnings(warnings: &[ConfigWarning]) {
 fn read_source(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     String::from_utf8(bytes).map_err(|error| {
-        anyhow::anyhow!("{} is not UTF-8 text (invalid byte at offset {})", path.display(), error.utf8_error().valid_up_to())
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            error.utf8_error().valid_up_to()
+        )
     })
 }
 
@@ -113,15 +147,36 @@ fn load_job(location: &str) -> anyhow::Result<Job> {
     let index = index_workspace(&root);
     let mut index = index;
     index.update_buffer(&path, &text);
-    let document = Document::new(path.display().to_string(), Some(path), 0, &text, config.completion.max_file_bytes);
-    Ok(Job { config, document, offset, index })
+    let document = Document::new(
+        path.display().to_string(),
+        Some(path),
+        0,
+        &text,
+        config.completion.max_file_bytes,
+    );
+    Ok(Job {
+        config,
+        document,
+        offset,
+        index,
+    })
 }
 
 /// Indexes a workspace in this thread, from the persisted index where files did not change.
 pub fn index_workspace(root: &Path) -> Index {
     let environment = std::sync::Arc::new(Environment::discover(root, &[]));
-    let (index, report) = Index::build(root.to_path_buf(), environment, &IndexOptions::default(), &mut |_| {});
-    tracing::info!(files = report.files, parsed = report.parsed, cached = report.from_cache, "workspace indexed");
+    let (index, report) = Index::build(
+        root.to_path_buf(),
+        environment,
+        &IndexOptions::default(),
+        &mut |_| {},
+    );
+    tracing::info!(
+        files = report.files,
+        parsed = report.parsed,
+        cached = report.from_cache,
+        "workspace indexed"
+    );
     for (path, reason) in &report.skipped {
         tracing::info!(path = %path.display(), %reason, "skipped while indexing");
     }
@@ -131,13 +186,27 @@ pub fn index_workspace(root: &Path) -> Index {
 /// `spackle context FILE:LINE:COL`.
 pub fn context(location: &str) -> anyhow::Result<ExitCode> {
     let job = load_job(location)?;
-    let engine = Engine::new(job.config.clone(), std::sync::Arc::new(UnavailableModel { error: ModelError::Config { detail: "no model is needed to show the context".into() } }));
-    let prepared = engine.prepare(&job.document, job.offset, Some(&job.index)).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let engine = Engine::new(
+        job.config.clone(),
+        std::sync::Arc::new(UnavailableModel {
+            error: ModelError::Config {
+                detail: "no model is needed to show the context".into(),
+            },
+        }),
+    );
+    let prepared = engine
+        .prepare(&job.document, job.offset, Some(&job.index))
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
     let mut out = std::io::stdout().lock();
     write_prepared(&mut out, &prepared)?;
     match llm::render_prompt(&job.config.model, &prepared.request) {
         Ok(prompt) => {
-            writeln!(out, "── the prompt as {} receives it ({} bytes)", job.config.model.backend.name(), prompt.len())?;
+            writeln!(
+                out,
+                "── the prompt as {} receives it ({} bytes)",
+                job.config.model.backend.name(),
+                prompt.len()
+            )?;
             writeln!(out, "{prompt}")?;
         }
         Err(error) => eprintln!("spackle: {}", error.user_message()),
@@ -151,21 +220,35 @@ fn write_prepared(out: &mut impl Write, prepared: &Prepared) -> std::io::Result<
         write!(out, "{}", context.describe())?;
     }
     for (rank, part) in prepared.parts.iter().enumerate() {
-        writeln!(out, "── {} · #{} · {} bytes · {}", part.name, rank + 1, part.text.len(), part.why)?;
+        writeln!(
+            out,
+            "── {} · #{} · {} bytes · {}",
+            part.name,
+            rank + 1,
+            part.text.len(),
+            part.why
+        )?;
         writeln!(out, "{}", part.text)?;
     }
     let form = match &prepared.request.kind {
         RequestKind::Infill { .. } => "fill-in-the-middle",
         RequestKind::Chat { .. } => "chat",
     };
-    writeln!(out, "── request: {form}, at most {} tokens, temperature {}", prepared.request.max_tokens, prepared.request.temperature)
+    writeln!(
+        out,
+        "── request: {form}, at most {} tokens, temperature {}",
+        prepared.request.max_tokens, prepared.request.temperature
+    )
 }
 
 /// `spackle complete FILE:LINE:COL`.
 pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
     let job = load_job(location)?;
     let engine = crate::engine::engine_for(job.config.clone());
-    let outcome = match engine.complete(&job.document, job.offset, Some(&job.index), &|| true).await {
+    let outcome = match engine
+        .complete(&job.document, job.offset, Some(&job.index), &|| true)
+        .await
+    {
         Ok(outcome) => outcome,
         Err(EngineError::Model(error)) => return no_model(&job, &error),
         Err(error) => bail!("{error}"),
@@ -177,7 +260,11 @@ pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|c| serde_json::json!({"text": c.text, "offset": c.start, "verification": c.verification}))
             .collect();
-        writeln!(out, "{}", serde_json::json!({"completions": items, "model_ms": outcome.model_ms}))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"completions": items, "model_ms": outcome.model_ms})
+        )?;
     } else if let Some(best) = outcome.completions.first() {
         writeln!(out, "{}", best.text)?;
     }
@@ -196,7 +283,14 @@ fn no_model(job: &Job, error: &ModelError) -> anyhow::Result<ExitCode> {
     eprintln!("spackle: {}", error.user_message());
     eprintln!("spackle: (configure the model in {CONFIG_FILE_NAME} or with SPACKLE_BACKEND, SPACKLE_ENDPOINT, SPACKLE_MODEL; see the README)");
     eprintln!("spackle: here is what spackle would have sent:");
-    let engine = Engine::new(job.config.clone(), std::sync::Arc::new(UnavailableModel { error: ModelError::Config { detail: "no model is needed to show the context".into() } }));
+    let engine = Engine::new(
+        job.config.clone(),
+        std::sync::Arc::new(UnavailableModel {
+            error: ModelError::Config {
+                detail: "no model is needed to show the context".into(),
+            },
+        }),
+    );
     if let Ok(prepared) = engine.prepare(&job.document, job.offset, Some(&job.index)) {
         write_prepared(&mut std::io::stdout().lock(), &prepared)?;
     }
@@ -205,14 +299,24 @@ fn no_model(job: &Job, error: &ModelError) -> anyhow::Result<ExitCode> {
 
 /// `spackle doctor [PATH]`.
 pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let start = path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let start = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let root = workspace_root(&start);
     let (config, warnings) = load_config(&root);
     let mut out = std::io::stdout().lock();
     writeln!(out, "spackle {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "workspace: {}", root.display())?;
     let file = root.join(CONFIG_FILE_NAME);
-    writeln!(out, "configuration file: {}", if file.exists() { file.display().to_string() } else { "none (defaults)".into() })?;
+    writeln!(
+        out,
+        "configuration file: {}",
+        if file.exists() {
+            file.display().to_string()
+        } else {
+            "none (defaults)".into()
+        }
+    )?;
     for (variable, value) in crate::config::environment_overrides() {
         let value = if variable == "SPACKLE_ENDPOINT" {
             llm::http::redact_url(&value)
@@ -233,7 +337,11 @@ pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     )?;
     match config.model.api_key_env() {
         Some(variable) => {
-            let state = if config.model.api_key().is_some() { "set" } else { "NOT set" };
+            let state = if config.model.api_key().is_some() {
+                "set"
+            } else {
+                "NOT set"
+            };
             writeln!(out, "api key: from ${variable} ({state})")?;
         }
         None => writeln!(out, "api key: none needed")?,
@@ -242,7 +350,10 @@ pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     if checker != crate::config::ExternalChecker::None {
         match crate::actions::external::find(checker, Some(&root)) {
             Ok(found) => writeln!(out, "external checker: {}", found.program.display())?,
-            Err(reason) => writeln!(out, "external checker: {reason}; fixes are checked with spackle's own checks")?,
+            Err(reason) => writeln!(
+                out,
+                "external checker: {reason}; fixes are checked with spackle's own checks"
+            )?,
         }
     }
     drop(out);
@@ -286,7 +397,14 @@ mod tests {
     #[test]
     fn locations_are_one_based_and_allow_colons_in_paths() {
         let location = parse_location("C:/x/a.py:3:5").unwrap();
-        assert_eq!(location, Location { file: "C:/x/a.py".into(), line: 3, column: 5 });
+        assert_eq!(
+            location,
+            Location {
+                file: "C:/x/a.py".into(),
+                line: 3,
+                column: 5
+            }
+        );
         assert!(parse_location("a.py:0:1").is_err());
         assert!(parse_location("a.py:3").is_err());
     }

@@ -110,7 +110,11 @@ impl Default for ModelConfig {
 
 impl ModelConfig {
     pub fn endpoint(&self) -> String {
-        let endpoint = if self.endpoint.trim().is_empty() { self.backend.default_endpoint() } else { self.endpoint.trim() };
+        let endpoint = if self.endpoint.trim().is_empty() {
+            self.backend.default_endpoint()
+        } else {
+            self.endpoint.trim()
+        };
         endpoint.trim_end_matches('/').to_string()
     }
 
@@ -125,7 +129,9 @@ impl ModelConfig {
     /// The API key, read from the environment at the moment it is needed.
     pub fn api_key(&self) -> Option<String> {
         let name = self.api_key_env()?;
-        std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
     }
 }
 
@@ -177,7 +183,10 @@ pub struct ContextConfig {
 
 impl Default for ContextConfig {
     fn default() -> Self {
-        ContextConfig { local_tokens: 1500, repository_tokens: 1500 }
+        ContextConfig {
+            local_tokens: 1500,
+            repository_tokens: 1500,
+        }
     }
 }
 
@@ -206,7 +215,10 @@ pub struct DiagnosticsConfig {
 
 impl Default for DiagnosticsConfig {
     fn default() -> Self {
-        DiagnosticsConfig { enable: true, delay_ms: 300 }
+        DiagnosticsConfig {
+            enable: true,
+            delay_ms: 300,
+        }
     }
 }
 
@@ -274,7 +286,10 @@ impl Layers {
     /// Reads `spackle.toml` from `root` (if any) and the `SPACKLE_*` variables. A file that cannot
     /// be read or parsed gives a warning, and is skipped.
     pub fn discover(root: Option<&Path>, warnings: &mut Vec<ConfigWarning>) -> Layers {
-        let mut layers = Layers { environment: environment_overrides(), ..Layers::default() };
+        let mut layers = Layers {
+            environment: environment_overrides(),
+            ..Layers::default()
+        };
         if let Some(root) = root {
             let path = root.join(CONFIG_FILE_NAME);
             match std::fs::read_to_string(&path) {
@@ -326,7 +341,12 @@ impl Layers {
 pub fn environment_overrides() -> Vec<(String, String)> {
     ["SPACKLE_BACKEND", "SPACKLE_ENDPOINT", "SPACKLE_MODEL"]
         .iter()
-        .filter_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()).map(|v| (name.to_string(), v)))
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (name.to_string(), v))
+        })
         .collect()
 }
 
@@ -350,7 +370,11 @@ fn out_of_range(key: &str, value: &Value) -> Option<String> {
 fn merge_layer(merged: &mut Value, layer: &Value, source: &str, warnings: &mut Vec<ConfigWarning>) {
     let Some(layer) = layer.as_object() else {
         if !layer.is_null() {
-            warnings.push(ConfigWarning { source: source.into(), key: String::new(), message: "expected a table of settings".into() });
+            warnings.push(ConfigWarning {
+                source: source.into(),
+                key: String::new(),
+                message: "expected a table of settings".into(),
+            });
         }
         return;
     };
@@ -359,7 +383,11 @@ fn merge_layer(merged: &mut Value, layer: &Value, source: &str, warnings: &mut V
     for (key, value) in leaves {
         let path: Vec<&str> = key.split('.').collect();
         let Some(slot) = lookup_mut(merged, &path) else {
-            warnings.push(ConfigWarning { source: source.into(), key: key.clone(), message: "unknown setting, ignored".into() });
+            warnings.push(ConfigWarning {
+                source: source.into(),
+                key: key.clone(),
+                message: "unknown setting, ignored".into(),
+            });
             continue;
         };
         let value = coerce_like(slot, value);
@@ -373,9 +401,16 @@ fn merge_layer(merged: &mut Value, layer: &Value, source: &str, warnings: &mut V
         }
         let previous = std::mem::replace(slot, value);
         if let Err(error) = serde_json::from_value::<Config>(merged.clone()) {
-            let message = format!("bad value ({}), the default stays in force", clean_serde_message(&error.to_string()));
+            let message = format!(
+                "bad value ({}), the default stays in force",
+                clean_serde_message(&error.to_string())
+            );
             *lookup_mut(merged, &path).expect("the key was found above") = previous;
-            warnings.push(ConfigWarning { source: source.into(), key, message });
+            warnings.push(ConfigWarning {
+                source: source.into(),
+                key,
+                message,
+            });
         }
     }
 }
@@ -383,7 +418,11 @@ fn merge_layer(merged: &mut Value, layer: &Value, source: &str, warnings: &mut V
 /// Flattens nested tables into dotted keys; a `null` leaf means "not set" and is skipped.
 fn collect_leaves(table: &Map<String, Value>, prefix: String, out: &mut Vec<(String, Value)>) {
     for (name, value) in table {
-        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
         match value {
             Value::Object(inner) => collect_leaves(inner, key, out),
             Value::Null => {}
@@ -407,9 +446,11 @@ fn lookup_mut<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> 
 /// Editors and environment variables send numbers and booleans as strings at times; accept them.
 fn coerce_like(existing: &Value, value: Value) -> Value {
     match (existing, &value) {
-        (Value::Number(_), Value::String(text)) => {
-            text.trim().parse::<serde_json::Number>().map(Value::Number).unwrap_or(value)
-        }
+        (Value::Number(_), Value::String(text)) => text
+            .trim()
+            .parse::<serde_json::Number>()
+            .map(Value::Number)
+            .unwrap_or(value),
         (Value::Bool(_), Value::String(text)) => match text.trim() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -420,7 +461,11 @@ fn coerce_like(existing: &Value, value: Value) -> Value {
 }
 
 fn clean_serde_message(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_string()
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -451,7 +496,9 @@ mod tests {
         .unwrap();
         let layers = Layers {
             file: Some(serde_json::to_value(file).unwrap()),
-            editor: Some(json!({"spackle": {"model": {"endpoint": "http://editor", "name": "editor-model"}}})),
+            editor: Some(
+                json!({"spackle": {"model": {"endpoint": "http://editor", "name": "editor-model"}}}),
+            ),
             environment: vec![("SPACKLE_MODEL".into(), "env-model".into())],
         };
         let (config, warnings) = resolve(layers);
@@ -465,12 +512,17 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_named_and_defaults_stay() {
         let layers = Layers {
-            editor: Some(json!({"model": {"backend": "gpt", "nmae": "x", "max_tokens": "12"}, "completion": {"rounds": -1}})),
+            editor: Some(
+                json!({"model": {"backend": "gpt", "nmae": "x", "max_tokens": "12"}, "completion": {"rounds": -1}}),
+            ),
             ..Layers::default()
         };
         let (config, warnings) = resolve(layers);
         assert_eq!(config.model.backend, Backend::Ollama);
-        assert_eq!(config.model.max_tokens, 12, "numbers given as strings are accepted");
+        assert_eq!(
+            config.model.max_tokens, 12,
+            "numbers given as strings are accepted"
+        );
         assert_eq!(config.completion.rounds, 2);
         let text = warnings.join("\n");
         assert!(text.contains("`model.backend`: bad value"), "{text}");
@@ -513,14 +565,25 @@ mod tests {
 
     #[test]
     fn docstring_style_is_read_and_checked() {
-        let layers = Layers { editor: Some(json!({"actions": {"docstring_style": "numpy"}})), ..Layers::default() };
+        let layers = Layers {
+            editor: Some(json!({"actions": {"docstring_style": "numpy"}})),
+            ..Layers::default()
+        };
         let (config, warnings) = resolve(layers);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(config.actions.docstring_style, DocstringStyle::Numpy);
-        let layers = Layers { editor: Some(json!({"actions": {"docstring_style": "epytext"}})), ..Layers::default() };
+        let layers = Layers {
+            editor: Some(json!({"actions": {"docstring_style": "epytext"}})),
+            ..Layers::default()
+        };
         let (config, warnings) = resolve(layers);
         assert_eq!(config.actions.docstring_style, DocstringStyle::Auto);
-        assert!(warnings.join("\n").contains("`actions.docstring_style`: bad value"), "{warnings:?}");
+        assert!(
+            warnings
+                .join("\n")
+                .contains("`actions.docstring_style`: bad value"),
+            "{warnings:?}"
+        );
     }
 
     #[test]
@@ -528,19 +591,33 @@ mod tests {
         let (config, warnings) = resolve(Layers::default());
         assert!(warnings.is_empty());
         assert_eq!(config.actions.external_checker, ExternalChecker::None);
-        let layers = Layers { editor: Some(json!({"actions": {"external_checker": "ruff"}})), ..Layers::default() };
+        let layers = Layers {
+            editor: Some(json!({"actions": {"external_checker": "ruff"}})),
+            ..Layers::default()
+        };
         let (config, warnings) = resolve(layers);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(config.actions.external_checker, ExternalChecker::Ruff);
-        let layers = Layers { editor: Some(json!({"actions": {"external_checker": "mypy"}})), ..Layers::default() };
+        let layers = Layers {
+            editor: Some(json!({"actions": {"external_checker": "mypy"}})),
+            ..Layers::default()
+        };
         let (config, warnings) = resolve(layers);
         assert_eq!(config.actions.external_checker, ExternalChecker::None);
-        assert!(warnings.join("\n").contains("`actions.external_checker`: bad value"), "{warnings:?}");
+        assert!(
+            warnings
+                .join("\n")
+                .contains("`actions.external_checker`: bad value"),
+            "{warnings:?}"
+        );
     }
 
     #[test]
     fn api_key_variable_defaults_per_backend() {
-        let mut model = ModelConfig { backend: Backend::Anthropic, ..ModelConfig::default() };
+        let mut model = ModelConfig {
+            backend: Backend::Anthropic,
+            ..ModelConfig::default()
+        };
         assert_eq!(model.api_key_env().as_deref(), Some("ANTHROPIC_API_KEY"));
         model.api_key_env = "MY_KEY".into();
         assert_eq!(model.api_key_env().as_deref(), Some("MY_KEY"));

@@ -97,12 +97,23 @@ impl Engine {
     ///
     /// With an index that holds the document's workspace, the repository context of the typed
     /// hole goes into the prompt as stubs.
-    pub fn prepare(&self, snapshot: &Snapshot, offset: usize, index: Option<&Index>) -> Result<Prepared, EngineError> {
+    pub fn prepare(
+        &self,
+        snapshot: &Snapshot,
+        offset: usize,
+        index: Option<&Index>,
+    ) -> Result<Prepared, EngineError> {
         self.prepare_text(snapshot, &snapshot.text(), offset, index)
     }
 
     /// [`Engine::prepare`] with the snapshot's text already in hand.
-    fn prepare_text(&self, snapshot: &Snapshot, text: &str, offset: usize, index: Option<&Index>) -> Result<Prepared, EngineError> {
+    fn prepare_text(
+        &self,
+        snapshot: &Snapshot,
+        text: &str,
+        offset: usize,
+        index: Option<&Index>,
+    ) -> Result<Prepared, EngineError> {
         let limit = self.config.completion.max_file_bytes;
         let bytes = snapshot.rope.len_bytes();
         let Some(tree) = snapshot.tree.as_ref().filter(|_| bytes <= limit) else {
@@ -116,9 +127,15 @@ impl Engine {
             &crate::prompt::ApproximateTokens,
         );
         let (prefix, suffix) = (prefix.to_string(), suffix.to_string());
-        let location = index.zip(snapshot.path.as_deref()).and_then(|(index, path)| {
-            Some((index, index.relative_path(path)?, index.module_name_of(path)?))
-        });
+        let location = index
+            .zip(snapshot.path.as_deref())
+            .and_then(|(index, path)| {
+                Some((
+                    index,
+                    index.relative_path(path)?,
+                    index.module_name_of(path)?,
+                ))
+            });
         let path = match &location {
             Some((_, relative, _)) => relative.clone(),
             None => display_path(snapshot),
@@ -134,22 +151,45 @@ impl Engine {
             if !repository.is_empty() {
                 parts.push(PromptPart {
                     name: "repository".into(),
-                    why: format!("definitions the hole needs, as stubs ({} tokens)", context.tokens),
+                    why: format!(
+                        "definitions the hole needs, as stubs ({} tokens)",
+                        context.tokens
+                    ),
                     text: repository.clone(),
                 });
-                context_files.push(ContextFile { path: CONTEXT_FILE_NAME.into(), text: repository });
+                context_files.push(ContextFile {
+                    path: CONTEXT_FILE_NAME.into(),
+                    text: repository,
+                });
             }
         }
-        parts.push(PromptPart { name: "prefix".into(), why: "the text before the cursor".into(), text: prefix.clone() });
-        parts.push(PromptPart { name: "suffix".into(), why: "the text after the cursor".into(), text: suffix.clone() });
+        parts.push(PromptPart {
+            name: "prefix".into(),
+            why: "the text before the cursor".into(),
+            text: prefix.clone(),
+        });
+        parts.push(PromptPart {
+            name: "suffix".into(),
+            why: "the text after the cursor".into(),
+            text: suffix.clone(),
+        });
         let request = GenerateRequest {
-            kind: RequestKind::Infill { path, prefix, suffix, context: context_files },
+            kind: RequestKind::Infill {
+                path,
+                prefix,
+                suffix,
+                context: context_files,
+            },
             stop: Vec::new(),
             max_tokens: self.config.model.max_tokens,
             temperature: self.config.model.temperature,
             candidates: self.config.completion.candidates.max(1),
         };
-        Ok(Prepared { request, parts, context })
+        Ok(Prepared {
+            request,
+            parts,
+            context,
+        })
     }
 
     /// Asks the model for the hole at `offset` and returns the candidates that pass the checks,
@@ -167,7 +207,10 @@ impl Engine {
         let text = snapshot.text();
         let prepared = self.prepare_text(snapshot, &text, offset, index)?;
         let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
-        let tree = snapshot.tree.clone().expect("prepare checked that the document is parsed");
+        let tree = snapshot
+            .tree
+            .clone()
+            .expect("prepare checked that the document is parsed");
         let before = Before::with_tree(text, tree);
         let typed = typed_file(index, snapshot.path.as_deref());
         let options = RefineOptions {
@@ -176,21 +219,42 @@ impl Engine {
             max_lines: self.config.completion.max_lines,
         };
         let started = Instant::now();
-        let refined = refine(self.model.as_ref(), prepared.request, &before, offset, typed.as_ref(), &options, still_current).await?;
+        let refined = refine(
+            self.model.as_ref(),
+            prepared.request,
+            &before,
+            offset,
+            typed.as_ref(),
+            &options,
+            still_current,
+        )
+        .await?;
         let rounds_used = refined.rounds.len();
-        let mut outcome = Outcome { model_ms: started.elapsed().as_millis(), ..Outcome::default() };
-        outcome.dropped = refined.dropped.into_iter().map(|(candidate, reason)| Dropped { candidate, reason }).collect();
+        let mut outcome = Outcome {
+            model_ms: started.elapsed().as_millis(),
+            ..Outcome::default()
+        };
+        outcome.dropped = refined
+            .dropped
+            .into_iter()
+            .map(|(candidate, reason)| Dropped { candidate, reason })
+            .collect();
         for clean in refined.clean {
             outcome.completions.push(Completion {
                 text: clean.text,
                 start: offset,
                 end: offset,
-                verification: Verification { rounds: clean.round, checks: CHECKS.to_vec(), problems: Vec::new() },
+                verification: Verification {
+                    rounds: clean.round,
+                    checks: CHECKS.to_vec(),
+                    problems: Vec::new(),
+                },
             });
         }
         if outcome.completions.is_empty() {
             if let Some(best) = refined.best_unverified {
-                let problems: Vec<String> = best.problems.iter().map(|p| p.message.clone()).collect();
+                let problems: Vec<String> =
+                    best.problems.iter().map(|p| p.message.clone()).collect();
                 let reason = format!(
                     "still has problems after {rounds_used} request{}: {}",
                     if rounds_used == 1 { "" } else { "s" },
@@ -201,10 +265,17 @@ impl Engine {
                         text: best.text,
                         start: offset,
                         end: offset,
-                        verification: Verification { rounds: rounds_used, checks: Vec::new(), problems },
+                        verification: Verification {
+                            rounds: rounds_used,
+                            checks: Vec::new(),
+                            problems,
+                        },
                     });
                 } else {
-                    outcome.dropped.push(Dropped { candidate: best.text, reason });
+                    outcome.dropped.push(Dropped {
+                        candidate: best.text,
+                        reason,
+                    });
                 }
             }
             if let Some(stopped) = refined.stopped {
@@ -217,8 +288,14 @@ impl Engine {
 
 impl Engine {
     /// The problems spackle's checks find in a document's own code, for diagnostics.
-    pub fn diagnose(&self, snapshot: &Snapshot, index: Option<&Index>) -> Vec<crate::check::Problem> {
-        if snapshot.tree.is_none() || snapshot.rope.len_bytes() > self.config.completion.max_file_bytes {
+    pub fn diagnose(
+        &self,
+        snapshot: &Snapshot,
+        index: Option<&Index>,
+    ) -> Vec<crate::check::Problem> {
+        if snapshot.tree.is_none()
+            || snapshot.rope.len_bytes() > self.config.completion.max_file_bytes
+        {
             return Vec::new();
         }
         let typed = typed_file(index, snapshot.path.as_deref());
@@ -232,7 +309,10 @@ pub struct UnavailableModel {
 }
 
 impl Model for UnavailableModel {
-    fn generate<'a>(&'a self, _: &'a GenerateRequest) -> futures::future::BoxFuture<'a, crate::llm::ModelResult<crate::llm::Generation>> {
+    fn generate<'a>(
+        &'a self,
+        _: &'a GenerateRequest,
+    ) -> futures::future::BoxFuture<'a, crate::llm::ModelResult<crate::llm::Generation>> {
         let error = self.error.clone();
         Box::pin(async move { Err(error) })
     }
@@ -260,4 +340,3 @@ fn display_path(snapshot: &Snapshot) -> String {
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "untitled.py".into())
 }
-

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "spackle", version, about = "Fills holes in Python code with a language model, and checks its work")]
+#[command(
+    name = "spackle",
+    version,
+    about = "Fills holes in Python code with a language model, and checks its work"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -56,7 +60,10 @@ fn main() -> ExitCode {
         Some(_) => "spackle=warn",
     };
     spackle::cli::init_logging(default_filter);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("spackle: cannot start the async runtime: {error}");

@@ -41,14 +41,18 @@ pub type Snapshot = Document;
 /// Parses Python source with tree-sitter-python.
 pub fn parse_python(source: &str, old_tree: Option<&Tree>) -> Option<Tree> {
     let mut parser = Parser::new();
-    parser.set_language(&tree_sitter_python::LANGUAGE.into()).ok()?;
+    parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .ok()?;
     parser.parse(source, old_tree)
 }
 
 /// Parses a rope without copying it into one string.
 pub fn parse_rope(rope: &Rope, old_tree: Option<&Tree>) -> Option<Tree> {
     let mut parser = Parser::new();
-    parser.set_language(&tree_sitter_python::LANGUAGE.into()).ok()?;
+    parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .ok()?;
     let len = rope.len_bytes();
     parser.parse_with_options(
         &mut |offset: usize, _position: tree_sitter::Point| -> &[u8] {
@@ -64,10 +68,26 @@ pub fn parse_rope(rope: &Rope, old_tree: Option<&Tree>) -> Option<Tree> {
 }
 
 impl Document {
-    pub fn new(key: String, path: Option<PathBuf>, version: i32, text: &str, max_parse_bytes: usize) -> Self {
+    pub fn new(
+        key: String,
+        path: Option<PathBuf>,
+        version: i32,
+        text: &str,
+        max_parse_bytes: usize,
+    ) -> Self {
         let rope = Rope::from_str(text);
-        let tree = if text.len() <= max_parse_bytes { parse_python(text, None) } else { None };
-        Document { key, path, version, rope, tree }
+        let tree = if text.len() <= max_parse_bytes {
+            parse_python(text, None)
+        } else {
+            None
+        };
+        Document {
+            key,
+            path,
+            version,
+            rope,
+            tree,
+        }
     }
 
     /// Applies the client's changes in order, editing the tree incrementally and reparsing once.
@@ -99,7 +119,11 @@ impl Document {
             }
         }
         self.version = version;
-        self.tree = if self.rope.len_bytes() <= max_parse_bytes { parse_rope(&self.rope, tree.as_ref()) } else { None };
+        self.tree = if self.rope.len_bytes() <= max_parse_bytes {
+            parse_rope(&self.rope, tree.as_ref())
+        } else {
+            None
+        };
     }
 
     pub fn text(&self) -> String {
@@ -158,7 +182,9 @@ impl Store {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Document>> {
         // A panic while holding the lock leaves the map itself consistent (every mutation is a
         // single insert, remove or in-place edit), so a poisoned lock is still safe to use.
-        self.documents.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.documents
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -166,9 +192,21 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn change(line: u32, character: u32, end_line: u32, end_character: u32, text: &str) -> TextChange {
+    fn change(
+        line: u32,
+        character: u32,
+        end_line: u32,
+        end_character: u32,
+        text: &str,
+    ) -> TextChange {
         TextChange {
-            range: Some((LineCol { line, character }, LineCol { line: end_line, character: end_character })),
+            range: Some((
+                LineCol { line, character },
+                LineCol {
+                    line: end_line,
+                    character: end_character,
+                },
+            )),
             text: text.to_string(),
         }
     }
@@ -177,39 +215,71 @@ mod tests {
     /// parsing the final text from scratch.
     #[test]
     fn rapid_incremental_edits_match_a_fresh_parse() {
-        let mut document = Document::new("a.py".into(), None, 0, "def f(x):\n    return x\n", usize::MAX);
+        let mut document = Document::new(
+            "a.py".into(),
+            None,
+            0,
+            "def f(x):\n    return x\n",
+            usize::MAX,
+        );
         let mut expected = String::from("def f(x):\n    return x\n");
         let mut seed: u64 = 7;
         for version in 1..=500 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let rope = Rope::from_str(&expected);
             let line = (seed >> 33) as usize % rope.len_lines();
             let line_len = rope.line(line).len_chars();
             let character = ((seed >> 17) as usize % (line_len + 1)) as u32;
-            let inserted = ["a", "(", ")", "\n", "    ", "é", "😀", "'", ""][(seed >> 45) as usize % 9];
+            let inserted =
+                ["a", "(", ")", "\n", "    ", "é", "😀", "'", ""][(seed >> 45) as usize % 9];
             let delete = (seed >> 55) as u32 % 2;
-            let start = LineCol { line: line as u32, character };
+            let start = LineCol {
+                line: line as u32,
+                character,
+            };
             let start_offset = text::offset_of(&rope, start, PositionEncoding::Utf16);
-            let end = LineCol { line: line as u32, character: character + delete };
+            let end = LineCol {
+                line: line as u32,
+                character: character + delete,
+            };
             let end_offset = text::offset_of(&rope, end, PositionEncoding::Utf16);
             expected.replace_range(start_offset..end_offset, inserted);
             document.apply_changes(
                 version,
-                &[change(start.line, start.character, end.line, end.character, inserted)],
+                &[change(
+                    start.line,
+                    start.character,
+                    end.line,
+                    end.character,
+                    inserted,
+                )],
                 PositionEncoding::Utf16,
                 usize::MAX,
             );
             assert_eq!(document.text(), expected, "after edit {version}");
         }
         let fresh = parse_python(&expected, None).unwrap();
-        assert_eq!(document.tree.unwrap().root_node().to_sexp(), fresh.root_node().to_sexp());
+        assert_eq!(
+            document.tree.unwrap().root_node().to_sexp(),
+            fresh.root_node().to_sexp()
+        );
         assert_eq!(document.version, 500);
     }
 
     #[test]
     fn full_text_change_replaces_everything() {
         let mut document = Document::new("a.py".into(), None, 0, "x = 1\n", usize::MAX);
-        document.apply_changes(3, &[TextChange { range: None, text: "y = (\n".into() }], PositionEncoding::Utf8, usize::MAX);
+        document.apply_changes(
+            3,
+            &[TextChange {
+                range: None,
+                text: "y = (\n".into(),
+            }],
+            PositionEncoding::Utf8,
+            usize::MAX,
+        );
         assert_eq!(document.text(), "y = (\n");
         assert!(document.tree.unwrap().root_node().has_error());
     }

@@ -85,14 +85,20 @@ pub fn position_of(rope: &Rope, offset: usize, encoding: PositionEncoding) -> Li
             rope.char_to_utf16_cu(char_index) - rope.char_to_utf16_cu(line_start_char)
         }
     };
-    LineCol { line: line as u32, character: character as u32 }
+    LineCol {
+        line: line as u32,
+        character: character as u32,
+    }
 }
 
 /// The tree-sitter point (row, byte column) of a byte offset.
 pub fn point_of(rope: &Rope, offset: usize) -> tree_sitter::Point {
     let offset = offset.min(rope.len_bytes());
     let line = rope.byte_to_line(offset);
-    tree_sitter::Point { row: line, column: offset - rope.line_to_byte(line) }
+    tree_sitter::Point {
+        row: line,
+        column: offset - rope.line_to_byte(line),
+    }
 }
 
 /// Rounds a byte offset down to the nearest char boundary of the rope.
@@ -104,7 +110,12 @@ pub fn floor_char_boundary(rope: &Rope, offset: usize) -> usize {
 /// Replaces the bytes `start..end` of `rope` with `new_text` and returns the matching tree-sitter edit.
 ///
 /// `start` and `end` must be char boundaries (as [`offset_of`] returns) with `start <= end`.
-pub fn apply_edit(rope: &mut Rope, start: usize, end: usize, new_text: &str) -> tree_sitter::InputEdit {
+pub fn apply_edit(
+    rope: &mut Rope,
+    start: usize,
+    end: usize,
+    new_text: &str,
+) -> tree_sitter::InputEdit {
     let start_position = point_of(rope, start);
     let old_end_position = point_of(rope, end);
     let start_char = rope.byte_to_char(start);
@@ -181,6 +192,9 @@ mod tests {
         assert_eq!(edit.start_byte, 10);
         assert_eq!(edit.old_end_byte, 12);
         assert_eq!(edit.new_end_byte, 10 + "'😀'\nz".len());
-        assert_eq!(edit.new_end_position, tree_sitter::Point { row: 2, column: 1 });
+        assert_eq!(
+            edit.new_end_position,
+            tree_sitter::Point { row: 2, column: 1 }
+        );
     }
 }

@@ -1419,7 +1419,10 @@ async fn run_doctor(root: std::path::PathBuf, path: &'static str) -> (bool, Stri
     })
     .await
     .unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).to_string())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    )
 }
 
 #[tokio::test]
@@ -1439,7 +1442,10 @@ async fn doctor_reports_the_model_server_and_the_external_checker() {
     let (success, text) = run_doctor(dir.path().to_path_buf(), "/nonexistent").await;
     assert!(success, "{text}");
     assert!(text.contains("model server: ok"), "{text}");
-    assert!(text.contains("external checker: `ruff` is not on PATH"), "{text}");
+    assert!(
+        text.contains("external checker: `ruff` is not on PATH"),
+        "{text}"
+    );
     // A ruff in the workspace's .venv is found there.
     let bin = dir.path().join(".venv/bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -1451,5 +1457,8 @@ async fn doctor_reports_the_model_server_and_the_external_checker() {
     }
     let (success, text) = run_doctor(dir.path().to_path_buf(), "/nonexistent").await;
     assert!(success, "{text}");
-    assert!(text.contains(&format!("external checker: {}", bin.join("ruff").display())), "{text}");
+    assert!(
+        text.contains(&format!("external checker: {}", bin.join("ruff").display())),
+        "{text}"
+    );
 }

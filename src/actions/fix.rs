@@ -8,9 +8,9 @@ use super::{
     answer_code, common_indentation, dedent, external, line_end, line_start, reindent, Diagnostic,
     Edit, Offer, Plan,
 };
+use crate::check::TypedFile;
 use crate::check::{check_spliced_candidate, Before, Problem};
 use crate::engine::Engine;
-use crate::check::TypedFile;
 use crate::index::Index;
 use crate::llm::{ChatMessage, Role};
 use crate::store::Snapshot;

@@ -130,7 +130,9 @@ fn prepare(
         .split_once('@')
         .context("package is not name@version")?;
     let folder = cache.join(format!("{name}-{version}"));
-    let root = folder.canonicalize().with_context(|| format!("{} (run `holebench.py fetch` first)", folder.display()))?;
+    let root = folder
+        .canonicalize()
+        .with_context(|| format!("{} (run `holebench.py fetch` first)", folder.display()))?;
     let path = root.join(&case.file);
     let original = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -270,7 +272,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
         drop(spliced);
         let started = Instant::now();
-        let problems = check_spliced_candidate(&hole.before, hole.offset, completion, Some(&hole.typed));
+        let problems =
+            check_spliced_candidate(&hole.before, hole.offset, completion, Some(&hole.typed));
         times.push(started.elapsed());
         let flagged = usize::from(!problems.is_empty());
         let entry = by_kind.entry(row.kind.clone()).or_default();
@@ -324,16 +327,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     for package in packages {
         let (name, version) = package.split_once('@').unwrap_or((package.as_str(), ""));
         let root = arguments.cache.join(format!("{name}-{version}"));
-        let (files, _) =
-            super::diagnostics::check_folder(&root, |relative, problem| {
-                real_problems += 1;
-                let _ = writeln!(
-                    err,
-                    "  real code: {}:{}",
-                    relative.display(),
-                    problem.message
-                );
-            });
+        let (files, _) = super::diagnostics::check_folder(&root, |relative, problem| {
+            real_problems += 1;
+            let _ = writeln!(
+                err,
+                "  real code: {}:{}",
+                relative.display(),
+                problem.message
+            );
+        });
         real_files += files;
     }
     writeln!(

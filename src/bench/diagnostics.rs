@@ -84,7 +84,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 /// the time each check took: each file is checked once untimed, so that the modules it uses are
 /// read, and then timed after an edit (a line break added at its end), as the editor re-checks a
 /// buffer after a keystroke.
-pub(crate) fn check_folder(root: &Path, mut report: impl FnMut(&Path, &Problem)) -> (usize, Vec<Duration>) {
+pub(crate) fn check_folder(
+    root: &Path,
+    mut report: impl FnMut(&Path, &Problem),
+) -> (usize, Vec<Duration>) {
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let semantic = Arc::new(Semantic::new(&root, &[]));
     let mut files = 0;
@@ -151,9 +154,14 @@ mod tests {
         )
         .unwrap();
         let mut problems = Vec::new();
-        let (files, times) = check_folder(dir.path(), |relative, problem| problems.push((relative.to_path_buf(), problem.name.clone())));
+        let (files, times) = check_folder(dir.path(), |relative, problem| {
+            problems.push((relative.to_path_buf(), problem.name.clone()))
+        });
         assert_eq!((files, times.len()), (3, 3));
-        assert_eq!(problems, vec![(PathBuf::from("pkg/b.py"), "one".to_string())]);
+        assert_eq!(
+            problems,
+            vec![(PathBuf::from("pkg/b.py"), "one".to_string())]
+        );
         assert!(run(&[dir.path().display().to_string()]).is_ok());
         assert!(run(&["/nonexistent/folder".to_string()]).is_err());
     }

@@ -28,7 +28,10 @@ struct Options {
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
-    let mut options = Options { requests: 300, backend: Backend::Ollama };
+    let mut options = Options {
+        requests: 300,
+        backend: Backend::Ollama,
+    };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -51,7 +54,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let figures = runtime.block_on(measure(&options))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", figures)?;
@@ -59,8 +64,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn model_config(backend: Backend, endpoint: String) -> ModelConfig {
-    let name = if backend == Backend::Anthropic { "claude-3-5-haiku-latest" } else { "qwen2.5-coder:1.5b" };
-    ModelConfig { backend, endpoint, name: name.into(), ..ModelConfig::default() }
+    let name = if backend == Backend::Anthropic {
+        "claude-3-5-haiku-latest"
+    } else {
+        "qwen2.5-coder:1.5b"
+    };
+    ModelConfig {
+        backend,
+        endpoint,
+        name: name.into(),
+        ..ModelConfig::default()
+    }
 }
 
 /// A scripted answer that passes the checks for [`SOURCE`]'s hole.
@@ -74,7 +88,8 @@ async fn measure(options: &Options) -> anyhow::Result<Value> {
     let warmup = 20;
 
     // The reference: the model layer alone, in this process.
-    let model = crate::llm::model_from_config(&config).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let model =
+        crate::llm::model_from_config(&config).map_err(|error| anyhow::anyhow!("{error}"))?;
     let request = GenerateRequest {
         kind: RequestKind::Infill {
             path: "geometry.py".into(),
@@ -92,12 +107,21 @@ async fn measure(options: &Options) -> anyhow::Result<Value> {
     for round in 0..warmup + options.requests {
         let before = server.requests().len();
         let started = Instant::now();
-        model.generate(&request).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+        model
+            .generate(&request)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
         let finished = Instant::now();
-        let recorded = server.requests().get(before).cloned().context("the scripted server saw no request")?;
+        let recorded = server
+            .requests()
+            .get(before)
+            .cloned()
+            .context("the scripted server saw no request")?;
         if round >= warmup {
             direct_to.push(recorded.received_at.saturating_duration_since(started));
-            direct_from.push(finished.saturating_duration_since(recorded.last_write_at.unwrap_or(finished)));
+            direct_from.push(
+                finished.saturating_duration_since(recorded.last_write_at.unwrap_or(finished)),
+            );
         }
     }
 
@@ -112,12 +136,22 @@ async fn measure(options: &Options) -> anyhow::Result<Value> {
     let mut next_id = 0;
     let mut call = |method: &str, params: Value| {
         next_id += 1;
-        (next_id, json!({"jsonrpc": "2.0", "id": next_id, "method": method, "params": params}))
+        (
+            next_id,
+            json!({"jsonrpc": "2.0", "id": next_id, "method": method, "params": params}),
+        )
     };
-    let (id, message) = call("initialize", json!({"processId": null, "capabilities": {}, "initializationOptions": settings}));
+    let (id, message) = call(
+        "initialize",
+        json!({"processId": null, "capabilities": {}, "initializationOptions": settings}),
+    );
     send(&mut client_write, &message).await?;
     wait_response(&mut reader, id).await?;
-    send(&mut client_write, &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}})).await?;
+    send(
+        &mut client_write,
+        &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+    )
+    .await?;
     let uri = "file:///bench/geometry.py";
     send(
         &mut client_write,
@@ -138,19 +172,32 @@ async fn measure(options: &Options) -> anyhow::Result<Value> {
         send(&mut client_write, &message).await?;
         let response = wait_response(&mut reader, id).await?;
         let finished = Instant::now();
-        if response["result"].as_array().is_none_or(|items| items.is_empty()) {
+        if response["result"]
+            .as_array()
+            .is_none_or(|items| items.is_empty())
+        {
             empty += 1;
         }
-        let recorded = server.requests().get(before).cloned().context("the model server saw no request from spackle")?;
+        let recorded = server
+            .requests()
+            .get(before)
+            .cloned()
+            .context("the model server saw no request from spackle")?;
         if round >= warmup {
             to_model.push(recorded.received_at.saturating_duration_since(started));
-            from_model.push(finished.saturating_duration_since(recorded.last_write_at.unwrap_or(finished)));
+            from_model.push(
+                finished.saturating_duration_since(recorded.last_write_at.unwrap_or(finished)),
+            );
         }
     }
     let (id, message) = call("shutdown", Value::Null);
     send(&mut client_write, &message).await?;
     wait_response(&mut reader, id).await?;
-    send(&mut client_write, &json!({"jsonrpc": "2.0", "method": "exit"})).await?;
+    send(
+        &mut client_write,
+        &json!({"jsonrpc": "2.0", "method": "exit"}),
+    )
+    .await?;
     let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
     if empty > 0 {
         bail!("{empty} requests returned no completion; the figures would not be comparable");
@@ -192,15 +239,22 @@ async fn measure(options: &Options) -> anyhow::Result<Value> {
 
 async fn send(writer: &mut (impl AsyncWriteExt + Unpin), message: &Value) -> anyhow::Result<()> {
     let body = message.to_string();
-    writer.write_all(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes()).await?;
+    writer
+        .write_all(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes())
+        .await?;
     writer.flush().await?;
     Ok(())
 }
 
 /// Reads messages until the response with `id`, answering server requests with `null`.
-async fn wait_response(reader: &mut BufReader<impl AsyncReadExt + Unpin>, id: i64) -> anyhow::Result<Value> {
+async fn wait_response(
+    reader: &mut BufReader<impl AsyncReadExt + Unpin>,
+    id: i64,
+) -> anyhow::Result<Value> {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(30), read_message(reader)).await.context("the server did not answer")??;
+        let message = tokio::time::timeout(Duration::from_secs(30), read_message(reader))
+            .await
+            .context("the server did not answer")??;
         if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
             return Ok(message);
         }

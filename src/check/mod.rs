@@ -246,7 +246,12 @@ pub fn splice<'a>(before: &'a Before, offset: usize, candidate: &str) -> Option<
 ///
 /// `typed` is the document's file in its workspace's semantic layer, for the typed checks; without
 /// it (a buffer outside any workspace) only syntax and names are checked.
-pub fn check_candidate(document: &str, offset: usize, candidate: &str, typed: Option<&TypedFile>) -> Vec<Problem> {
+pub fn check_candidate(
+    document: &str,
+    offset: usize,
+    candidate: &str,
+    typed: Option<&TypedFile>,
+) -> Vec<Problem> {
     match Before::new(document) {
         Some(before) => check_spliced_candidate(&before, offset, candidate, typed),
         None => Vec::new(),
@@ -266,7 +271,12 @@ pub fn check_document(document: &str, typed: Option<&TypedFile>) -> Vec<Problem>
 }
 
 /// [`check_candidate`] against a document parsed once beforehand.
-pub fn check_spliced_candidate(before: &Before, offset: usize, candidate: &str, typed: Option<&TypedFile>) -> Vec<Problem> {
+pub fn check_spliced_candidate(
+    before: &Before,
+    offset: usize,
+    candidate: &str,
+    typed: Option<&TypedFile>,
+) -> Vec<Problem> {
     let Some(spliced) = splice(before, offset, candidate) else {
         return Vec::new();
     };
@@ -304,12 +314,18 @@ mod document_tests {
     fn problems_of(body: &str) -> Vec<String> {
         let text = HOLDER.replace("<BODY>", body);
         let workspace = Workspace::new(&[("app.py", text.as_str())]);
-        check_document(&text, Some(&workspace.typed("app.py"))).into_iter().map(|p| p.name).collect()
+        check_document(&text, Some(&workspace.typed("app.py")))
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
     }
 
     #[test]
     fn a_whole_document_is_checked_and_attribute_paths_narrowed_by_isinstance_stay_silent() {
-        assert_eq!(problems_of("        return self.kind.limit + undefined_name\n"), vec!["limit", "undefined_name"]);
+        assert_eq!(
+            problems_of("        return self.kind.limit + undefined_name\n"),
+            vec!["limit", "undefined_name"]
+        );
         assert!(problems_of("        if isinstance(self.kind, Sub):\n            return self.kind.limit\n        return 0\n").is_empty());
     }
 }

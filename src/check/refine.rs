@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use super::postprocess::{postprocess_in, PostprocessOptions, Rejection};
-use super::{check_spliced_candidate, Before, Problem};
 use super::TypedFile;
+use super::{check_spliced_candidate, Before, Problem};
 use crate::llm::{ChatMessage, GenerateRequest, Model, ModelError, RequestKind, Role};
 
 /// The names of the checks a clean candidate has passed.
@@ -71,8 +71,12 @@ pub async fn refine(
     still_current: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<RefineOutcome, ModelError> {
     let started = Instant::now();
-    let postprocess = PostprocessOptions { max_lines: options.max_lines.max(1) };
-    let candidate_line = before.text[..offset.min(before.text.len())].matches('\n').count() as u32;
+    let postprocess = PostprocessOptions {
+        max_lines: options.max_lines.max(1),
+    };
+    let candidate_line = before.text[..offset.min(before.text.len())]
+        .matches('\n')
+        .count() as u32;
     let mut outcome = RefineOutcome::default();
     let mut request = first.clone();
     let mut best: Option<Checked> = None;
@@ -94,7 +98,9 @@ pub async fn refine(
                 // Trailing line breaks would add blank lines after the suggestion in the editor.
                 Ok(text) => text.trim_end().to_string(),
                 Err(rejection) => {
-                    outcome.dropped.push((raw.clone(), describe_rejection(&rejection)));
+                    outcome
+                        .dropped
+                        .push((raw.clone(), describe_rejection(&rejection)));
                     continue;
                 }
             };
@@ -103,11 +109,18 @@ pub async fn refine(
             }
             seen.push(text.clone());
             let problems = check_spliced_candidate(before, offset, &text, typed);
-            let checked = Checked { text, problems, round };
+            let checked = Checked {
+                text,
+                problems,
+                round,
+            };
             if checked.problems.is_empty() {
                 clean += 1;
                 outcome.clean.push(checked);
-            } else if round_best.as_ref().is_none_or(|b| checked.problems.len() < b.problems.len()) {
+            } else if round_best
+                .as_ref()
+                .is_none_or(|b| checked.problems.len() < b.problems.len())
+            {
                 round_best = Some(checked);
             }
         }
@@ -115,7 +128,10 @@ pub async fn refine(
             round,
             candidates: generation.candidates.len(),
             clean,
-            problems: round_best.as_ref().map(|b| b.problems.iter().map(|p| p.message.clone()).collect()).unwrap_or_default(),
+            problems: round_best
+                .as_ref()
+                .map(|b| b.problems.iter().map(|p| p.message.clone()).collect())
+                .unwrap_or_default(),
             tokens: generation.completion_tokens,
             elapsed: round_started.elapsed(),
         };
@@ -130,7 +146,10 @@ pub async fn refine(
         );
         outcome.rounds.push(log);
         if let Some(candidate) = round_best {
-            if best.as_ref().is_none_or(|b| candidate.problems.len() <= b.problems.len()) {
+            if best
+                .as_ref()
+                .is_none_or(|b| candidate.problems.len() <= b.problems.len())
+            {
                 best = Some(candidate);
             }
         }
@@ -142,7 +161,10 @@ pub async fn refine(
             break;
         }
         if started.elapsed() >= options.latency_budget {
-            outcome.stopped = Some(format!("the latency budget of {} ms is spent", options.latency_budget.as_millis()));
+            outcome.stopped = Some(format!(
+                "the latency budget of {} ms is spent",
+                options.latency_budget.as_millis()
+            ));
             break;
         }
         if !still_current() {
@@ -260,7 +282,9 @@ fn describe_rejection(rejection: &Rejection) -> String {
     match rejection {
         Rejection::Empty => "empty".into(),
         Rejection::RepeatsSuffix => "it only repeats the text after the cursor".into(),
-        Rejection::Degenerate { line } => format!("the line `{}` repeats over and over", line.trim()),
+        Rejection::Degenerate { line } => {
+            format!("the line `{}` repeats over and over", line.trim())
+        }
         Rejection::Syntax { message } => format!("it adds a syntax error: {message}"),
         Rejection::Unparsable => "the document cannot be parsed".into(),
     }
@@ -271,7 +295,13 @@ pub fn problem_report(candidate: &Checked, candidate_line: u32) -> Vec<String> {
     candidate
         .problems
         .iter()
-        .map(|problem| format!("line {}: {}", problem.line.saturating_sub(candidate_line) + 1, problem.message))
+        .map(|problem| {
+            format!(
+                "line {}: {}",
+                problem.line.saturating_sub(candidate_line) + 1,
+                problem.message
+            )
+        })
         .collect()
 }
 
@@ -280,15 +310,24 @@ pub fn problem_report(candidate: &Checked, candidate_line: u32) -> Vec<String> {
 /// For fill-in-the-middle, the previous answer and its problems go into comment lines just above
 /// the cursor's line, at its indentation, where a code model reads them as part of the file.
 /// For a chat, they follow as a new user message.
-pub fn repair_request(first: &GenerateRequest, candidate: &Checked, candidate_line: u32) -> GenerateRequest {
+pub fn repair_request(
+    first: &GenerateRequest,
+    candidate: &Checked,
+    candidate_line: u32,
+) -> GenerateRequest {
     let report = problem_report(candidate, candidate_line);
     let mut request = first.clone();
     match &mut request.kind {
         RequestKind::Infill { prefix, .. } => {
             let line_start = prefix.rfind('\n').map(|i| i + 1).unwrap_or(0);
             let current_line = &prefix[line_start..];
-            let indent: String = current_line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
-            let mut hint = format!("{indent}# spackle: a previous completion here was rejected by static checks:\n");
+            let indent: String = current_line
+                .chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect();
+            let mut hint = format!(
+                "{indent}# spackle: a previous completion here was rejected by static checks:\n"
+            );
             for line in candidate.text.lines().take(12) {
                 hint.push_str(&format!("{indent}#     {line}\n"));
             }
@@ -299,7 +338,10 @@ pub fn repair_request(first: &GenerateRequest, candidate: &Checked, candidate_li
             prefix.insert_str(line_start, &hint);
         }
         RequestKind::Chat { messages } => {
-            messages.push(ChatMessage { role: Role::Assistant, content: candidate.text.clone() });
+            messages.push(ChatMessage {
+                role: Role::Assistant,
+                content: candidate.text.clone(),
+            });
             messages.push(ChatMessage {
                 role: Role::User,
                 content: format!(
@@ -319,8 +361,8 @@ mod tests {
     use futures::future::BoxFuture;
 
     use super::*;
-    use crate::semantic::test_support::Workspace;
     use crate::llm::{Generation, ModelResult};
+    use crate::semantic::test_support::Workspace;
 
     /// A model that answers from a script and records what it was asked.
     struct Scripted {
@@ -329,12 +371,22 @@ mod tests {
     }
 
     impl Model for Scripted {
-        fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, ModelResult<Generation>> {
+        fn generate<'a>(
+            &'a self,
+            request: &'a GenerateRequest,
+        ) -> BoxFuture<'a, ModelResult<Generation>> {
             self.asked.lock().unwrap().push(request.clone());
             let mut answers = self.answers.lock().unwrap();
-            let answer = if answers.is_empty() { vec!["pass"] } else { answers.remove(0) };
+            let answer = if answers.is_empty() {
+                vec!["pass"]
+            } else {
+                answers.remove(0)
+            };
             Box::pin(async move {
-                Ok(Generation { candidates: answer.into_iter().map(str::to_string).collect(), ..Generation::default() })
+                Ok(Generation {
+                    candidates: answer.into_iter().map(str::to_string).collect(),
+                    ..Generation::default()
+                })
             })
         }
 
@@ -344,13 +396,21 @@ mod tests {
     }
 
     const MODELS: &str = "class Cart:\n    def total(self) -> float:\n        return 0.0\n";
-    const DOCUMENT: &str = "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n";
+    const DOCUMENT: &str =
+        "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n";
 
     fn setup(answers: Vec<Vec<&'static str>>) -> (Scripted, Before, usize, Workspace) {
-        let model = Scripted { answers: Mutex::new(answers), asked: Mutex::new(Vec::new()) };
+        let model = Scripted {
+            answers: Mutex::new(answers),
+            asked: Mutex::new(Vec::new()),
+        };
         let before = Before::new(DOCUMENT).unwrap();
         let offset = DOCUMENT.len() - 1;
-        let workspace = Workspace::new(&[("shop/__init__.py", ""), ("shop/models.py", MODELS), ("shop/pay.py", DOCUMENT)]);
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", MODELS),
+            ("shop/pay.py", DOCUMENT),
+        ]);
         (model, before, offset, workspace)
     }
 
@@ -370,29 +430,70 @@ mod tests {
     }
 
     fn options(rounds: usize) -> RefineOptions {
-        RefineOptions { rounds, latency_budget: Duration::from_secs(60), max_lines: 40 }
+        RefineOptions {
+            rounds,
+            latency_budget: Duration::from_secs(60),
+            max_lines: 40,
+        }
     }
 
     #[tokio::test]
     async fn a_wrong_member_goes_back_to_the_model_with_its_problem() {
-        let (model, before, offset, modules) = setup(vec![vec!["return cart.totl()"], vec!["return cart.total()"]]);
-        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| true).await.unwrap();
+        let (model, before, offset, modules) = setup(vec![
+            vec!["return cart.totl()"],
+            vec!["return cart.total()"],
+        ]);
+        let outcome = refine(
+            &model,
+            request(),
+            &before,
+            offset,
+            Some(&modules.typed("shop/pay.py")),
+            &options(2),
+            &|| true,
+        )
+        .await
+        .unwrap();
         assert_eq!(outcome.clean.len(), 1);
         assert_eq!(outcome.clean[0].text, "return cart.total()");
         assert_eq!(outcome.clean[0].round, 2);
         let asked = model.asked.lock().unwrap();
         assert_eq!(asked.len(), 2);
-        let RequestKind::Infill { prefix, .. } = &asked[1].kind else { panic!("an infill request") };
-        assert!(prefix.contains("#     return cart.totl()"), "the previous answer is quoted: {prefix}");
-        assert!(prefix.contains("line 1:") && prefix.contains("totl"), "the problem is reported: {prefix}");
-        assert!(prefix.ends_with("\n    "), "the cursor line stays last: {prefix:?}");
+        let RequestKind::Infill { prefix, .. } = &asked[1].kind else {
+            panic!("an infill request")
+        };
+        assert!(
+            prefix.contains("#     return cart.totl()"),
+            "the previous answer is quoted: {prefix}"
+        );
+        assert!(
+            prefix.contains("line 1:") && prefix.contains("totl"),
+            "the problem is reported: {prefix}"
+        );
+        assert!(
+            prefix.ends_with("\n    "),
+            "the cursor line stays last: {prefix:?}"
+        );
     }
 
     #[tokio::test]
     async fn a_model_that_never_fixes_its_mistake_yields_nothing_clean() {
-        let (model, before, offset, modules) =
-            setup(vec![vec!["return cart.totl()"], vec!["return cart.totl()"], vec!["return cart.totl()"]]);
-        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| true).await.unwrap();
+        let (model, before, offset, modules) = setup(vec![
+            vec!["return cart.totl()"],
+            vec!["return cart.totl()"],
+            vec!["return cart.totl()"],
+        ]);
+        let outcome = refine(
+            &model,
+            request(),
+            &before,
+            offset,
+            Some(&modules.typed("shop/pay.py")),
+            &options(2),
+            &|| true,
+        )
+        .await
+        .unwrap();
         assert!(outcome.clean.is_empty());
         assert_eq!(outcome.rounds.len(), 3, "one request and two repairs");
         assert!(outcome.best_unverified.is_some());
@@ -402,12 +503,35 @@ mod tests {
     #[tokio::test]
     async fn a_clean_first_answer_ends_the_loop_and_a_changed_document_stops_it() {
         let (model, before, offset, modules) = setup(vec![vec!["return cart.total()"]]);
-        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| true).await.unwrap();
+        let outcome = refine(
+            &model,
+            request(),
+            &before,
+            offset,
+            Some(&modules.typed("shop/pay.py")),
+            &options(2),
+            &|| true,
+        )
+        .await
+        .unwrap();
         assert_eq!(outcome.clean.len(), 1);
         assert_eq!(model.asked.lock().unwrap().len(), 1);
 
-        let (model, before, offset, modules) = setup(vec![vec!["return cart.totl()"], vec!["return cart.total()"]]);
-        let outcome = refine(&model, request(), &before, offset, Some(&modules.typed("shop/pay.py")), &options(2), &|| false).await.unwrap();
+        let (model, before, offset, modules) = setup(vec![
+            vec!["return cart.totl()"],
+            vec!["return cart.total()"],
+        ]);
+        let outcome = refine(
+            &model,
+            request(),
+            &before,
+            offset,
+            Some(&modules.typed("shop/pay.py")),
+            &options(2),
+            &|| false,
+        )
+        .await
+        .unwrap();
         assert!(outcome.clean.is_empty());
         assert_eq!(outcome.stopped.as_deref(), Some("the document changed"));
         assert_eq!(model.asked.lock().unwrap().len(), 1);
@@ -416,7 +540,10 @@ mod tests {
     fn chat() -> GenerateRequest {
         GenerateRequest {
             kind: RequestKind::Chat {
-                messages: vec![ChatMessage { role: Role::User, content: "Write it.".into() }],
+                messages: vec![ChatMessage {
+                    role: Role::User,
+                    content: "Write it.".into(),
+                }],
             },
             ..request()
         }
@@ -426,28 +553,64 @@ mod tests {
     async fn a_chat_answer_is_repaired_with_the_reason_and_rounds_are_reported() {
         let (model, ..) = setup(vec![vec!["bad"], vec!["good"]]);
         let rounds = Mutex::new(Vec::new());
-        let on_round = |round: ChatRound| rounds.lock().unwrap().push((round.number, round.of, round.rejected.map(str::to_string)));
-        let verify = |answer: &str| if answer == "good" { Ok(answer.len()) } else { Err(format!("`{answer}` is wrong")) };
-        let outcome = refine_chat(&model, chat(), &options(1), &|| true, &on_round, &verify).await.unwrap();
-        assert!(matches!(outcome, ChatOutcome::Accepted { value: 4, round: 2 }), "{outcome:?}");
-        assert_eq!(*rounds.lock().unwrap(), vec![(1, 2, None), (2, 2, Some("`bad` is wrong".to_string()))]);
+        let on_round = |round: ChatRound| {
+            rounds.lock().unwrap().push((
+                round.number,
+                round.of,
+                round.rejected.map(str::to_string),
+            ))
+        };
+        let verify = |answer: &str| {
+            if answer == "good" {
+                Ok(answer.len())
+            } else {
+                Err(format!("`{answer}` is wrong"))
+            }
+        };
+        let outcome = refine_chat(&model, chat(), &options(1), &|| true, &on_round, &verify)
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, ChatOutcome::Accepted { value: 4, round: 2 }),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            *rounds.lock().unwrap(),
+            vec![(1, 2, None), (2, 2, Some("`bad` is wrong".to_string()))]
+        );
         let asked = model.asked.lock().unwrap();
-        let RequestKind::Chat { messages } = &asked[1].kind else { panic!("a chat request") };
+        let RequestKind::Chat { messages } = &asked[1].kind else {
+            panic!("a chat request")
+        };
         assert_eq!(messages[1].content, "bad");
-        assert!(messages[2].content.contains("`bad` is wrong"), "{:?}", messages[2]);
+        assert!(
+            messages[2].content.contains("`bad` is wrong"),
+            "{:?}",
+            messages[2]
+        );
     }
 
     #[tokio::test]
     async fn a_chat_that_never_passes_or_whose_document_changed_is_rejected_with_the_reason() {
         let (model, ..) = setup(vec![vec!["bad"], vec!["bad"]]);
         let verify = |_: &str| -> Result<(), String> { Err("still wrong".into()) };
-        let outcome = refine_chat(&model, chat(), &options(1), &|| true, &|_| {}, &verify).await.unwrap();
-        assert!(matches!(&outcome, ChatOutcome::Rejected { reason } if reason == "still wrong"), "{outcome:?}");
+        let outcome = refine_chat(&model, chat(), &options(1), &|| true, &|_| {}, &verify)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome, ChatOutcome::Rejected { reason } if reason == "still wrong"),
+            "{outcome:?}"
+        );
         assert_eq!(model.asked.lock().unwrap().len(), 2);
 
         let (model, ..) = setup(vec![vec!["bad"], vec!["good"]]);
-        let outcome = refine_chat(&model, chat(), &options(1), &|| false, &|_| {}, &verify).await.unwrap();
-        assert!(matches!(&outcome, ChatOutcome::Rejected { reason } if reason.contains("document changed")), "{outcome:?}");
+        let outcome = refine_chat(&model, chat(), &options(1), &|| false, &|_| {}, &verify)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome, ChatOutcome::Rejected { reason } if reason.contains("document changed")),
+            "{outcome:?}"
+        );
         assert_eq!(model.asked.lock().unwrap().len(), 1);
     }
 }

@@ -34,7 +34,10 @@ static NO_MODULES: NoModules = NoModules;
 
 /// The document at `path` in the semantic layer of the index's workspace, for the typed checks;
 /// `None` without an index or for a document outside the workspace.
-pub fn typed_file(index: Option<&Index>, path: Option<&std::path::Path>) -> Option<crate::check::TypedFile> {
+pub fn typed_file(
+    index: Option<&Index>,
+    path: Option<&std::path::Path>,
+) -> Option<crate::check::TypedFile> {
     let (index, path) = index.zip(path)?;
     index.relative_path(path)?;
     Some(crate::check::TypedFile::new(index.semantic().clone(), path))
@@ -42,8 +45,14 @@ pub fn typed_file(index: Option<&Index>, path: Option<&std::path::Path>) -> Opti
 
 /// The dotted module name of the document at `path` and the modules its names resolve against:
 /// the index when the document belongs to it, else no modules and the name `__main__`.
-pub fn module_scope<'a>(index: Option<&'a Index>, path: Option<&std::path::Path>) -> (String, &'a (dyn ModuleSource + Sync)) {
-    let name = index.zip(path).and_then(|(index, path)| index.module_name_of(path)).unwrap_or_else(|| "__main__".to_string());
+pub fn module_scope<'a>(
+    index: Option<&'a Index>,
+    path: Option<&std::path::Path>,
+) -> (String, &'a (dyn ModuleSource + Sync)) {
+    let name = index
+        .zip(path)
+        .and_then(|(index, path)| index.module_name_of(path))
+        .unwrap_or_else(|| "__main__".to_string());
     match index {
         Some(index) => (name, index),
         None => (name, &NO_MODULES),

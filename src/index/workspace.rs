@@ -601,7 +601,9 @@ impl SharedIndex {
     pub fn buffer_changed_with_tree(&self, path: &Path, text: &str, tree: &tree_sitter::Tree) {
         let mut current = self.write();
         current.semantic.buffer_changed(path, text);
-        let (Some(relative), Some(module)) = (current.relative_path(path), current.module_name_of(path)) else {
+        let (Some(relative), Some(module)) =
+            (current.relative_path(path), current.module_name_of(path))
+        else {
             return;
         };
         if let Ok(mut buffers) = self.buffers.write() {

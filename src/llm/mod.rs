@@ -46,7 +46,12 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestKind {
     /// Fill the hole between `prefix` and `suffix` in the file at `path`.
-    Infill { path: String, prefix: String, suffix: String, context: Vec<ContextFile> },
+    Infill {
+        path: String,
+        prefix: String,
+        suffix: String,
+        context: Vec<ContextFile>,
+    },
     /// A chat; the answer is the assistant's next message.
     Chat { messages: Vec<ChatMessage> },
 }
@@ -75,17 +80,41 @@ pub struct Generation {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
     #[error("cannot reach the model server at {endpoint}: {detail}")]
-    Unreachable { endpoint: String, detail: String, backend: Backend, model: String },
+    Unreachable {
+        endpoint: String,
+        detail: String,
+        backend: Backend,
+        model: String,
+    },
     #[error("the model server at {endpoint} refused the API key (HTTP {status})")]
-    Unauthorized { endpoint: String, status: u16, key_env: Option<String> },
+    Unauthorized {
+        endpoint: String,
+        status: u16,
+        key_env: Option<String>,
+    },
     #[error("the model server at {endpoint} is rate-limiting requests")]
-    RateLimited { endpoint: String, retry_after: Option<Duration> },
+    RateLimited {
+        endpoint: String,
+        retry_after: Option<Duration>,
+    },
     #[error("the model server at {endpoint} does not know the model `{model}`")]
-    ModelNotFound { endpoint: String, model: String, backend: Backend },
+    ModelNotFound {
+        endpoint: String,
+        model: String,
+        backend: Backend,
+    },
     #[error("the model server at {endpoint} did not answer within {after:?} ({what})")]
-    Timeout { endpoint: String, what: &'static str, after: Duration },
+    Timeout {
+        endpoint: String,
+        what: &'static str,
+        after: Duration,
+    },
     #[error("the model server at {endpoint} failed (HTTP {status}): {detail}")]
-    Server { endpoint: String, status: u16, detail: String },
+    Server {
+        endpoint: String,
+        status: u16,
+        detail: String,
+    },
     #[error("the model server at {endpoint} sent an answer spackle cannot read: {detail}")]
     BadResponse { endpoint: String, detail: String },
     /// The server redirected to another origin (`to`: scheme, host and port only); spackle did not follow.
@@ -102,7 +131,10 @@ pub type ModelResult<T> = Result<T, ModelError>;
 /// A language model that spackle can ask for code.
 pub trait Model: Send + Sync {
     /// Asks the model; dropping the returned future cancels the request.
-    fn generate<'a>(&'a self, request: &'a GenerateRequest) -> BoxFuture<'a, ModelResult<Generation>>;
+    fn generate<'a>(
+        &'a self,
+        request: &'a GenerateRequest,
+    ) -> BoxFuture<'a, ModelResult<Generation>>;
 
     /// A short description for logs and `spackle doctor`: backend, endpoint and model name.
     fn describe(&self) -> String;
@@ -118,7 +150,11 @@ pub fn model_from_config(config: &ModelConfig) -> ModelResult<Arc<dyn Model>> {
     let model: Arc<dyn Model> = match config.backend {
         Backend::Openai => Arc::new(openai::OpenaiModel::new(target, config, format)?),
         Backend::Ollama => Arc::new(ollama::OllamaModel::new(target, format)),
-        Backend::Llamacpp => Arc::new(llamacpp::LlamacppModel::new(target, &config.template, format)),
+        Backend::Llamacpp => Arc::new(llamacpp::LlamacppModel::new(
+            target,
+            &config.template,
+            format,
+        )),
         Backend::Anthropic => Arc::new(anthropic::AnthropicModel::new(target)),
     };
     Ok(model)
@@ -150,7 +186,8 @@ where
             Ok(generation) => {
                 merged.candidates.extend(generation.candidates);
                 merged.prompt_tokens = add_counts(merged.prompt_tokens, generation.prompt_tokens);
-                merged.completion_tokens = add_counts(merged.completion_tokens, generation.completion_tokens);
+                merged.completion_tokens =
+                    add_counts(merged.completion_tokens, generation.completion_tokens);
             }
             Err(error) => {
                 tracing::debug!(%error, "one of several model requests failed");
@@ -185,7 +222,11 @@ impl Role {
 /// The request's stop sequences followed by the template's own, without repeats.
 pub(crate) fn merged_stops(request: &[String], template: &[&str]) -> Vec<String> {
     let mut stops: Vec<String> = Vec::new();
-    for stop in request.iter().map(String::as_str).chain(template.iter().copied()) {
+    for stop in request
+        .iter()
+        .map(String::as_str)
+        .chain(template.iter().copied())
+    {
         if !stop.is_empty() && !stops.iter().any(|known| known == stop) {
             stops.push(stop.to_string());
         }
@@ -196,7 +237,11 @@ pub(crate) fn merged_stops(request: &[String], template: &[&str]) -> Vec<String>
 /// Turns a chat model's answers to a fill-in-the-middle request into insertable text: fences and
 /// prose removed, an echo of the current line dropped, then the request's stop sequences applied
 /// (they could not be sent to the server, since the answer may open with a fence).
-pub(crate) fn finish_chat_infill(mut generation: Generation, prefix: &str, stop: &[String]) -> Generation {
+pub(crate) fn finish_chat_infill(
+    mut generation: Generation,
+    prefix: &str,
+    stop: &[String],
+) -> Generation {
     for candidate in &mut generation.candidates {
         let text = crate::prompt::chat_answer_to_infill(candidate, prefix);
         *candidate = stream::cut_at_stop(&text, stop);
@@ -218,14 +263,26 @@ pub fn render_prompt(config: &ModelConfig, request: &GenerateRequest) -> ModelRe
         .map_err(|detail| ModelError::Config { detail })?;
     let (path, prefix, suffix, context) = match &request.kind {
         RequestKind::Chat { messages } => return Ok(render_messages(messages)),
-        RequestKind::Infill { path, prefix, suffix, context } => (path, prefix, suffix, context),
+        RequestKind::Infill {
+            path,
+            prefix,
+            suffix,
+            context,
+        } => (path, prefix, suffix, context),
     };
-    let automatic = matches!(config.template.trim().to_ascii_lowercase().as_str(), "" | "auto");
+    let automatic = matches!(
+        config.template.trim().to_ascii_lowercase().as_str(),
+        "" | "auto"
+    );
     let format = match config.backend {
         Backend::Anthropic => crate::prompt::PromptFormat::Chat,
-        Backend::Openai if config.api == crate::config::OpenaiApi::Chat => crate::prompt::PromptFormat::Chat,
+        Backend::Openai if config.api == crate::config::OpenaiApi::Chat => {
+            crate::prompt::PromptFormat::Chat
+        }
         Backend::Llamacpp if automatic => match format {
-            crate::prompt::PromptFormat::Fim(template) => crate::prompt::PromptFormat::Fim(template),
+            crate::prompt::PromptFormat::Fim(template) => {
+                crate::prompt::PromptFormat::Fim(template)
+            }
             crate::prompt::PromptFormat::Chat => {
                 let mut text = String::new();
                 for file in context {
@@ -238,15 +295,21 @@ pub fn render_prompt(config: &ModelConfig, request: &GenerateRequest) -> ModelRe
         _ => format,
     };
     Ok(match format {
-        crate::prompt::PromptFormat::Fim(template) => template.render(path, prefix, suffix, context),
-        crate::prompt::PromptFormat::Chat => {
-            render_messages(&crate::prompt::chat_infill_messages(path, prefix, suffix, context))
+        crate::prompt::PromptFormat::Fim(template) => {
+            template.render(path, prefix, suffix, context)
         }
+        crate::prompt::PromptFormat::Chat => render_messages(&crate::prompt::chat_infill_messages(
+            path, prefix, suffix, context,
+        )),
     })
 }
 
 fn render_messages(messages: &[ChatMessage]) -> String {
-    messages.iter().map(|message| format!("[{}]\n{}", message.role.name(), message.content)).collect::<Vec<_>>().join("\n\n")
+    messages
+        .iter()
+        .map(|message| format!("[{}]\n{}", message.role.name(), message.content))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 #[cfg(test)]
@@ -255,7 +318,12 @@ mod tests {
 
     fn request() -> GenerateRequest {
         GenerateRequest {
-            kind: RequestKind::Infill { path: "a.py".into(), prefix: "x = ".into(), suffix: "\n".into(), context: Vec::new() },
+            kind: RequestKind::Infill {
+                path: "a.py".into(),
+                prefix: "x = ".into(),
+                suffix: "\n".into(),
+                context: Vec::new(),
+            },
             stop: Vec::new(),
             max_tokens: 16,
             temperature: 0.0,
@@ -266,13 +334,38 @@ mod tests {
     #[test]
     fn rendered_prompts_follow_the_backend_and_template() {
         let ollama = ModelConfig::default();
-        assert_eq!(render_prompt(&ollama, &request()).unwrap(), "<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>");
-        let anthropic = ModelConfig { backend: Backend::Anthropic, name: "claude-3-5-haiku-latest".into(), ..ModelConfig::default() };
+        assert_eq!(
+            render_prompt(&ollama, &request()).unwrap(),
+            "<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>"
+        );
+        let anthropic = ModelConfig {
+            backend: Backend::Anthropic,
+            name: "claude-3-5-haiku-latest".into(),
+            ..ModelConfig::default()
+        };
         let chat = render_prompt(&anthropic, &request()).unwrap();
-        assert!(chat.starts_with("[system]\nYou complete code.") && chat.contains("[user]\n") && chat.contains("x = <CURSOR>"), "{chat}");
-        let llamacpp = ModelConfig { backend: Backend::Llamacpp, name: "model.gguf".into(), ..ModelConfig::default() };
-        assert_eq!(render_prompt(&llamacpp, &request()).unwrap(), "x = <CURSOR>\n");
-        let bad = ModelConfig { template: "nope".into(), ..ModelConfig::default() };
-        assert!(matches!(render_prompt(&bad, &request()), Err(ModelError::Config { .. })));
+        assert!(
+            chat.starts_with("[system]\nYou complete code.")
+                && chat.contains("[user]\n")
+                && chat.contains("x = <CURSOR>"),
+            "{chat}"
+        );
+        let llamacpp = ModelConfig {
+            backend: Backend::Llamacpp,
+            name: "model.gguf".into(),
+            ..ModelConfig::default()
+        };
+        assert_eq!(
+            render_prompt(&llamacpp, &request()).unwrap(),
+            "x = <CURSOR>\n"
+        );
+        let bad = ModelConfig {
+            template: "nope".into(),
+            ..ModelConfig::default()
+        };
+        assert!(matches!(
+            render_prompt(&bad, &request()),
+            Err(ModelError::Config { .. })
+        ));
     }
 }

@@ -6,11 +6,19 @@ use crate::store::TextChange;
 use crate::text::LineCol;
 
 pub fn line_col(position: Position) -> LineCol {
-    LineCol { line: position.line, character: position.character }
+    LineCol {
+        line: position.line,
+        character: position.character,
+    }
 }
 
 pub fn text_change(change: TextDocumentContentChangeEvent) -> TextChange {
-    TextChange { range: change.range.map(|range| (line_col(range.start), line_col(range.end))), text: change.text }
+    TextChange {
+        range: change
+            .range
+            .map(|range| (line_col(range.start), line_col(range.end))),
+        text: change.text,
+    }
 }
 
 /// The store's key for a document.

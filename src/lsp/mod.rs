@@ -38,11 +38,18 @@ async fn serve_validated(
     shared: server::Shared,
 ) {
     let for_service = shared.clone();
-    let (service, socket) = LspService::build(move |client| server::Server::new(client, for_service.clone()))
-        .custom_method("textDocument/inlineCompletion", server::Server::inline_completion)
-        .custom_method("spackle/context", server::Server::context)
-        .custom_method("window/workDoneProgress/cancel", server::Server::work_done_progress_cancel)
-        .finish();
+    let (service, socket) =
+        LspService::build(move |client| server::Server::new(client, for_service.clone()))
+            .custom_method(
+                "textDocument/inlineCompletion",
+                server::Server::inline_completion,
+            )
+            .custom_method("spackle/context", server::Server::context)
+            .custom_method(
+                "window/workDoneProgress/cancel",
+                server::Server::work_done_progress_cancel,
+            )
+            .finish();
     let service = ordered::Ordered::new(service, shared);
     Server::new(input, output, socket).serve(service).await;
 }

@@ -15,8 +15,8 @@ use tower_lsp_server::ls_types::{
 };
 use tower_service::Service;
 
-use super::server::Shared;
 use super::from_proto;
+use super::server::Shared;
 
 /// A service that applies document edits in arrival order and then forwards every message.
 pub struct Ordered<S> {
@@ -51,21 +51,39 @@ where
 
 /// Applies a text-synchronisation notification to the store; other messages are left alone.
 fn apply_document_notification(shared: &Shared, request: &Request) {
-    let Some(params) = request.params() else { return };
+    let Some(params) = request.params() else {
+        return;
+    };
     match request.method() {
         "textDocument/didOpen" => {
-            if let Ok(params) = serde_json::from_value::<DidOpenTextDocumentParams>(params.clone()) {
-                shared.open_document(params.text_document.uri, params.text_document.version, &params.text_document.text);
+            if let Ok(params) = serde_json::from_value::<DidOpenTextDocumentParams>(params.clone())
+            {
+                shared.open_document(
+                    params.text_document.uri,
+                    params.text_document.version,
+                    &params.text_document.text,
+                );
             }
         }
         "textDocument/didChange" => {
-            if let Ok(params) = serde_json::from_value::<DidChangeTextDocumentParams>(params.clone()) {
-                let changes: Vec<_> = params.content_changes.into_iter().map(from_proto::text_change).collect();
-                shared.change_document(&params.text_document.uri, params.text_document.version, &changes);
+            if let Ok(params) =
+                serde_json::from_value::<DidChangeTextDocumentParams>(params.clone())
+            {
+                let changes: Vec<_> = params
+                    .content_changes
+                    .into_iter()
+                    .map(from_proto::text_change)
+                    .collect();
+                shared.change_document(
+                    &params.text_document.uri,
+                    params.text_document.version,
+                    &changes,
+                );
             }
         }
         "textDocument/didClose" => {
-            if let Ok(params) = serde_json::from_value::<DidCloseTextDocumentParams>(params.clone()) {
+            if let Ok(params) = serde_json::from_value::<DidCloseTextDocumentParams>(params.clone())
+            {
                 shared.close_document(&params.text_document.uri);
             }
         }

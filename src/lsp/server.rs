@@ -88,16 +88,24 @@ impl Default for Shared {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.0.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.0.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(super) fn encoding(&self) -> PositionEncoding {
@@ -135,7 +143,13 @@ impl Shared {
 
     pub fn change_document(&self, uri: &Uri, version: i32, changes: &[TextChange]) {
         let key = from_proto::document_key(uri);
-        if self.0.store.change(&key, version, changes, self.encoding(), self.max_file_bytes()) {
+        if self.0.store.change(
+            &key,
+            version,
+            changes,
+            self.encoding(),
+            self.max_file_bytes(),
+        ) {
             lock(&self.0.dirty).insert(key);
         } else {
             tracing::warn!(uri = %key, "change to a document that is not open, ignored");
@@ -153,7 +167,11 @@ impl Shared {
     }
 
     fn shared_index(&self) -> Option<Arc<SharedIndex>> {
-        self.0.index.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.0
+            .index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// A snapshot of the index with every changed open document brought up to date.
@@ -161,7 +179,9 @@ impl Shared {
         let index = self.shared_index()?;
         let dirty: Vec<String> = lock(&self.0.dirty).drain().collect();
         for key in dirty {
-            let Some(document) = self.0.store.snapshot(&key) else { continue };
+            let Some(document) = self.0.store.snapshot(&key) else {
+                continue;
+            };
             if let (Some(path), Some(tree)) = (document.path.as_deref(), document.tree.as_ref()) {
                 index.buffer_changed_with_tree(path, &document.text(), tree);
             }
@@ -261,9 +281,13 @@ impl Server {
         let message = format!("spackle: {}", error.user_message());
         tracing::warn!(%error, "no completion");
         if first {
-            self.client.show_message(MessageType::WARNING, &message).await;
+            self.client
+                .show_message(MessageType::WARNING, &message)
+                .await;
         }
-        self.client.log_message(MessageType::WARNING, &message).await;
+        self.client
+            .log_message(MessageType::WARNING, &message)
+            .await;
     }
 
     async fn report_warnings(&self, warnings: &[ConfigWarning]) {
@@ -272,7 +296,12 @@ impl Server {
         }
         let lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
         for line in &lines {
-            self.client.log_message(MessageType::WARNING, format!("spackle configuration: {line}")).await;
+            self.client
+                .log_message(
+                    MessageType::WARNING,
+                    format!("spackle configuration: {line}"),
+                )
+                .await;
         }
         let summary = format!(
             "spackle: {} configuration problem{} (the defaults stay in force): {}",
@@ -280,7 +309,9 @@ impl Server {
             if lines.len() == 1 { "" } else { "s" },
             lines.join("; ")
         );
-        self.client.show_message(MessageType::WARNING, summary).await;
+        self.client
+            .show_message(MessageType::WARNING, summary)
+            .await;
     }
 
     /// Runs the engine for the cursor in `uri` at `position`, honouring supersession and
@@ -294,7 +325,8 @@ impl Server {
         let key = from_proto::document_key(uri);
         let snapshot = self.shared.0.store.snapshot(&key)?;
         let encoding = self.shared.encoding();
-        let offset = crate::text::offset_of(&snapshot.rope, from_proto::line_col(position), encoding);
+        let offset =
+            crate::text::offset_of(&snapshot.rope, from_proto::line_col(position), encoding);
         let (request_id, mut superseded) = self.shared.begin_request(&key);
         tracing::debug!(uri = %key, request_id, version = snapshot.version, offset, "completion requested");
         let engine = self.engine();
@@ -307,14 +339,22 @@ impl Server {
                 tokio::time::sleep(debounce).await;
             }
             let progress = match progress {
-                Some(token) => Some(self.client.progress(token, "spackle").with_message("asking the model").begin().await),
+                Some(token) => Some(
+                    self.client
+                        .progress(token, "spackle")
+                        .with_message("asking the model")
+                        .begin()
+                        .await,
+                ),
                 None => None,
             };
             let index = self.shared.index_snapshot();
             let store = self.shared.0.store.clone();
             let (key, version) = (key.clone(), snapshot.version);
             let still_current = move || store.version(&key) == Some(version);
-            let result = engine.complete(&snapshot, offset, index.as_ref(), &still_current).await;
+            let result = engine
+                .complete(&snapshot, offset, index.as_ref(), &still_current)
+                .await;
             if let Some(progress) = progress {
                 progress.finish().await;
             }
@@ -342,7 +382,10 @@ impl Server {
                 for dropped in &outcome.dropped {
                     tracing::info!(reason = %dropped.reason, "candidate dropped");
                     self.client
-                        .log_message(MessageType::LOG, format!("spackle: dropped a candidate: {}", dropped.reason))
+                        .log_message(
+                            MessageType::LOG,
+                            format!("spackle: dropped a candidate: {}", dropped.reason),
+                        )
                         .await;
                 }
                 if self.shared.0.store.version(&key) != Some(snapshot.version) {
@@ -358,17 +401,24 @@ impl Server {
             }
             Err(error) => {
                 tracing::info!(%error, "no completion");
-                self.client.log_message(MessageType::INFO, format!("spackle: {error}")).await;
+                self.client
+                    .log_message(MessageType::INFO, format!("spackle: {error}"))
+                    .await;
                 None
             }
         }
     }
 
     /// `textDocument/inlineCompletion` (LSP 3.18), registered as a custom method.
-    pub async fn inline_completion(&self, params: InlineCompletionParams) -> RpcResult<Option<InlineCompletionResponse>> {
+    pub async fn inline_completion(
+        &self,
+        params: InlineCompletionParams,
+    ) -> RpcResult<Option<InlineCompletionResponse>> {
         let position = params.text_document_position;
         let progress = params.work_done_progress_params.work_done_token;
-        let Some((snapshot, completions)) = self.complete_at(&position.text_document.uri, position.position, progress).await
+        let Some((snapshot, completions)) = self
+            .complete_at(&position.text_document.uri, position.position, progress)
+            .await
         else {
             tracing::debug!("inline completion: no items");
             return Ok(None);
@@ -377,7 +427,12 @@ impl Server {
         let items = completions
             .into_iter()
             .map(|completion| InlineCompletionItem {
-                range: Some(to_proto::range(&snapshot.rope, completion.start, completion.end, encoding)),
+                range: Some(to_proto::range(
+                    &snapshot.rope,
+                    completion.start,
+                    completion.end,
+                    encoding,
+                )),
                 insert_text: completion.text,
                 filter_text: None,
                 command: Some(to_proto::verification_command(&completion.verification)),
@@ -398,7 +453,12 @@ impl Server {
         };
         let environment = Arc::new(Environment::discover(&root, &[]));
         let index = SharedIndex::new(root.clone(), environment, IndexOptions::default());
-        *self.shared.0.index.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(index.clone());
+        *self
+            .shared
+            .0
+            .index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(index.clone());
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         let worker = index.spawn_indexing(move |progress| {
             let _ = sender.send(progress);
@@ -406,16 +466,30 @@ impl Server {
         let client = self.client.clone();
         tokio::spawn(async move {
             let token = ProgressToken::String("spackle/indexing".into());
-            let created = client.create_work_done_progress(token.clone()).await.is_ok();
+            let created = client
+                .create_work_done_progress(token.clone())
+                .await
+                .is_ok();
             let progress = if created {
-                Some(client.progress(token, "spackle: indexing").with_percentage(0).begin().await)
+                Some(
+                    client
+                        .progress(token, "spackle: indexing")
+                        .with_percentage(0)
+                        .begin()
+                        .await,
+                )
             } else {
                 None
             };
             while let Some(step) = receiver.recv().await {
                 if let Some(progress) = &progress {
                     let percent = (step.done * 100).checked_div(step.total).unwrap_or(100) as u32;
-                    progress.report_with_message(format!("{}/{} files", step.done, step.total), percent.min(100)).await;
+                    progress
+                        .report_with_message(
+                            format!("{}/{} files", step.done, step.total),
+                            percent.min(100),
+                        )
+                        .await;
                 }
             }
             let report = tokio::task::spawn_blocking(move || worker.join()).await;
@@ -432,7 +506,9 @@ impl Server {
                         report.skipped.len()
                     )
                 }
-                _ => "spackle: indexing stopped early; completions use what was indexed".to_string(),
+                _ => {
+                    "spackle: indexing stopped early; completions use what was indexed".to_string()
+                }
             };
             if let Some(progress) = progress {
                 progress.finish_with_message(summary.clone()).await;
@@ -451,13 +527,22 @@ impl Server {
             return;
         }
         let key = from_proto::document_key(&uri);
-        let Some(version) = self.shared.0.store.version(&key) else { return };
+        let Some(version) = self.shared.0.store.version(&key) else {
+            return;
+        };
         let delay = Duration::from_millis(engine.config.diagnostics.delay_ms);
         let shared = self.shared.clone();
         let client = self.client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let Some(snapshot) = shared.0.store.snapshot(&key).filter(|s| s.version == version) else { return };
+            let Some(snapshot) = shared
+                .0
+                .store
+                .snapshot(&key)
+                .filter(|s| s.version == version)
+            else {
+                return;
+            };
             let index = shared.index_snapshot();
             let encoding = shared.encoding();
             let checked = tokio::task::spawn_blocking(move || {
@@ -465,7 +550,9 @@ impl Server {
                 (snapshot, problems)
             })
             .await;
-            let Ok((snapshot, problems)) = checked else { return };
+            let Ok((snapshot, problems)) = checked else {
+                return;
+            };
             if shared.0.store.version(&key) != Some(version) {
                 return;
             }
@@ -473,7 +560,9 @@ impl Server {
                 .iter()
                 .map(|problem| to_proto::diagnostic(&snapshot.rope, problem, encoding))
                 .collect();
-            client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            client
+                .publish_diagnostics(uri, diagnostics, Some(version))
+                .await;
         });
     }
 }
@@ -491,9 +580,15 @@ impl Server {
     pub async fn context(&self, params: ContextParams) -> RpcResult<serde_json::Value> {
         let key = from_proto::document_key(&params.text_document.uri);
         let Some(snapshot) = self.shared.0.store.snapshot(&key) else {
-            return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!("the document {key} is not open")));
+            return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!(
+                "the document {key} is not open"
+            )));
         };
-        let offset = crate::text::offset_of(&snapshot.rope, from_proto::line_col(params.position), self.shared.encoding());
+        let offset = crate::text::offset_of(
+            &snapshot.rope,
+            from_proto::line_col(params.position),
+            self.shared.encoding(),
+        );
         let index = self.shared.index_snapshot();
         match self.engine().prepare(&snapshot, offset, index.as_ref()) {
             Ok(prepared) => Ok(serde_json::json!({
@@ -502,7 +597,9 @@ impl Server {
                     "name": part.name, "why": part.why, "text": part.text,
                 })).collect::<Vec<_>>(),
             })),
-            Err(error) => Err(tower_lsp_server::jsonrpc::Error::invalid_params(error.to_string())),
+            Err(error) => Err(tower_lsp_server::jsonrpc::Error::invalid_params(
+                error.to_string(),
+            )),
         }
     }
 }
@@ -518,13 +615,17 @@ impl Server {
     /// `window/workDoneProgress/cancel`: the user cancelled progress the server showed; the work
     /// behind it stops (an action's model request is dropped). Unknown tokens are ignored.
     pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
-        let notify = lock(&self.shared.0.progress_cancels).get(&progress_key(&params.token)).cloned();
+        let notify = lock(&self.shared.0.progress_cancels)
+            .get(&progress_key(&params.token))
+            .cloned();
         match notify {
             Some(notify) => {
                 tracing::info!(token = ?params.token, "progress cancelled by the user");
                 notify.notify_one();
             }
-            None => tracing::debug!(token = ?params.token, "cancel for progress that is not running"),
+            None => {
+                tracing::debug!(token = ?params.token, "cancel for progress that is not running")
+            }
         }
     }
 }
@@ -558,15 +659,25 @@ fn failure_kind(error: &ModelError) -> &'static str {
 }
 
 fn negotiate_encoding(params: &InitializeParams) -> PositionEncoding {
-    let offered = params.capabilities.general.as_ref().and_then(|general| general.position_encodings.as_ref());
+    let offered = params
+        .capabilities
+        .general
+        .as_ref()
+        .and_then(|general| general.position_encodings.as_ref());
     match offered {
-        Some(encodings) if encodings.contains(&PositionEncodingKind::UTF8) => PositionEncoding::Utf8,
+        Some(encodings) if encodings.contains(&PositionEncodingKind::UTF8) => {
+            PositionEncoding::Utf8
+        }
         _ => PositionEncoding::Utf16,
     }
 }
 
 fn workspace_root(params: &InitializeParams) -> Option<PathBuf> {
-    if let Some(folder) = params.workspace_folders.as_ref().and_then(|folders| folders.first()) {
+    if let Some(folder) = params
+        .workspace_folders
+        .as_ref()
+        .and_then(|folders| folders.first())
+    {
         return from_proto::file_path(&folder.uri);
     }
     #[allow(deprecated)]
@@ -580,10 +691,21 @@ impl LanguageServer for Server {
             let mut state = self.shared.write();
             state.encoding = encoding;
             state.root = workspace_root(&params);
-            state.layers.editor = params.initialization_options.clone().filter(|value| !value.is_null());
+            state.layers.editor = params
+                .initialization_options
+                .clone()
+                .filter(|value| !value.is_null());
         }
-        let client_progress = params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
-        self.shared.0.client_progress.store(client_progress, Ordering::Relaxed);
+        let client_progress = params
+            .capabilities
+            .window
+            .as_ref()
+            .and_then(|window| window.work_done_progress)
+            .unwrap_or(false);
+        self.shared
+            .0
+            .client_progress
+            .store(client_progress, Ordering::Relaxed);
         let warnings = self.shared.reconfigure();
         let encoding_kind = match encoding {
             PositionEncoding::Utf8 => PositionEncodingKind::UTF8,
@@ -591,13 +713,18 @@ impl LanguageServer for Server {
         };
         let capabilities = ServerCapabilities {
             position_encoding: Some(encoding_kind),
-            text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
-                open_close: Some(true),
-                change: Some(TextDocumentSyncKind::INCREMENTAL),
-                save: Some(TextDocumentSyncSaveOptions::Supported(true)),
-                ..TextDocumentSyncOptions::default()
-            })),
-            completion_provider: Some(CompletionOptions { resolve_provider: Some(false), ..CompletionOptions::default() }),
+            text_document_sync: Some(TextDocumentSyncCapability::Options(
+                TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                    ..TextDocumentSyncOptions::default()
+                },
+            )),
+            completion_provider: Some(CompletionOptions {
+                resolve_provider: Some(false),
+                ..CompletionOptions::default()
+            }),
             inline_completion_provider: Some(OneOf::Left(true)),
             code_action_provider: Some(super::actions::code_action_capability()),
             execute_command_provider: Some(super::actions::execute_command_capability()),
@@ -607,7 +734,10 @@ impl LanguageServer for Server {
         *lock(&self.shared.0.pending_warnings) = warnings;
         Ok(InitializeResult {
             capabilities,
-            server_info: Some(ServerInfo { name: "spackle".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            server_info: Some(ServerInfo {
+                name: "spackle".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
             offset_encoding: None,
         })
     }
@@ -617,7 +747,12 @@ impl LanguageServer for Server {
         self.report_warnings(&warnings).await;
         self.start_indexing().await;
         let description = self.engine().model.describe();
-        self.client.log_message(MessageType::INFO, format!("spackle {} ready: {description}", env!("CARGO_PKG_VERSION"))).await;
+        self.client
+            .log_message(
+                MessageType::INFO,
+                format!("spackle {} ready: {description}", env!("CARGO_PKG_VERSION")),
+            )
+            .await;
     }
 
     async fn shutdown(&self) -> RpcResult<()> {
@@ -634,7 +769,9 @@ impl LanguageServer for Server {
     }
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         // Diagnostics of a closed document are cleared.
-        self.client.publish_diagnostics(params.text_document.uri, Vec::new(), None).await;
+        self.client
+            .publish_diagnostics(params.text_document.uri, Vec::new(), None)
+            .await;
     }
     async fn did_save(&self, _: DidSaveTextDocumentParams) {}
 
@@ -647,9 +784,13 @@ impl LanguageServer for Server {
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        let Some(index) = self.shared.shared_index() else { return };
+        let Some(index) = self.shared.shared_index() else {
+            return;
+        };
         for change in params.changes {
-            let Some(path) = from_proto::file_path(&change.uri) else { continue };
+            let Some(path) = from_proto::file_path(&change.uri) else {
+                continue;
+            };
             if change.typ == FileChangeType::DELETED {
                 index.file_deleted(&path);
             } else {
@@ -673,13 +814,20 @@ impl LanguageServer for Server {
     async fn completion(&self, params: CompletionParams) -> RpcResult<Option<CompletionResponse>> {
         let position = params.text_document_position;
         let progress = params.work_done_progress_params.work_done_token;
-        let Some((snapshot, completions)) = self.complete_at(&position.text_document.uri, position.position, progress).await
+        let Some((snapshot, completions)) = self
+            .complete_at(&position.text_document.uri, position.position, progress)
+            .await
         else {
             return Ok(None);
         };
         let encoding = self.shared.encoding();
-        let items: Vec<CompletionItem> =
-            completions.into_iter().map(|completion| to_proto::completion_item(&snapshot.rope, completion, encoding)).collect();
-        Ok(Some(CompletionResponse::List(CompletionList { is_incomplete: true, items })))
+        let items: Vec<CompletionItem> = completions
+            .into_iter()
+            .map(|completion| to_proto::completion_item(&snapshot.rope, completion, encoding))
+            .collect();
+        Ok(Some(CompletionResponse::List(CompletionList {
+            is_incomplete: true,
+            items,
+        })))
     }
 }

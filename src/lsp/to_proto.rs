@@ -2,8 +2,9 @@
 
 use ropey::Rope;
 use tower_lsp_server::ls_types::{
-    Command, CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, MarkupContent,
-    Diagnostic, DiagnosticSeverity, MarkupKind, NumberOrString, Position, Range, TextEdit,
+    Command, CompletionItem, CompletionItemKind, CompletionTextEdit, Diagnostic,
+    DiagnosticSeverity, Documentation, InsertTextFormat, MarkupContent, MarkupKind, NumberOrString,
+    Position, Range, TextEdit,
 };
 
 use crate::engine::{Completion, Verification};
@@ -11,11 +12,17 @@ use crate::text::{self, PositionEncoding};
 
 pub fn position(rope: &Rope, offset: usize, encoding: PositionEncoding) -> Position {
     let at = text::position_of(rope, offset, encoding);
-    Position { line: at.line, character: at.character }
+    Position {
+        line: at.line,
+        character: at.character,
+    }
 }
 
 pub fn range(rope: &Rope, start: usize, end: usize, encoding: PositionEncoding) -> Range {
-    Range { start: position(rope, start, encoding), end: position(rope, end, encoding) }
+    Range {
+        start: position(rope, start, encoding),
+        end: position(rope, end, encoding),
+    }
 }
 
 /// The command attached to a suggestion: runs after the user accepts it, and carries what
@@ -23,15 +30,29 @@ pub fn range(rope: &Rope, start: usize, end: usize, encoding: PositionEncoding) 
 pub fn verification_command(verification: &Verification) -> Command {
     let checks = verification.checks.join(", ");
     Command {
-        title: format!("spackle: checked ({checks}) in {} round{}", verification.rounds, if verification.rounds == 1 { "" } else { "s" }),
+        title: format!(
+            "spackle: checked ({checks}) in {} round{}",
+            verification.rounds,
+            if verification.rounds == 1 { "" } else { "s" }
+        ),
         command: "spackle.accepted".into(),
         arguments: Some(vec![serde_json::to_value(verification).unwrap_or_default()]),
     }
 }
 
 /// A suggestion as one completion item, for clients without inline completion.
-pub fn completion_item(rope: &Rope, completion: Completion, encoding: PositionEncoding) -> CompletionItem {
-    let first_line = completion.text.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or("").to_string();
+pub fn completion_item(
+    rope: &Rope,
+    completion: Completion,
+    encoding: PositionEncoding,
+) -> CompletionItem {
+    let first_line = completion
+        .text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("")
+        .to_string();
     let label: String = first_line.chars().take(60).collect();
     let edit_range = range(rope, completion.start, completion.end, encoding);
     CompletionItem {
@@ -43,7 +64,10 @@ pub fn completion_item(rope: &Rope, completion: Completion, encoding: PositionEn
             value: format!("```python\n{}\n```", completion.text),
         })),
         insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
-        text_edit: Some(CompletionTextEdit::Edit(TextEdit { range: edit_range, new_text: completion.text })),
+        text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+            range: edit_range,
+            new_text: completion.text,
+        })),
         sort_text: Some("0".into()),
         command: Some(verification_command(&completion.verification)),
         ..CompletionItem::default()
@@ -51,7 +75,11 @@ pub fn completion_item(rope: &Rope, completion: Completion, encoding: PositionEn
 }
 
 /// One of spackle's problems as an LSP diagnostic, with `spackle` as its source.
-pub fn diagnostic(rope: &Rope, problem: &crate::check::Problem, encoding: PositionEncoding) -> Diagnostic {
+pub fn diagnostic(
+    rope: &Rope,
+    problem: &crate::check::Problem,
+    encoding: PositionEncoding,
+) -> Diagnostic {
     use crate::check::ProblemKind;
     let (code, severity) = match problem.kind {
         ProblemKind::Syntax => ("syntax", DiagnosticSeverity::ERROR),

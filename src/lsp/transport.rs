@@ -236,20 +236,38 @@ fn next_header_line(buffer: &[u8], from: usize, to: usize) -> HeaderLine {
 
 /// Why a body is not a JSON-RPC message: the error code and message, and the id if one was readable.
 fn validate(body: &[u8]) -> Result<(), (i64, String, Value)> {
-    let text = std::str::from_utf8(body).map_err(|_| (-32700, "Parse error: the message is not UTF-8".to_string(), Value::Null))?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|error| (-32700, format!("Parse error: {error}"), Value::Null))?;
+    let text = std::str::from_utf8(body).map_err(|_| {
+        (
+            -32700,
+            "Parse error: the message is not UTF-8".to_string(),
+            Value::Null,
+        )
+    })?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|error| (-32700, format!("Parse error: {error}"), Value::Null))?;
     let Some(object) = value.as_object() else {
-        return Err((-32600, "Invalid request: not a JSON object".into(), Value::Null));
+        return Err((
+            -32600,
+            "Invalid request: not a JSON object".into(),
+            Value::Null,
+        ));
     };
     let id = object.get("id").cloned().unwrap_or(Value::Null);
     let id_ok = matches!(id, Value::Null | Value::Number(_) | Value::String(_));
     let reply_id = if id_ok { id.clone() } else { Value::Null };
     if object.get("jsonrpc") != Some(&json!("2.0")) {
-        return Err((-32600, "Invalid request: `jsonrpc` must be \"2.0\"".into(), reply_id));
+        return Err((
+            -32600,
+            "Invalid request: `jsonrpc` must be \"2.0\"".into(),
+            reply_id,
+        ));
     }
     if !id_ok {
-        return Err((-32600, "Invalid request: `id` must be a number or a string".into(), Value::Null));
+        return Err((
+            -32600,
+            "Invalid request: `id` must be a number or a string".into(),
+            Value::Null,
+        ));
     }
     // tower-lsp-server reads numeric ids as i64 and would end the session on `1.5` or `1e300`.
     if id.is_number() && !id.is_i64() {
@@ -259,10 +277,22 @@ fn validate(body: &[u8]) -> Result<(), (i64, String, Value)> {
     match object.get("method") {
         Some(Value::String(_)) => match object.get("params") {
             None | Some(Value::Object(_)) | Some(Value::Array(_)) | Some(Value::Null) => Ok(()),
-            Some(_) => Err((-32600, "Invalid request: `params` must be an object or an array".into(), reply_id)),
+            Some(_) => Err((
+                -32600,
+                "Invalid request: `params` must be an object or an array".into(),
+                reply_id,
+            )),
         },
-        Some(_) => Err((-32600, "Invalid request: `method` must be a string".into(), reply_id)),
-        None if object.contains_key("id") && (object.contains_key("result") || object.contains_key("error")) => Ok(()),
+        Some(_) => Err((
+            -32600,
+            "Invalid request: `method` must be a string".into(),
+            reply_id,
+        )),
+        None if object.contains_key("id")
+            && (object.contains_key("result") || object.contains_key("error")) =>
+        {
+            Ok(())
+        }
         None => Err((-32600, "Invalid request: no `method`".into(), reply_id)),
     }
 }
@@ -274,7 +304,10 @@ fn frame(body: &str) -> Vec<u8> {
 }
 
 fn error_frame(code: i64, message: &str, id: Value) -> Vec<u8> {
-    frame(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}).to_string())
+    frame(
+        &json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+            .to_string(),
+    )
 }
 
 /// Copies valid frames from `input` to `to_server`; answers bad ones through `replies`.
@@ -409,8 +442,16 @@ mod tests {
         assert_eq!(validate(b"{nope").unwrap_err().0, -32700);
         assert_eq!(validate(&[0xff, 0xfe]).unwrap_err().0, -32700);
         assert_eq!(validate(br#"[1,2]"#).unwrap_err().0, -32600);
-        assert_eq!(validate(br#"{"jsonrpc":"2.0","id":7}"#).unwrap_err(), (-32600, "Invalid request: no `method`".into(), json!(7)));
-        assert_eq!(validate(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#).unwrap_err().0, -32600);
+        assert_eq!(
+            validate(br#"{"jsonrpc":"2.0","id":7}"#).unwrap_err(),
+            (-32600, "Invalid request: no `method`".into(), json!(7))
+        );
+        assert_eq!(
+            validate(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#)
+                .unwrap_err()
+                .0,
+            -32600
+        );
         assert!(validate(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).is_ok());
         assert!(validate(br#"{"jsonrpc":"2.0","method":"exit"}"#).is_ok());
         assert!(validate(br#"{"jsonrpc":"2.0","id":"a","result":null}"#).is_ok());

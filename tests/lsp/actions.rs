@@ -447,12 +447,16 @@ async fn a_resolved_action_shows_progress_from_begin_to_end() {
         .await;
     let token = end["token"].clone();
     let begin = client
-        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "begin")
+        .notification("$/progress", |p| {
+            p["token"] == token && p["value"]["kind"] == "begin"
+        })
         .await;
     assert_eq!(begin["value"]["title"], "spackle: writing a docstring…");
     assert_eq!(begin["value"]["cancellable"], true);
     let report = client
-        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "report")
+        .notification("$/progress", |p| {
+            p["token"] == token && p["value"]["kind"] == "report"
+        })
         .await;
     assert!(
         report["value"]["message"]
@@ -510,7 +514,9 @@ async fn cancelling_the_progress_drops_the_model_request() {
     );
     let token = begin["token"].clone();
     client
-        .notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end")
+        .notification("$/progress", |p| {
+            p["token"] == token && p["value"]["kind"] == "end"
+        })
         .await;
     client.shutdown().await;
 }
@@ -618,7 +624,13 @@ async fn the_external_checker_confirms_a_fix_spackle_cannot_check_itself() {
     let dir = tempfile::tempdir().unwrap();
     fake_ruff(dir.path());
     let (mut client, uri) = start_with_ruff(dir.path(), &server.url()).await;
-    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let actions = list(
+        &mut client,
+        &uri,
+        range((1, 4), (1, 10)),
+        vec![ruff_unused()],
+    )
+    .await;
     let resolved = client
         .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
         .await
@@ -638,18 +650,31 @@ async fn a_fix_the_external_checker_still_flags_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     fake_ruff(dir.path());
     let (mut client, uri) = start_with_ruff(dir.path(), &server.url()).await;
-    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let actions = list(
+        &mut client,
+        &uri,
+        range((1, 4), (1, 10)),
+        vec![ruff_unused()],
+    )
+    .await;
     let resolved = client
         .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
         .await
         .unwrap();
-    assert!(resolved.get("edit").is_none_or(Value::is_null), "{resolved}");
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "{resolved}"
+    );
     let message = shown(&mut client, "no fix offered").await;
     assert!(
         message.contains("ruff still reports the problem") && message.contains("F841"),
         "{message}"
     );
-    assert_eq!(server.requests().len(), 2, "one repair round with the reason");
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "one repair round with the reason"
+    );
     client.shutdown().await;
 }
 
@@ -661,18 +686,32 @@ async fn without_the_tool_installed_spackle_falls_back_to_its_own_checks() {
     options.initialization_options = json!({"model": {"backend": "ollama", "endpoint": server.url()},
                                             "actions": {"external_checker": "ruff"}});
     // A PATH without ruff, and no .venv in the workspace.
-    options.environment.push(("PATH", dir.path().display().to_string()));
+    options
+        .environment
+        .push(("PATH", dir.path().display().to_string()));
     let (mut client, _) = LspClient::start(options).await;
     let uri = file_uri(&dir.path().join("double.py"));
     client.open(&uri, UNUSED).await;
-    let actions = list(&mut client, &uri, range((1, 4), (1, 10)), vec![ruff_unused()]).await;
+    let actions = list(
+        &mut client,
+        &uri,
+        range((1, 4), (1, 10)),
+        vec![ruff_unused()],
+    )
+    .await;
     let resolved = client
         .request("codeAction/resolve", titled(&actions, "Fix with spackle"))
         .await
         .unwrap();
-    assert!(resolved.get("edit").is_none_or(Value::is_null), "{resolved}");
+    assert!(
+        resolved.get("edit").is_none_or(Value::is_null),
+        "{resolved}"
+    );
     let message = shown(&mut client, "no fix offered").await;
-    assert!(message.contains("spackle's checks do not see this problem"), "{message}");
+    assert!(
+        message.contains("spackle's checks do not see this problem"),
+        "{message}"
+    );
     assert!(
         client.stderr().contains("`ruff` is not on PATH"),
         "the log says why the checker was not used"
@@ -722,7 +761,9 @@ async fn the_docstring_prompt_shows_a_similar_documented_function_of_another_fil
     );
     let unit_price = prompt.find("def unit_price").expect("the similar function");
     assert!(
-        prompt.find("def open_database").is_none_or(|other| other > unit_price),
+        prompt
+            .find("def open_database")
+            .is_none_or(|other| other > unit_price),
         "the similar function comes first: {prompt}"
     );
     client.shutdown().await;

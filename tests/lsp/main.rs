@@ -9,12 +9,24 @@ use support::{file_uri, LspClient, Start};
 
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spackle.toml"), "[completion]\ndebounce_ms = 0\n").unwrap();
+    std::fs::write(
+        dir.path().join("spackle.toml"),
+        "[completion]\ndebounce_ms = 0\n",
+    )
+    .unwrap();
     dir
 }
 
 fn context_prefix(result: &Value) -> String {
-    result["parts"].as_array().unwrap().iter().find(|p| p["name"] == "prefix").unwrap()["text"].as_str().unwrap().to_string()
+    result["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "prefix")
+        .unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -34,7 +46,10 @@ async fn negotiates_utf8_when_offered_and_utf16_otherwise() {
     let uri = file_uri(&dir.path().join("a.py"));
     client.open(&uri, "s = '😀'\nt = 1\n").await;
     let context = client
-        .request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 7}}))
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 7}}),
+        )
         .await
         .unwrap();
     assert_eq!(context_prefix(&context), "s = '😀");
@@ -52,16 +67,36 @@ async fn rapid_edits_are_applied_in_arrival_order() {
     client.open(&uri, &expected).await;
     let mut seed: u64 = 42;
     for version in 1..=400 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let lines: Vec<&str> = expected.split('\n').collect();
         let line = (seed >> 33) as usize % lines.len();
         let line_len = lines[line].chars().count();
         let character = (seed >> 20) as usize % (line_len + 1);
         let deleting = line_len > character && (seed >> 60).is_multiple_of(3);
-        let inserted = if deleting { "" } else { ["x", "é", "😀", "\n", " ", "(", "]"][(seed >> 50) as usize % 7] };
+        let inserted = if deleting {
+            ""
+        } else {
+            ["x", "é", "😀", "\n", " ", "(", "]"][(seed >> 50) as usize % 7]
+        };
         let line_start: usize = lines[..line].iter().map(|l| l.len() + 1).sum();
-        let start = line_start + lines[line].chars().take(character).map(char::len_utf8).sum::<usize>();
-        let end = if deleting { start + lines[line][start - line_start..].chars().next().unwrap().len_utf8() } else { start };
+        let start = line_start
+            + lines[line]
+                .chars()
+                .take(character)
+                .map(char::len_utf8)
+                .sum::<usize>();
+        let end = if deleting {
+            start
+                + lines[line][start - line_start..]
+                    .chars()
+                    .next()
+                    .unwrap()
+                    .len_utf8()
+        } else {
+            start
+        };
         let utf16 = |s: &str| s.encode_utf16().count() as u32;
         let start_char = utf16(&lines[line][..start - line_start]);
         let end_char = utf16(&lines[line][..end - line_start]);
@@ -80,7 +115,12 @@ async fn rapid_edits_are_applied_in_arrival_order() {
         expected.replace_range(start..end, inserted);
     }
     let last_line = expected.split('\n').count() as u32 - 1;
-    let last_len = expected.split('\n').next_back().unwrap().encode_utf16().count() as u32;
+    let last_len = expected
+        .split('\n')
+        .next_back()
+        .unwrap()
+        .encode_utf16()
+        .count() as u32;
     let context = client
         .request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": last_line, "character": last_len}}))
         .await
@@ -102,22 +142,48 @@ async fn malformed_messages_get_errors_and_the_server_goes_on() {
     assert_eq!(parse_error["error"]["code"], -32700);
     // JSON with a lone surrogate, which is not valid Unicode.
     let body = r#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///x.py","languageId":"python","version":0,"text":"\ud800"}}}"#;
-    client.send_raw(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes()).await;
+    client
+        .send_raw(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes())
+        .await;
     // An unknown method.
-    let error = client.request("spackle/noSuchMethod", json!({})).await.unwrap_err();
+    let error = client
+        .request("spackle/noSuchMethod", json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(error["code"], -32601);
     // A request with parameters of the wrong shape.
-    let error = client.request("spackle/context", json!({"textDocument": 5})).await.unwrap_err();
+    let error = client
+        .request("spackle/context", json!({"textDocument": 5}))
+        .await
+        .unwrap_err();
     assert_eq!(error["code"], -32602);
     // Notifications with parameters of the wrong shape, or for progress that is not running.
-    client.notify("window/workDoneProgress/cancel", json!({"token": {"not": "a token"}})).await;
-    client.notify("window/workDoneProgress/cancel", json!({"token": "spackle/action/999"})).await;
-    client.notify("textDocument/didChange", json!({"textDocument": 7, "contentChanges": "x"})).await;
+    client
+        .notify(
+            "window/workDoneProgress/cancel",
+            json!({"token": {"not": "a token"}}),
+        )
+        .await;
+    client
+        .notify(
+            "window/workDoneProgress/cancel",
+            json!({"token": "spackle/action/999"}),
+        )
+        .await;
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": 7, "contentChanges": "x"}),
+        )
+        .await;
     // The server still serves.
     let uri = file_uri(&dir.path().join("ok.py"));
     client.open(&uri, "x = 1\n").await;
     let context = client
-        .request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}))
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}),
+        )
         .await
         .unwrap();
     assert_eq!(context_prefix(&context), "x = 1");
@@ -222,12 +288,18 @@ async fn positions_past_the_end_are_clamped() {
     let uri = file_uri(&dir.path().join("short.py"));
     client.open(&uri, "ab\ncd\n").await;
     let context = client
-        .request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 4000}}))
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 4000}}),
+        )
         .await
         .unwrap();
     assert_eq!(context_prefix(&context), "ab");
     let context = client
-        .request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 4000, "character": 1}}))
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 4000, "character": 1}}),
+        )
         .await
         .unwrap();
     assert_eq!(context_prefix(&context), "ab\ncd\n");
@@ -239,7 +311,10 @@ async fn positions_past_the_end_are_clamped() {
         )
         .await
         .unwrap();
-    assert!(result.is_null() || result.as_array().is_some_and(|items| items.is_empty()), "{result}");
+    assert!(
+        result.is_null() || result.as_array().is_some_and(|items| items.is_empty()),
+        "{result}"
+    );
     client.shutdown().await;
 }
 
@@ -248,14 +323,21 @@ async fn huge_and_binary_documents_do_not_stop_the_server() {
     let dir = workspace();
     let (mut client, _) = LspClient::start(Start::new(dir.path())).await;
     let huge_uri = file_uri(&dir.path().join("huge.py"));
-    let huge = "x = 1  # padding padding padding padding padding padding padding padding padding\n".repeat(250_000);
+    let huge = "x = 1  # padding padding padding padding padding padding padding padding padding\n"
+        .repeat(250_000);
     assert!(huge.len() > 20_000_000);
     client.open(&huge_uri, &huge).await;
     let error = client
-        .request("spackle/context", json!({"textDocument": {"uri": huge_uri}, "position": {"line": 10, "character": 0}}))
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": huge_uri}, "position": {"line": 10, "character": 0}}),
+        )
         .await
         .unwrap_err();
-    assert!(error["message"].as_str().unwrap().contains("too large"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("too large"),
+        "{error}"
+    );
     let result = client
         .request(
             "textDocument/inlineCompletion",
@@ -266,9 +348,17 @@ async fn huge_and_binary_documents_do_not_stop_the_server() {
     assert!(result.is_null(), "{result}");
     // Binary content: NUL bytes and control characters.
     let binary_uri = file_uri(&dir.path().join("binary.py"));
-    client.open(&binary_uri, "\u{0}\u{1}\u{7f}PK\u{3}\u{4}\u{0}\u{0}\nx = 1\n").await;
+    client
+        .open(
+            &binary_uri,
+            "\u{0}\u{1}\u{7f}PK\u{3}\u{4}\u{0}\u{0}\nx = 1\n",
+        )
+        .await;
     let context = client
-        .request("spackle/context", json!({"textDocument": {"uri": binary_uri}, "position": {"line": 1, "character": 5}}))
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": binary_uri}, "position": {"line": 1, "character": 5}}),
+        )
         .await
         .unwrap();
     assert!(context_prefix(&context).ends_with("x = 1"));
@@ -281,9 +371,19 @@ async fn bad_configuration_is_reported_by_key_and_defaults_stay() {
     let mut start = Start::new(dir.path());
     start.initialization_options = json!({"model": {"backend": "gpt-17", "temprature": 0.5}});
     let (mut client, _) = LspClient::start(start).await;
-    let message = client.notification("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("configuration")).await;
+    let message = client
+        .notification("window/showMessage", |p| {
+            p["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("configuration")
+        })
+        .await;
     let text = message["message"].as_str().unwrap();
     assert!(text.contains("`model.backend`"), "{text}");
-    assert!(text.contains("`model.temprature`: unknown setting"), "{text}");
+    assert!(
+        text.contains("`model.temprature`: unknown setting"),
+        "{text}"
+    );
     client.shutdown().await;
 }

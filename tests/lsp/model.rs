@@ -39,31 +39,51 @@ fn items(result: &Value) -> Vec<Value> {
 
 #[tokio::test]
 async fn inline_completion_end_to_end_with_ollama() {
-    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return ", "x * 2", "\n"])]).await.unwrap();
+    let server =
+        ScriptedServer::start([Reply::stream(Backend::Ollama, &["return ", "x * 2", "\n"])])
+            .await
+            .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut client, uri) = start(dir.path(), &server.url()).await;
-    let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+    let result = client
+        .request("textDocument/inlineCompletion", inline_params(&uri))
+        .await
+        .unwrap();
     let items = items(&result);
     assert_eq!(items.len(), 1, "{result}");
     assert_eq!(items[0]["insertText"], "return x * 2");
-    assert_eq!(items[0]["range"]["start"], json!({"line": 1, "character": 4}));
+    assert_eq!(
+        items[0]["range"]["start"],
+        json!({"line": 1, "character": 4})
+    );
     assert_eq!(items[0]["command"]["command"], "spackle.accepted");
     let sent = server.requests();
     assert_eq!(sent.len(), 1);
     let body = &sent[0].json;
     let prompt = body.to_string();
-    assert!(prompt.contains("def double(x: int) -> int:"), "the prefix reaches the model: {prompt}");
-    assert!(prompt.contains("print(double(2))"), "the suffix reaches the model: {prompt}");
+    assert!(
+        prompt.contains("def double(x: int) -> int:"),
+        "the prefix reaches the model: {prompt}"
+    );
+    assert!(
+        prompt.contains("print(double(2))"),
+        "the suffix reaches the model: {prompt}"
+    );
     client.shutdown().await;
 }
 
 #[tokio::test]
 async fn completion_fallback_returns_the_same_suggestion() {
-    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return x * 2"])]).await.unwrap();
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return x * 2"])])
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut client, uri) = start(dir.path(), &server.url()).await;
     let result = client
-        .request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}))
+        .request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}),
+        )
         .await
         .unwrap();
     let item = &result["items"][0];
@@ -77,38 +97,64 @@ async fn cancel_request_drops_the_model_request() {
     let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut client, uri) = start(dir.path(), &server.url()).await;
-    let id = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
-    assert!(server.wait_for_requests(1, Duration::from_secs(10)).await, "the model was asked");
+    let id = client
+        .send_request("textDocument/inlineCompletion", inline_params(&uri))
+        .await;
+    assert!(
+        server.wait_for_requests(1, Duration::from_secs(10)).await,
+        "the model was asked"
+    );
     client.notify("$/cancelRequest", json!({"id": id})).await;
     let error = client.response(id).await.unwrap_err();
     assert_eq!(error["code"], -32800, "{error}");
-    assert!(server.wait_for_disconnects(1, Duration::from_secs(5)).await, "the HTTP request to the model was dropped");
+    assert!(
+        server.wait_for_disconnects(1, Duration::from_secs(5)).await,
+        "the HTTP request to the model was dropped"
+    );
     client.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_newer_request_supersedes_an_older_one() {
-    let server = ScriptedServer::start([Reply::hang(), Reply::stream(Backend::Ollama, &["return x + x"])]).await.unwrap();
+    let server = ScriptedServer::start([
+        Reply::hang(),
+        Reply::stream(Backend::Ollama, &["return x + x"]),
+    ])
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut client, uri) = start(dir.path(), &server.url()).await;
-    let first = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
+    let first = client
+        .send_request("textDocument/inlineCompletion", inline_params(&uri))
+        .await;
     assert!(server.wait_for_requests(1, Duration::from_secs(10)).await);
-    let second = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
+    let second = client
+        .send_request("textDocument/inlineCompletion", inline_params(&uri))
+        .await;
     let first = client.response(first).await.unwrap();
-    assert!(items(&first).is_empty(), "the superseded request returns nothing: {first}");
+    assert!(
+        items(&first).is_empty(),
+        "the superseded request returns nothing: {first}"
+    );
     let second = client.response(second).await.unwrap();
     assert_eq!(items(&second)[0]["insertText"], "return x + x");
-    assert!(server.wait_for_disconnects(1, Duration::from_secs(5)).await, "the older HTTP request was dropped");
+    assert!(
+        server.wait_for_disconnects(1, Duration::from_secs(5)).await,
+        "the older HTTP request was dropped"
+    );
     client.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_edit_while_the_model_answers_drops_the_stale_result() {
-    let reply = Reply::stream(Backend::Ollama, &["return ", "x * 2"]).delayed(Duration::from_millis(600));
+    let reply =
+        Reply::stream(Backend::Ollama, &["return ", "x * 2"]).delayed(Duration::from_millis(600));
     let server = ScriptedServer::start([reply]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut client, uri) = start(dir.path(), &server.url()).await;
-    let id = client.send_request("textDocument/inlineCompletion", inline_params(&uri)).await;
+    let id = client
+        .send_request("textDocument/inlineCompletion", inline_params(&uri))
+        .await;
     assert!(server.wait_for_requests(1, Duration::from_secs(10)).await);
     client
         .notify(
@@ -118,7 +164,10 @@ async fn an_edit_while_the_model_answers_drops_the_stale_result() {
         )
         .await;
     let result = client.response(id).await.unwrap();
-    assert!(items(&result).is_empty(), "a result for an old version is not shown: {result}");
+    assert!(
+        items(&result).is_empty(),
+        "a result for an old version is not shown: {result}"
+    );
     client.shutdown().await;
 }
 
@@ -168,11 +217,20 @@ async fn an_unreachable_server_is_shown_once_then_logged() {
     let endpoint = format!("http://{}", refused_address());
     let (mut client, uri) = start(dir.path(), &endpoint).await;
     for _ in 0..3 {
-        let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+        let result = client
+            .request("textDocument/inlineCompletion", inline_params(&uri))
+            .await
+            .unwrap();
         assert!(items(&result).is_empty());
     }
     // A request after the failures flushes the notifications sent before its response.
-    client.request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})).await.unwrap();
+    client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}),
+        )
+        .await
+        .unwrap();
     let shown: Vec<_> = client
         .seen_notifications("window/showMessage")
         .into_iter()
@@ -180,7 +238,10 @@ async fn an_unreachable_server_is_shown_once_then_logged() {
         .collect();
     assert_eq!(shown.len(), 1, "one pop-up for three failures: {shown:?}");
     let text = shown[0]["message"].as_str().unwrap();
-    assert!(text.contains(&endpoint) && text.contains("ollama serve"), "{text}");
+    assert!(
+        text.contains(&endpoint) && text.contains("ollama serve"),
+        "{text}"
+    );
     let logged = client
         .seen_notifications("window/logMessage")
         .into_iter()
@@ -198,21 +259,43 @@ async fn model_server_failures_give_clear_messages_and_the_server_goes_on() {
         (Reply::unauthorized(Backend::Ollama), "HTTP 401"),
         (Reply::rate_limited(3), "rate-limiting"),
         (Reply::server_error("out of memory"), "HTTP 500"),
-        (Reply::cut_stream(Backend::Ollama, &["return "]), "cannot read"),
+        (
+            Reply::cut_stream(Backend::Ollama, &["return "]),
+            "cannot read",
+        ),
         (Reply::malformed_stream(Backend::Ollama), "cannot read"),
-        (Reply::model_not_found(Backend::Ollama, "qwen2.5-coder:1.5b"), "does not have the model"),
+        (
+            Reply::model_not_found(Backend::Ollama, "qwen2.5-coder:1.5b"),
+            "does not have the model",
+        ),
     ];
     let (replies, expected): (Vec<Reply>, Vec<&str>) = cases.into_iter().unzip();
-    let server = ScriptedServer::start(replies.into_iter().chain([Reply::stream(Backend::Ollama, &["return x * 2"])])).await.unwrap();
+    let server = ScriptedServer::start(
+        replies
+            .into_iter()
+            .chain([Reply::stream(Backend::Ollama, &["return x * 2"])]),
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (mut client, uri) = start(dir.path(), &server.url()).await;
     for fragment in &expected {
-        let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+        let result = client
+            .request("textDocument/inlineCompletion", inline_params(&uri))
+            .await
+            .unwrap();
         assert!(items(&result).is_empty(), "{fragment}: {result}");
-        let message = client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains(fragment)).await;
+        let message = client
+            .notification("window/logMessage", |p| {
+                p["message"].as_str().unwrap_or("").contains(fragment)
+            })
+            .await;
         assert!(message["type"] == 2, "a warning: {message}");
     }
-    let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+    let result = client
+        .request("textDocument/inlineCompletion", inline_params(&uri))
+        .await
+        .unwrap();
     assert_eq!(items(&result)[0]["insertText"], "return x * 2");
     client.shutdown().await;
 }
@@ -228,34 +311,69 @@ async fn a_model_server_that_never_answers_times_out() {
     let uri = file_uri(&dir.path().join("double.py"));
     client.open(&uri, SOURCE).await;
     let started = std::time::Instant::now();
-    let result = client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+    let result = client
+        .request("textDocument/inlineCompletion", inline_params(&uri))
+        .await
+        .unwrap();
     assert!(items(&result).is_empty());
     assert!(started.elapsed() < Duration::from_secs(10));
-    let message = client.notification("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("did not")).await;
-    assert!(message["message"].as_str().unwrap().contains("300ms") || message["message"].as_str().unwrap().contains("0.3"), "{message}");
+    let message = client
+        .notification("window/showMessage", |p| {
+            p["message"].as_str().unwrap_or("").contains("did not")
+        })
+        .await;
+    assert!(
+        message["message"].as_str().unwrap().contains("300ms")
+            || message["message"].as_str().unwrap().contains("0.3"),
+        "{message}"
+    );
     client.shutdown().await;
 }
 
 #[tokio::test]
 async fn api_keys_never_reach_the_editor_or_the_log() {
     let secret = "sk-test-SECRET-4f1b2c";
-    let server = ScriptedServer::start([Reply::unauthorized(Backend::Openai), Reply::server_error(secret)]).await.unwrap();
+    let server = ScriptedServer::start([
+        Reply::unauthorized(Backend::Openai),
+        Reply::server_error(secret),
+    ])
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut options = Start::new(dir.path());
     options.initialization_options = json!({"model": {"backend": "openai", "endpoint": server.url(), "name": "gpt-4o-mini",
                                                       "api_key_env": "SPACKLE_TEST_SECRET"},
                                             "completion": {"debounce_ms": 0}});
-    options.environment.push(("SPACKLE_TEST_SECRET", secret.to_string()));
+    options
+        .environment
+        .push(("SPACKLE_TEST_SECRET", secret.to_string()));
     let (mut client, _) = LspClient::start(options).await;
     let uri = file_uri(&dir.path().join("double.py"));
     client.open(&uri, SOURCE).await;
     for _ in 0..2 {
-        client.request("textDocument/inlineCompletion", inline_params(&uri)).await.unwrap();
+        client
+            .request("textDocument/inlineCompletion", inline_params(&uri))
+            .await
+            .unwrap();
     }
     let sent = server.requests();
-    assert_eq!(sent[0].header("authorization"), Some(format!("Bearer {secret}").as_str()), "the key is sent to the server");
-    let message = client.notification("window/showMessage", |p| p["message"].as_str().unwrap_or("").contains("401")).await;
-    assert!(message["message"].as_str().unwrap().contains("SPACKLE_TEST_SECRET"), "the variable is named: {message}");
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {secret}").as_str()),
+        "the key is sent to the server"
+    );
+    let message = client
+        .notification("window/showMessage", |p| {
+            p["message"].as_str().unwrap_or("").contains("401")
+        })
+        .await;
+    assert!(
+        message["message"]
+            .as_str()
+            .unwrap()
+            .contains("SPACKLE_TEST_SECRET"),
+        "the variable is named: {message}"
+    );
     let everything = format!("{:?}", client.seen);
     let stderr = client.stderr();
     client.shutdown().await;
@@ -265,7 +383,12 @@ async fn api_keys_never_reach_the_editor_or_the_log() {
 
 #[tokio::test]
 async fn the_repository_context_reaches_the_model() {
-    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return cart.total_price()"])]).await.unwrap();
+    let server = ScriptedServer::start([Reply::stream(
+        Backend::Ollama,
+        &["return cart.total_price()"],
+    )])
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("shop")).unwrap();
     std::fs::write(dir.path().join("shop/__init__.py"), "").unwrap();
@@ -278,17 +401,33 @@ async fn the_repository_context_reaches_the_model() {
     std::fs::write(dir.path().join("shop/pay.py"), text).unwrap();
     let mut options = Start::new(dir.path());
     options.initialization_options = settings(&server.url());
-    options.environment.push(("SPACKLE_CACHE_DIR", dir.path().join("cache").display().to_string()));
+    options.environment.push((
+        "SPACKLE_CACHE_DIR",
+        dir.path().join("cache").display().to_string(),
+    ));
     let (mut client, _) = LspClient::start(options).await;
-    client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("indexed")).await;
+    client
+        .notification("window/logMessage", |p| {
+            p["message"].as_str().unwrap_or("").contains("indexed")
+        })
+        .await;
     let uri = file_uri(&dir.path().join("shop/pay.py"));
     client.open(&uri, text).await;
     let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
-    let result = client.request("textDocument/inlineCompletion", params).await.unwrap();
+    let result = client
+        .request("textDocument/inlineCompletion", params)
+        .await
+        .unwrap();
     assert_eq!(items(&result)[0]["insertText"], "return cart.total_price()");
     let prompt = server.requests()[0].json.to_string();
-    assert!(prompt.contains("def total_price(self) -> float"), "the stub of Cart reaches the model: {prompt}");
-    assert!(prompt.contains("shop/pay.py"), "the file's path is given: {prompt}");
+    assert!(
+        prompt.contains("def total_price(self) -> float"),
+        "the stub of Cart reaches the model: {prompt}"
+    );
+    assert!(
+        prompt.contains("shop/pay.py"),
+        "the file's path is given: {prompt}"
+    );
     client.shutdown().await;
 }
 
@@ -296,8 +435,13 @@ fn shop_workspace() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("shop")).unwrap();
     std::fs::write(dir.path().join("shop/__init__.py"), "").unwrap();
-    std::fs::write(dir.path().join("shop/models.py"), "class Cart:\n    def total(self) -> float:\n        return 0.0\n").unwrap();
-    let text = "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n".to_string();
+    std::fs::write(
+        dir.path().join("shop/models.py"),
+        "class Cart:\n    def total(self) -> float:\n        return 0.0\n",
+    )
+    .unwrap();
+    let text =
+        "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n".to_string();
     std::fs::write(dir.path().join("shop/pay.py"), &text).unwrap();
     (dir, text)
 }
@@ -305,9 +449,15 @@ fn shop_workspace() -> (tempfile::TempDir, String) {
 async fn start_indexed(dir: &std::path::Path, settings: Value) -> LspClient {
     let mut options = Start::new(dir);
     options.initialization_options = settings;
-    options.environment.push(("SPACKLE_CACHE_DIR", dir.join("cache").display().to_string()));
+    options
+        .environment
+        .push(("SPACKLE_CACHE_DIR", dir.join("cache").display().to_string()));
     let (mut client, _) = LspClient::start(options).await;
-    client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("indexed")).await;
+    client
+        .notification("window/logMessage", |p| {
+            p["message"].as_str().unwrap_or("").contains("indexed")
+        })
+        .await;
     client
 }
 
@@ -326,7 +476,10 @@ async fn a_hallucinated_member_is_repaired_before_the_editor_sees_it() {
     let uri = file_uri(&dir.path().join("shop/pay.py"));
     client.open(&uri, &text).await;
     let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
-    let result = client.request("textDocument/inlineCompletion", params).await.unwrap();
+    let result = client
+        .request("textDocument/inlineCompletion", params)
+        .await
+        .unwrap();
     let items = items(&result);
     assert_eq!(items.len(), 1, "{result}");
     assert_eq!(items[0]["insertText"], "return cart.total()");
@@ -334,7 +487,10 @@ async fn a_hallucinated_member_is_repaired_before_the_editor_sees_it() {
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     let repair = requests[1].json.to_string();
-    assert!(repair.contains("return cart.totl()") && repair.contains("totl"), "the repair prompt quotes the mistake: {repair}");
+    assert!(
+        repair.contains("return cart.totl()") && repair.contains("totl"),
+        "the repair prompt quotes the mistake: {repair}"
+    );
     assert!(repair.contains("total"), "and names what exists: {repair}");
     client.shutdown().await;
 }
@@ -343,7 +499,9 @@ async fn a_hallucinated_member_is_repaired_before_the_editor_sees_it() {
 /// log says why.
 #[tokio::test]
 async fn a_model_that_never_fixes_its_mistake_gives_no_suggestion() {
-    let server = ScriptedServer::repeating(Reply::stream(Backend::Ollama, &["return cart.totl()"])).await.unwrap();
+    let server = ScriptedServer::repeating(Reply::stream(Backend::Ollama, &["return cart.totl()"]))
+        .await
+        .unwrap();
     let (dir, text) = shop_workspace();
     let mut settings = settings(&server.url());
     settings["completion"]["rounds"] = json!(2);
@@ -352,11 +510,28 @@ async fn a_model_that_never_fixes_its_mistake_gives_no_suggestion() {
     client.open(&uri, &text).await;
     let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
     let started = std::time::Instant::now();
-    let result = client.request("textDocument/inlineCompletion", params).await.unwrap();
+    let result = client
+        .request("textDocument/inlineCompletion", params)
+        .await
+        .unwrap();
     assert!(items(&result).is_empty(), "{result}");
-    assert!(started.elapsed() < Duration::from_secs(10), "within the latency budget");
-    assert_eq!(server.requests().len(), 3, "one request and two repair rounds");
-    let log = client.notification("window/logMessage", |p| p["message"].as_str().unwrap_or("").contains("still has problems")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "within the latency budget"
+    );
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "one request and two repair rounds"
+    );
+    let log = client
+        .notification("window/logMessage", |p| {
+            p["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("still has problems")
+        })
+        .await;
     assert!(log["message"].as_str().unwrap().contains("totl"), "{log}");
     client.shutdown().await;
 }
@@ -378,14 +553,37 @@ async fn the_users_own_code_gets_spackle_diagnostics() {
     let diagnostic = &published["diagnostics"][0];
     assert_eq!(diagnostic["source"], "spackle");
     assert_eq!(diagnostic["code"], "unknown-member");
-    assert!(diagnostic["message"].as_str().unwrap().contains("totl"), "{diagnostic}");
-    assert_eq!(diagnostic["range"]["start"], json!({"line": 4, "character": 16}));
+    assert!(
+        diagnostic["message"].as_str().unwrap().contains("totl"),
+        "{diagnostic}"
+    );
+    assert_eq!(
+        diagnostic["range"]["start"],
+        json!({"line": 4, "character": 16})
+    );
     client.shutdown().await;
 
-    let mut client = start_indexed(dir.path(), json!({"diagnostics": {"enable": false, "delay_ms": 0}})).await;
-    client.open(&uri, "def f():\n    return undefined_name\n").await;
+    let mut client = start_indexed(
+        dir.path(),
+        json!({"diagnostics": {"enable": false, "delay_ms": 0}}),
+    )
+    .await;
+    client
+        .open(&uri, "def f():\n    return undefined_name\n")
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    client.request("spackle/context", json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}})).await.unwrap();
-    assert!(client.seen_notifications("textDocument/publishDiagnostics").is_empty(), "diagnostics are off");
+    client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        client
+            .seen_notifications("textDocument/publishDiagnostics")
+            .is_empty(),
+        "diagnostics are off"
+    );
     client.shutdown().await;
 }

@@ -33,7 +33,12 @@ pub struct Start<'a> {
 
 impl<'a> Start<'a> {
     pub fn new(root: &'a Path) -> Self {
-        Start { root, initialization_options: Value::Null, capabilities: json!({}), environment: Vec::new() }
+        Start {
+            root,
+            initialization_options: Value::Null,
+            capabilities: json!({}),
+            environment: Vec::new(),
+        }
     }
 }
 
@@ -51,7 +56,10 @@ impl LspClient {
             .env_remove("SPACKLE_BACKEND")
             .env_remove("SPACKLE_ENDPOINT")
             .env_remove("SPACKLE_MODEL")
-            .env("SPACKLE_LOG", std::env::var("SPACKLE_TEST_LOG").unwrap_or_else(|_| "spackle=debug".into()))
+            .env(
+                "SPACKLE_LOG",
+                std::env::var("SPACKLE_TEST_LOG").unwrap_or_else(|_| "spackle=debug".into()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -75,7 +83,14 @@ impl LspClient {
                 text.push('\n');
             }
         });
-        let mut client = LspClient { child, stdin, incoming, seen: VecDeque::new(), next_id: 0, stderr: stderr_text };
+        let mut client = LspClient {
+            child,
+            stdin,
+            incoming,
+            seen: VecDeque::new(),
+            next_id: 0,
+            stderr: stderr_text,
+        };
         let root_uri = file_uri(options.root);
         let result = client
             .request(
@@ -95,7 +110,10 @@ impl LspClient {
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stdin.write_all(bytes).await.expect("the server reads its input");
+        self.stdin
+            .write_all(bytes)
+            .await
+            .expect("the server reads its input");
         self.stdin.flush().await.unwrap();
     }
 
@@ -108,7 +126,8 @@ impl LspClient {
     pub async fn send_request(&mut self, method: &str, params: Value) -> i64 {
         self.next_id += 1;
         let id = self.next_id;
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        let body =
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
         self.send_raw(&frame(&body)).await;
         id
     }
@@ -121,7 +140,9 @@ impl LspClient {
 
     /// Waits for the response to request `id`, answering server requests meanwhile.
     pub async fn response(&mut self, id: i64) -> Result<Value, Value> {
-        let is_response = |message: &Value| message.get("id") == Some(&json!(id)) && message.get("method").is_none();
+        let is_response = |message: &Value| {
+            message.get("id") == Some(&json!(id)) && message.get("method").is_none()
+        };
         // Responses to concurrent requests may arrive in any order: one may already be here.
         let response = match self.seen.iter().position(is_response) {
             Some(index) => self.seen.remove(index).unwrap(),
@@ -145,23 +166,33 @@ impl LspClient {
     }
 
     /// Waits for a notification with this method whose params satisfy `predicate`.
-    pub async fn notification(&mut self, method: &str, predicate: impl Fn(&Value) -> bool) -> Value {
-        if let Some(index) = self
-            .seen
-            .iter()
-            .position(|m| m.get("method") == Some(&json!(method)) && predicate(m.get("params").unwrap_or(&Value::Null)))
-        {
+    pub async fn notification(
+        &mut self,
+        method: &str,
+        predicate: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(index) = self.seen.iter().position(|m| {
+            m.get("method") == Some(&json!(method))
+                && predicate(m.get("params").unwrap_or(&Value::Null))
+        }) {
             return self.seen.remove(index).unwrap()["params"].clone();
         }
         let found = self
-            .wait_for(|m| m.get("method") == Some(&json!(method)) && predicate(m.get("params").unwrap_or(&Value::Null)))
+            .wait_for(|m| {
+                m.get("method") == Some(&json!(method))
+                    && predicate(m.get("params").unwrap_or(&Value::Null))
+            })
             .await;
         found["params"].clone()
     }
 
     /// All notifications seen so far with this method.
     pub fn seen_notifications(&self, method: &str) -> Vec<Value> {
-        self.seen.iter().filter(|m| m.get("method") == Some(&json!(method))).map(|m| m["params"].clone()).collect()
+        self.seen
+            .iter()
+            .filter(|m| m.get("method") == Some(&json!(method)))
+            .map(|m| m["params"].clone())
+            .collect()
     }
 
     async fn wait_for(&mut self, matches: impl Fn(&Value) -> bool) -> Value {
@@ -171,8 +202,15 @@ impl LspClient {
                 Ok(Some(message)) => message,
                 Ok(None) => panic!("the server closed its output; stderr:\n{}", self.stderr()),
                 Err(_) => {
-                    let seen: Vec<String> = self.seen.iter().map(|m| format!("{} {}", m["id"], m["method"])).collect();
-                    panic!("no answer from the server within {TIMEOUT:?}; seen: {seen:?}\nstderr:\n{}", self.stderr())
+                    let seen: Vec<String> = self
+                        .seen
+                        .iter()
+                        .map(|m| format!("{} {}", m["id"], m["method"]))
+                        .collect();
+                    panic!(
+                        "no answer from the server within {TIMEOUT:?}; seen: {seen:?}\nstderr:\n{}",
+                        self.stderr()
+                    )
                 }
             };
             if matches(&message) {
@@ -180,7 +218,8 @@ impl LspClient {
             }
             if message.get("method").is_some() && message.get("id").is_some() {
                 // A request from the server (progress creation, configuration): accept it.
-                let body = json!({"jsonrpc": "2.0", "id": message["id"], "result": null}).to_string();
+                let body =
+                    json!({"jsonrpc": "2.0", "id": message["id"], "result": null}).to_string();
                 self.send_raw(&frame(&body)).await;
             }
             self.seen.push_back(message);
@@ -193,9 +232,14 @@ impl LspClient {
 
     /// Shuts the server down cleanly and checks that it exits with success.
     pub async fn shutdown(mut self) {
-        self.request("shutdown", Value::Null).await.expect("shutdown succeeds");
+        self.request("shutdown", Value::Null)
+            .await
+            .expect("shutdown succeeds");
         self.notify("exit", Value::Null).await;
-        let status = tokio::time::timeout(TIMEOUT, self.child.wait()).await.expect("the server exits").unwrap();
+        let status = tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("the server exits")
+            .unwrap();
         assert!(status.success(), "the server exits cleanly: {status:?}");
     }
 
@@ -217,7 +261,10 @@ impl LspClient {
     }
 }
 
-async fn read_messages(mut reader: BufReader<tokio::process::ChildStdout>, sender: mpsc::UnboundedSender<Value>) {
+async fn read_messages(
+    mut reader: BufReader<tokio::process::ChildStdout>,
+    sender: mpsc::UnboundedSender<Value>,
+) {
     loop {
         let mut length = None;
         loop {
