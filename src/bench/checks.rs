@@ -22,7 +22,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::check::{check_spliced_candidate, splice, Before, TypedFile};
-use crate::semantic::Semantic;
+use crate::index::environment::Environment;
+use crate::index::{Index, IndexOptions};
 use crate::store::parse_python;
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +124,7 @@ impl Prepared {
 fn prepare(
     case: &HoleCase,
     cache: &Path,
-    workspaces: &mut HashMap<String, Arc<Semantic>>,
+    workspaces: &mut HashMap<String, Index>,
 ) -> anyhow::Result<Prepared> {
     let (name, version) = case
         .package
@@ -156,14 +157,19 @@ fn prepare(
         .sum::<usize>()
         + indent;
     let tree = parse_python(&hole, None).context("tree-sitter refused the hole file")?;
-    let semantic = workspaces
+    let mut index = workspaces
         .entry(case.package.clone())
-        .or_insert_with(|| Arc::new(Semantic::new(&root, &[])))
+        .or_insert_with(|| {
+            let options = IndexOptions {
+                cache_dir: None,
+                ..IndexOptions::default()
+            };
+            Index::build(root.clone(), Arc::new(Environment::none()), &options, &mut |_| {}).0
+        })
         .clone();
-    semantic.buffer_changed(&path, &hole);
-    let typed = TypedFile::new(semantic, &path);
-    // The editor has diagnosed the open file before the first completion.
-    let _ = crate::check::check_document(&hole, Some(&typed));
+    // The hole file is an open buffer: neither the index nor the semantic layer sees the body.
+    index.update_buffer(&path, &hole);
+    let typed = TypedFile::new(index.semantic().clone(), &path).with_index(index);
     Ok(Prepared {
         before: Before::with_tree(hole, tree),
         offset,
@@ -251,6 +257,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut by_package: BTreeMap<String, BTreeMap<String, (usize, usize)>> = BTreeMap::new();
     let mut splice_mismatches = 0;
+    let mut open_case: Option<&str> = None;
     for row in &rows {
         let case = cases
             .get(row.case.as_str())
@@ -262,6 +269,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             );
         }
         let hole = &prepared[row.case.as_str()];
+        if open_case != Some(row.case.as_str()) {
+            // One hole file is open at a time, as the editor has it; the file on disk speaks for
+            // the others.
+            if let Some(previous) = open_case.and_then(|case| prepared.get(case)) {
+                previous.typed.semantic.buffer_closed(&previous.typed.path);
+            }
+            hole.typed.semantic.buffer_changed(&hole.typed.path, &hole.before.text);
+            // The editor has diagnosed the open file before the first completion.
+            let _ = crate::check::check_document(&hole.before.text, Some(&hole.typed));
+            open_case = Some(row.case.as_str());
+        }
         let body = hole.candidate(row)?;
         let completion = hole.completion(&body);
         let spliced = splice(&hole.before, hole.offset, completion)

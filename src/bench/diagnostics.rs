@@ -14,7 +14,8 @@ use anyhow::{bail, Context as _};
 use serde_json::json;
 
 use crate::check::{check_document, Problem, ProblemKind, TypedFile};
-use crate::semantic::Semantic;
+use crate::index::environment::Environment;
+use crate::index::{Index, IndexOptions};
 
 /// Runs the benchmark with the command line's arguments (after `bench diagnostics`).
 pub fn run(args: &[String]) -> anyhow::Result<()> {
@@ -89,7 +90,11 @@ pub(crate) fn check_folder(
     mut report: impl FnMut(&Path, &Problem),
 ) -> (usize, Vec<Duration>) {
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let semantic = Arc::new(Semantic::new(&root, &[]));
+    let options = IndexOptions {
+        cache_dir: None,
+        ..IndexOptions::default()
+    };
+    let (index, _) = Index::build(root.clone(), Arc::new(Environment::none()), &options, &mut |_| {});
     let mut files = 0;
     let mut times = Vec::new();
     for path in python_files(&root) {
@@ -98,7 +103,7 @@ pub(crate) fn check_folder(
         };
         let relative = path.strip_prefix(&root).unwrap_or(&path);
         files += 1;
-        let typed = TypedFile::new(semantic.clone(), &path);
+        let typed = TypedFile::new(index.semantic().clone(), &path).with_index(index.clone());
         let _ = check_document(&text, Some(&typed));
         let edited = format!("{text}\n");
         let started = Instant::now();

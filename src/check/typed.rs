@@ -7,14 +7,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{CallProblem, Problem, ProblemKind, Spliced};
-use crate::semantic::{Finding, Semantic, INVALID_SYNTAX};
+use tree_sitter::Tree;
 
-/// A document the semantic layer can analyse: its workspace's layer and the file's path.
+use super::{CallProblem, Problem, ProblemKind, Spliced};
+use crate::index::Index;
+use crate::semantic::{Finding, Semantic, INVALID_SYNTAX};
+use crate::store::parse_python;
+
+/// A document the semantic layer can analyse: its workspace's layer, the file's path, and the
+/// workspace's index when there is one (it knows which classes get members at run time).
 #[derive(Debug, Clone)]
 pub struct TypedFile {
     pub semantic: Arc<Semantic>,
     pub path: PathBuf,
+    pub index: Option<Index>,
 }
 
 impl TypedFile {
@@ -22,7 +28,13 @@ impl TypedFile {
         TypedFile {
             semantic,
             path: path.to_path_buf(),
+            index: None,
         }
+    }
+
+    pub fn with_index(mut self, index: Index) -> TypedFile {
+        self.index = Some(index);
+        self
     }
 }
 
@@ -35,9 +47,14 @@ pub fn introduced_problems(spliced: &Spliced, typed: &TypedFile) -> Vec<Problem>
         spliced.start,
         spliced.end,
     );
+    let judge = Judge {
+        text: &spliced.text,
+        tree: &spliced.tree,
+        typed,
+    };
     findings
         .iter()
-        .filter(|finding| keep(finding, &typed.semantic))
+        .filter(|finding| judge.keep(finding))
         .map(|finding| problem(&spliced.text, finding))
         .collect()
 }
@@ -45,42 +62,204 @@ pub fn introduced_problems(spliced: &Spliced, typed: &TypedFile) -> Vec<Problem>
 /// The problems of a whole document by ty's rules. Syntax errors and unresolved names are left to
 /// the fast checks, which report them already.
 pub fn document_problems(text: &str, typed: &TypedFile) -> Vec<Problem> {
-    typed
+    let findings: Vec<Finding> = typed
         .semantic
         .findings(&typed.path, text)
-        .iter()
+        .into_iter()
         .filter(|finding| finding.rule != INVALID_SYNTAX && finding.rule != "unresolved-reference")
-        .filter(|finding| keep(finding, &typed.semantic))
+        .collect();
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    let Some(tree) = parse_python(text, None) else {
+        return Vec::new();
+    };
+    let judge = Judge {
+        text,
+        tree: &tree,
+        typed,
+    };
+    findings
+        .iter()
+        .filter(|finding| judge.keep(finding))
         .map(|finding| problem(text, finding))
         .collect()
 }
 
-/// Which findings are problems for spackle.
-///
-/// A member counts as unknown only when no possible type of the receiver has it: a member
-/// missing from some members of a union (`Cart | None` before narrowing, an attribute only ever
-/// assigned `None` here) exists on the others, so the code names a real member and the question is
-/// one of narrowing, which is not what these checks are for. ty words those findings
-/// "... is not defined on `X` in union `Y`".
-///
-/// Unresolved imports count only for the workspace's own modules (a relative import, or a
-/// top-level name the workspace has): an installed package may simply be missing here.
-fn keep(finding: &Finding, semantic: &Semantic) -> bool {
-    if finding.rule == "unresolved-attribute" {
-        return !finding.message.contains(" in union `");
+/// Decides which of ty's findings are problems for spackle: those that are certain mistakes
+/// whatever the code does at run time, as a model's invented member or argument is.
+struct Judge<'a> {
+    text: &'a str,
+    tree: &'a Tree,
+    typed: &'a TypedFile,
+}
+
+impl Judge<'_> {
+    fn keep(&self, finding: &Finding) -> bool {
+        if suppressed(self.text, finding.start, finding.end) {
+            return false;
+        }
+        match finding.rule {
+            "unresolved-attribute" => self.member_is_unknown(finding),
+            "unresolved-import" => self.import_is_of_the_workspace(finding),
+            rule if rule.contains("argument") => !calls_the_object_constructor(finding),
+            _ => true,
+        }
     }
-    if finding.rule != "unresolved-import" {
-        return true;
+
+    /// A member counts as unknown when no type the receiver may have at run time has it.
+    ///
+    /// - Attribute stores never count: giving an object a new attribute is legal Python (ty
+    ///   words those findings "Unresolved attribute `x` on type `T`").
+    /// - Dunder members (`__name__` of a callable) often exist at run time beyond what the
+    ///   types declare, and models do not invent them.
+    /// - In a union, the member must be missing from every element but `Unknown`, and from some
+    ///   element other than `None`: `Cart | None` before narrowing names a real member, and the
+    ///   question is one of narrowing, not what these checks are for (ty words those findings
+    ///   "Attribute `x` is not defined on `A`, `B` in union `U`").
+    /// - A class of the workspace whose family gets members at run time (`__getattr__`,
+    ///   `setattr`), or whose subclass defines the member (a mixin's `self`), may have it; so may
+    ///   an object that the workspace fills with `setattr(name, computed, value)`.
+    fn member_is_unknown(&self, finding: &Finding) -> bool {
+        let message = finding.message.as_str();
+        if message.starts_with("Unresolved attribute") {
+            return false;
+        }
+        let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+        let (member, receivers): (&str, Vec<&str>) =
+            if message.starts_with("Attribute `") && quoted.len() >= 3 {
+                let union = quoted[quoted.len() - 1];
+                let missing: Vec<&str> = quoted[1..quoted.len() - 1].to_vec();
+                let elements = union_elements(union);
+                let present_known = elements
+                    .iter()
+                    .any(|element| !missing.contains(element) && !is_gradual(element));
+                if present_known || missing.iter().all(|element| *element == "None") {
+                    return false;
+                }
+                (quoted[0], missing)
+            } else {
+                match (quoted.first(), quoted.last()) {
+                    (Some(receiver), Some(member)) if quoted.len() >= 2 => {
+                        (*member, union_elements(receiver))
+                    }
+                    _ => return false,
+                }
+            };
+        if member.starts_with("__") && member.ends_with("__") {
+            return false;
+        }
+        let Some(index) = &self.typed.index else {
+            return true;
+        };
+        let source = self.text.get(finding.start..finding.end).unwrap_or("");
+        let receiver_text = source.rsplit_once('.').map_or("", |(receiver, _)| receiver.trim());
+        let is_dotted_name = !receiver_text.is_empty()
+            && receiver_text
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        if is_dotted_name {
+            let last = receiver_text.rsplit('.').next().unwrap_or(receiver_text);
+            if index.is_dynamic_object(last) {
+                return false;
+            }
+        }
+        !receivers.iter().any(|receiver| {
+            let class = match receiver.strip_prefix("Self@") {
+                Some(_) => self.enclosing_class(finding.start),
+                None => Some(class_name(receiver)),
+            };
+            class.is_some_and(|class| index.member_may_exist(class, member))
+        })
     }
-    let Some(module) = first_quoted(&finding.message) else {
-        return false;
-    };
-    if module.starts_with('.') {
-        return true;
+
+    /// The name of the class whose body holds `offset`.
+    fn enclosing_class(&self, offset: usize) -> Option<&str> {
+        let path = super::path_to(self.tree.root_node(), offset, offset);
+        let class = path
+            .iter()
+            .rev()
+            .find(|node| node.kind() == "class_definition")?;
+        let name = class.child_by_field_name("name")?;
+        self.text.get(name.byte_range())
     }
-    let top = module.split('.').next().unwrap_or(module);
-    let root = semantic.root();
-    !top.is_empty() && (root.join(top).is_dir() || root.join(format!("{top}.py")).is_file())
+
+    /// Unresolved imports count only for the workspace's own modules (a relative import, or a
+    /// top-level name the workspace has): an installed package may simply be missing here.
+    fn import_is_of_the_workspace(&self, finding: &Finding) -> bool {
+        let Some(module) = first_quoted(&finding.message) else {
+            return false;
+        };
+        if module.starts_with('.') {
+            return true;
+        }
+        let top = module.split('.').next().unwrap_or(module);
+        let root = self.typed.semantic.root();
+        !top.is_empty() && (root.join(top).is_dir() || root.join(format!("{top}.py")).is_file())
+    }
+}
+
+/// A call that ty checked against `object.__init__` or `object.__new__`: the class defines no
+/// constructor, so the real one most likely comes from a decorator or metaclass that the types
+/// do not show (attrs' `@attr.s`, ORMs).
+fn calls_the_object_constructor(finding: &Finding) -> bool {
+    finding.message.contains("`object.__init__`") || finding.message.contains("`object.__new__`")
+}
+
+/// `Unknown` and `Any` have every member.
+fn is_gradual(element: &str) -> bool {
+    matches!(element, "Unknown" | "Any")
+}
+
+/// The top-level elements of a displayed union type: `A | list[B | C]` → `A`, `list[B | C]`.
+fn union_elements(union: &str) -> Vec<&str> {
+    let mut elements = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (at, byte) in union.bytes().enumerate() {
+        match byte {
+            b'[' | b'(' => depth += 1,
+            b']' | b')' => depth = depth.saturating_sub(1),
+            b'|' if depth == 0 => {
+                elements.push(union[start..at].trim());
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    elements.push(union[start..].trim());
+    elements
+}
+
+/// The class a displayed type names: `type[pkg.Cart]`, `Cart[int]` or `Cart & ~AlwaysFalsy` →
+/// `Cart`.
+fn class_name(displayed: &str) -> &str {
+    let mut name = displayed.split(" & ").next().unwrap_or(displayed).trim();
+    if let Some(inner) = name.strip_prefix("type[").and_then(|rest| rest.strip_suffix(']')) {
+        name = inner;
+    }
+    let name = name.split('[').next().unwrap_or(name);
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+/// Whether a `# type: ignore[...]`, `# pyright: ignore[...]` or `# ty: ignore[...]` comment, with
+/// any codes, sits on a line of `start..end`. ty honours only its own codes; a line the user
+/// marked for another checker is one they know to be beyond static types.
+fn suppressed(text: &str, start: usize, end: usize) -> bool {
+    let first = text[..start.min(text.len())].rfind('\n').map_or(0, |at| at + 1);
+    let last = text[end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |at| end.min(text.len()) + at);
+    text[first..last].lines().any(|line| {
+        line.match_indices('#').any(|(at, _)| {
+            let comment = line[at + 1..].trim_start();
+            ["type:", "pyright:", "ty:"].iter().any(|prefix| {
+                comment
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.trim_start().starts_with("ignore"))
+            })
+        })
+    })
 }
 
 fn problem(text: &str, finding: &Finding) -> Problem {
@@ -383,5 +562,60 @@ mod tests {
                 member("totl")
             ]
         );
+    }
+
+    const OPEN_WORLD: &str = "import functools\n\n\nclass RedirectMixin:\n    def rebuild(self) -> bool:\n        return True\n\n\nclass Session(RedirectMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n\n\nclass Lookup(dict):\n    pass\n\n\ncodes = Lookup()\nfor title in (\"ok\", \"found\"):\n    setattr(codes, title, 200)\n\n\nclass Live:\n    def stop(self) -> None:\n        pass\n\n\nclass Progress:\n    def __init__(self, live) -> None:\n        self.live = Live() if live else live\n\n\nclass Made:\n    pass\n";
+
+    fn open_world() -> Workspace {
+        Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/world.py", OPEN_WORLD),
+            ("shop/checkout.py", ""),
+        ])
+    }
+
+    #[test]
+    fn members_the_workspace_supplies_at_run_time_are_not_unknown() {
+        // The mixin's own module, as the index has it from the open buffer.
+        let mixin = "class SessionMixin:\n    def rebuild(self) -> bool:\n        <CURSOR>\n";
+        let session = "from shop.checkout import SessionMixin\n\n\nclass Session(SessionMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n";
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/checkout.py", &mixin.replace("<CURSOR>", "")),
+            ("shop/sessions.py", session),
+        ]);
+        assert_eq!(problems(&workspace, mixin, "return self.trust_env"), vec![], "a subclass defines it");
+        assert_eq!(problems(&workspace, mixin, "return self.trust_envv"), vec![member("trust_envv")]);
+        let workspace = open_world();
+        let codes = "from shop.world import codes\n\n\ndef status() -> int:\n    <CURSOR>\n";
+        assert_eq!(problems(&workspace, codes, "return codes.found"), vec![], "setattr fills it");
+    }
+
+    #[test]
+    fn a_member_missing_only_where_the_type_is_unknown_is_still_unknown() {
+        let workspace = open_world();
+        let fixture = "from shop.world import Progress\n\n\ndef finish(progress: Progress) -> None:\n    <CURSOR>\n";
+        assert_eq!(problems(&workspace, fixture, "progress.live.stop()"), vec![]);
+        assert_eq!(problems(&workspace, fixture, "progress.live.stops()"), vec![member("stops")]);
+    }
+
+    #[test]
+    fn stores_dunders_suppressed_lines_and_synthesized_constructors_are_not_problems() {
+        let workspace = open_world();
+        let fixture = "from typing import Callable\n\nfrom shop.world import Live, Made\n\n\ndef use(live: Live, f: Callable[..., int]) -> object:\n    <CURSOR>\n";
+        assert_eq!(problems(&workspace, fixture, "live.extra = 1\n    return live"), vec![]);
+        assert_eq!(problems(&workspace, fixture, "return f.__name__"), vec![]);
+        assert_eq!(problems(&workspace, fixture, "return live.stopp()  # type: ignore[attr-defined]"), vec![]);
+        assert_eq!(problems(&workspace, fixture, "return live.stopp()  # pyright: ignore"), vec![]);
+        assert_eq!(problems(&workspace, fixture, "return live.stopp()  # noqa"), vec![member("stopp")]);
+        assert_eq!(problems(&workspace, fixture, "return Made(1, 2)"), vec![]);
+    }
+
+    #[test]
+    fn displayed_types_name_their_class_and_unions_split_at_the_top() {
+        assert_eq!(super::class_name("type[pkg.Cart]"), "Cart");
+        assert_eq!(super::class_name("Flask & ~AlwaysFalsy"), "Flask");
+        assert_eq!(super::class_name("Box[int]"), "Box");
+        assert_eq!(super::union_elements("A | list[B | C] | None"), ["A", "list[B | C]", "None"]);
     }
 }

@@ -42,7 +42,49 @@ pub fn extract_module(name: &str, path: &str, source: &str, tree: &Tree) -> Modu
     extractor.module.source_hash = source_hash(source);
     extractor.module.docstring = block_docstring(root, source);
     extractor.module_statements(root, 0);
+    extractor.module.dynamic_objects = dynamic_objects(root, source);
     extractor.module
+}
+
+/// The names that `setattr(NAME, computed, value)` calls anywhere in the tree give attributes by
+/// computed name (not `self` or `cls`: those make their class dynamic, see `dynamic_members`).
+fn dynamic_objects(root: Node, source: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut cursor = root.walk();
+    'walk: loop {
+        let node = cursor.node();
+        if node.kind() == "call"
+            && node
+                .child_by_field_name("function")
+                .is_some_and(|function| node_text(function, source) == "setattr")
+        {
+            let arguments = node.child_by_field_name("arguments");
+            let first = arguments.and_then(|a| a.named_child(0));
+            let second = arguments.and_then(|a| a.named_child(1));
+            if let (Some(first), Some(second)) = (first, second) {
+                let name = node_text(first, source);
+                if first.kind() == "identifier"
+                    && !matches!(name, "self" | "cls")
+                    && string_literal(second, source).is_none()
+                    && !names.iter().any(|known| known == name)
+                {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    names
 }
 
 struct Extractor<'a> {
@@ -1114,6 +1156,12 @@ class Point(Base, Generic[T], metaclass=Meta):
         assert!(!class.dynamic_members);
         assert_eq!(class.classes[0].name, "Inner");
         assert!(class.classes[0].dynamic_members);
+    }
+
+    #[test]
+    fn objects_given_attributes_by_computed_name_are_noted() {
+        let source = "codes = LookupDict()\n\ndef _init():\n    for title in TITLES:\n        setattr(codes, title, 1)\n        setattr(other, 'fixed', 2)\n        setattr(self, title, 3)\n";
+        assert_eq!(extract("m", "m.py", source).dynamic_objects, ["codes"]);
     }
 
     #[test]

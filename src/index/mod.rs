@@ -1,6 +1,7 @@
 //! The repository index: every module of the workspace and the installed packages it imports.
 
 pub mod cache;
+mod dynamic;
 pub mod environment;
 pub mod extract;
 pub mod model;
@@ -40,7 +41,7 @@ pub fn typed_file(
 ) -> Option<crate::check::TypedFile> {
     let (index, path) = index.zip(path)?;
     index.relative_path(path)?;
-    Some(crate::check::TypedFile::new(index.semantic().clone(), path))
+    Some(crate::check::TypedFile::new(index.semantic().clone(), path).with_index(index.clone()))
 }
 
 /// The dotted module name of the document at `path` and the modules its names resolve against:

@@ -113,6 +113,10 @@ pub struct ModuleInfo {
     pub has_getattr: bool,
     /// The file did not parse cleanly; what was extracted is a best effort.
     pub has_errors: bool,
+    /// Names given attributes by computed name anywhere in the module (`setattr(codes, title,
+    /// value)`): the objects they name have members no definition shows.
+    #[serde(default)]
+    pub dynamic_objects: Vec<String>,
     /// FNV-1a of the source text the entry was extracted from, so a caller holding the same text
     /// can reuse the entry instead of extracting again.
     #[serde(default)]

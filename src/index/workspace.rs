@@ -320,7 +320,6 @@ impl Index {
         self.modules.is_empty()
     }
 
-    /// The symbol documents of every workspace module but `exclude_module`.
     /// The symbol documents of every workspace module but `exclude_module`, for
     /// [`search::bm25`](super::search::bm25) and [`search::named`](super::search::named).
     pub fn symbol_documents(

@@ -386,10 +386,12 @@ pub(crate) mod test_support {
 
     use super::Semantic;
 
-    /// A temporary workspace holding `files` (relative path, text) and its semantic layer.
+    /// A temporary workspace holding `files` (relative path, text), its index and its semantic
+    /// layer.
     pub struct Workspace {
         _dir: tempfile::TempDir,
         pub root: PathBuf,
+        pub index: crate::index::Index,
         pub semantic: Arc<Semantic>,
     }
 
@@ -402,10 +404,17 @@ pub(crate) mod test_support {
                 std::fs::write(path, text).expect("write");
             }
             let root = dir.path().canonicalize().expect("root");
-            let semantic = Arc::new(Semantic::new(&root, &[]));
+            let options = crate::index::IndexOptions {
+                cache_dir: None,
+                ..crate::index::IndexOptions::default()
+            };
+            let environment = Arc::new(crate::index::environment::Environment::none());
+            let (index, _) = crate::index::Index::build(root.clone(), environment, &options, &mut |_| {});
+            let semantic = index.semantic().clone();
             Workspace {
                 _dir: dir,
                 root,
+                index,
                 semantic,
             }
         }
@@ -417,6 +426,7 @@ pub(crate) mod test_support {
         /// The file `relative` as the checks see it.
         pub fn typed(&self, relative: &str) -> crate::check::TypedFile {
             crate::check::TypedFile::new(self.semantic.clone(), &self.path(relative))
+                .with_index(self.index.clone())
         }
     }
 }
