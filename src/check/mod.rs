@@ -320,12 +320,14 @@ mod document_tests {
             .collect()
     }
 
+    /// A `Base` may be a `Sub` at run time, so `limit` may exist; `limits` exists nowhere.
     #[test]
     fn a_whole_document_is_checked_and_attribute_paths_narrowed_by_isinstance_stay_silent() {
         assert_eq!(
-            problems_of("        return self.kind.limit + undefined_name\n"),
-            vec!["limit", "undefined_name"]
+            problems_of("        return self.kind.limits + undefined_name\n"),
+            vec!["limits", "undefined_name"]
         );
+        assert_eq!(problems_of("        return self.kind.limit\n"), Vec::<String>::new());
         assert!(problems_of("        if isinstance(self.kind, Sub):\n            return self.kind.limit\n        return 0\n").is_empty());
     }
 }
