@@ -96,15 +96,19 @@ struct Judge<'a> {
 
 impl Judge<'_> {
     fn keep(&self, finding: &Finding) -> bool {
-        if suppressed(self.text, finding.start, finding.end) {
-            return false;
+        let keep = !suppressed(self.text, finding.start, finding.end)
+            && match finding.rule {
+                "unresolved-attribute" | "possibly-missing-attribute" => {
+                    self.member_is_unknown(finding)
+                }
+                "unresolved-import" => self.import_is_of_the_workspace(finding),
+                rule if rule.contains("argument") => !calls_the_object_constructor(finding),
+                _ => true,
+            };
+        if !keep {
+            tracing::debug!(rule = finding.rule, message = %finding.message, "not a problem for spackle");
         }
-        match finding.rule {
-            "unresolved-attribute" => self.member_is_unknown(finding),
-            "unresolved-import" => self.import_is_of_the_workspace(finding),
-            rule if rule.contains("argument") => !calls_the_object_constructor(finding),
-            _ => true,
-        }
+        keep
     }
 
     /// A member counts as unknown when no type the receiver may have at run time has it.
@@ -114,7 +118,8 @@ impl Judge<'_> {
     /// - Dunder members (`__name__` of a callable) often exist at run time beyond what the
     ///   types declare, and models do not invent them.
     /// - In a union, the member must be missing from every element but `Unknown`, and from some
-    ///   element other than `None`: `Cart | None` before narrowing names a real member, and the
+    ///   element other than `None` (ty calls a member of `Unknown | Live` "possibly missing"; it
+    ///   counts when ty's member listing of `Live` leaves it out): `Cart | None` before narrowing names a real member, and the
     ///   question is one of narrowing, not what these checks are for (ty words those findings
     ///   "Attribute `x` is not defined on `A`, `B` in union `U`").
     /// - A class of the workspace whose family gets members at run time (`__getattr__`,
@@ -126,26 +131,48 @@ impl Judge<'_> {
             return false;
         }
         let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
-        let (member, receivers): (&str, Vec<&str>) =
-            if message.starts_with("Attribute `") && quoted.len() >= 3 {
-                let union = quoted[quoted.len() - 1];
-                let missing: Vec<&str> = quoted[1..quoted.len() - 1].to_vec();
-                let elements = union_elements(union);
-                let present_known = elements
-                    .iter()
-                    .any(|element| !missing.contains(element) && !is_gradual(element));
-                if present_known || missing.iter().all(|element| *element == "None") {
-                    return false;
-                }
-                (quoted[0], missing)
-            } else {
-                match (quoted.first(), quoted.last()) {
-                    (Some(receiver), Some(member)) if quoted.len() >= 2 => {
-                        (*member, union_elements(receiver))
-                    }
-                    _ => return false,
-                }
+        let (member, receivers): (&str, Vec<&str>) = if finding.rule == "possibly-missing-attribute"
+        {
+            // "Attribute `m` may be missing on object of type `Unknown | Live`": ty also says so
+            // of attributes defined under a condition. It counts only when the type is one known
+            // class joined with `Unknown` (an undeclared attribute, say) and that class's
+            // members, as ty lists them, leave the member out.
+            let (Some(member), Some(receiver)) = (quoted.first(), quoted.last()) else {
+                return false;
             };
+            let elements = union_elements(receiver);
+            let known: Vec<&str> = elements
+                .iter()
+                .copied()
+                .filter(|element| !is_gradual(element))
+                .collect();
+            if !finding.member_unlisted
+                || known.len() != 1
+                || known[0] == "None"
+                || known.len() == elements.len()
+            {
+                return false;
+            }
+            (*member, known)
+        } else if message.starts_with("Attribute `") && quoted.len() >= 3 {
+            let union = quoted[quoted.len() - 1];
+            let missing: Vec<&str> = quoted[1..quoted.len() - 1].to_vec();
+            let elements = union_elements(union);
+            let present_known = elements
+                .iter()
+                .any(|element| !missing.contains(element) && !is_gradual(element));
+            if present_known || missing.iter().all(|element| *element == "None") {
+                return false;
+            }
+            (quoted[0], missing)
+        } else {
+            match (quoted.first(), quoted.last()) {
+                (Some(receiver), Some(member)) if quoted.len() >= 2 => {
+                    (*member, union_elements(receiver))
+                }
+                _ => return false,
+            }
+        };
         if member.starts_with("__") && member.ends_with("__") {
             return false;
         }
@@ -206,9 +233,11 @@ fn calls_the_object_constructor(finding: &Finding) -> bool {
     finding.message.contains("`object.__init__`") || finding.message.contains("`object.__new__`")
 }
 
-/// `Unknown` and `Any` have every member.
+/// `Unknown` and `Any` have every member, and so does an intersection with one of them.
 fn is_gradual(element: &str) -> bool {
     matches!(element, "Unknown" | "Any")
+        || element.starts_with("Unknown & ")
+        || element.starts_with("Any & ")
 }
 
 /// The top-level elements of a displayed union type: `A | list[B | C]` → `A`, `list[B | C]`.
@@ -564,7 +593,7 @@ mod tests {
         );
     }
 
-    const OPEN_WORLD: &str = "import functools\n\n\nclass RedirectMixin:\n    def rebuild(self) -> bool:\n        return True\n\n\nclass Session(RedirectMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n\n\nclass Lookup(dict):\n    pass\n\n\ncodes = Lookup()\nfor title in (\"ok\", \"found\"):\n    setattr(codes, title, 200)\n\n\nclass Live:\n    def stop(self) -> None:\n        pass\n\n\nclass Progress:\n    def __init__(self, live) -> None:\n        self.live = Live() if live else live\n\n\nclass Made:\n    pass\n";
+    const OPEN_WORLD: &str = "import functools\n\n\nclass RedirectMixin:\n    def rebuild(self) -> bool:\n        return True\n\n\nclass Session(RedirectMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n\n\nclass Lookup(dict):\n    pass\n\n\ncodes = Lookup()\nfor title in (\"ok\", \"found\"):\n    setattr(codes, title, 200)\n\n\nclass Live:\n    def stop(self) -> None:\n        pass\n\n\nclass Progress:\n    def __init__(self, live) -> None:\n        self.live = Live() if live else live\n\n\nclass Made:\n    pass\n\n\nclass Undeclared:\n    def __init__(self) -> None:\n        self.live = Live()\n\n\nclass Conditional:\n    if len(\"x\") > 3:\n        maybe = 1\n";
 
     fn open_world() -> Workspace {
         Workspace::new(&[
@@ -597,6 +626,10 @@ mod tests {
         let fixture = "from shop.world import Progress\n\n\ndef finish(progress: Progress) -> None:\n    <CURSOR>\n";
         assert_eq!(problems(&workspace, fixture, "progress.live.stop()"), vec![]);
         assert_eq!(problems(&workspace, fixture, "progress.live.stops()"), vec![member("stops")]);
+        let fixture = "from shop.world import Conditional, Undeclared\n\n\ndef finish(u: Undeclared, c: Conditional) -> object:\n    <CURSOR>\n";
+        assert_eq!(problems(&workspace, fixture, "return u.live.stop()"), vec![]);
+        assert_eq!(problems(&workspace, fixture, "return u.live.stops()"), vec![member("stops")]);
+        assert_eq!(problems(&workspace, fixture, "return c.maybe"), vec![], "defined under a condition");
     }
 
     #[test]
