@@ -198,9 +198,21 @@ fn run(mut command: Command, input: Option<&str>) -> Result<String, String> {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .map_err(|error| format!("`{program}` could not be started: {error}"))?;
+    // A program that was just written (a tool installing itself) can be briefly busy while
+    // another process that forked meanwhile still holds it open for writing: try again.
+    let mut attempts = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 20 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => break other,
+        }
+    }
+    .map_err(|error| format!("`{program}` could not be started: {error}"))?;
     if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
         let input = input.to_string();
         std::thread::spawn(move || {

@@ -98,9 +98,7 @@ impl Judge<'_> {
     fn keep(&self, finding: &Finding) -> bool {
         let keep = !suppressed(self.text, finding.start, finding.end)
             && match finding.rule {
-                "unresolved-attribute" | "possibly-missing-attribute" => {
-                    self.member_is_unknown(finding)
-                }
+                "unresolved-attribute" => self.member_is_unknown(finding),
                 "unresolved-import" => self.import_is_of_the_workspace(finding),
                 rule if rule.contains("argument") => !calls_the_object_constructor(finding),
                 _ => true,
@@ -117,9 +115,9 @@ impl Judge<'_> {
     ///   words those findings "Unresolved attribute `x` on type `T`").
     /// - Dunder members (`__name__` of a callable) often exist at run time beyond what the
     ///   types declare, and models do not invent them.
-    /// - In a union, the member must be missing from every element but `Unknown`, and from some
-    ///   element other than `None` (ty calls a member of `Unknown | Live` "possibly missing"; it
-    ///   counts when ty's member listing of `Live` leaves it out): `Cart | None` before narrowing names a real member, and the
+    /// - In a union, the member must be missing from every element, none may be `Unknown`
+    ///   (an undeclared attribute's `Unknown | Live` may be something else at run time), and
+    ///   some element must be other than `None`: `Cart | None` before narrowing names a real member, and the
     ///   question is one of narrowing, not what these checks are for (ty words those findings
     ///   "Attribute `x` is not defined on `A`, `B` in union `U`").
     /// - A class of the workspace whose family gets members at run time (`__getattr__`,
@@ -131,37 +129,15 @@ impl Judge<'_> {
             return false;
         }
         let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
-        let (member, receivers): (&str, Vec<&str>) = if finding.rule == "possibly-missing-attribute"
-        {
-            // "Attribute `m` may be missing on object of type `Unknown | Live`": ty also says so
-            // of attributes defined under a condition. It counts only when the type is one known
-            // class joined with `Unknown` (an undeclared attribute, say) and that class's
-            // members, as ty lists them, leave the member out.
-            let (Some(member), Some(receiver)) = (quoted.first(), quoted.last()) else {
-                return false;
-            };
-            let elements = union_elements(receiver);
-            let known: Vec<&str> = elements
-                .iter()
-                .copied()
-                .filter(|element| !is_gradual(element))
-                .collect();
-            if !finding.member_unlisted
-                || known.len() != 1
-                || known[0] == "None"
-                || known.len() == elements.len()
-            {
-                return false;
-            }
-            (*member, known)
-        } else if message.starts_with("Attribute `") && quoted.len() >= 3 {
+        let (member, receivers): (&str, Vec<&str>) = if message.starts_with("Attribute `") && quoted.len() >= 3 {
             let union = quoted[quoted.len() - 1];
             let missing: Vec<&str> = quoted[1..quoted.len() - 1].to_vec();
             let elements = union_elements(union);
-            let present_known = elements
+            // A union with `Unknown` in it may hold a type that has the member.
+            let partial = elements
                 .iter()
-                .any(|element| !missing.contains(element) && !is_gradual(element));
-            if present_known || missing.iter().all(|element| *element == "None") {
+                .any(|element| !missing.contains(element) || is_gradual(element));
+            if partial || missing.iter().all(|element| *element == "None") {
                 return false;
             }
             (quoted[0], missing)
@@ -174,6 +150,11 @@ impl Judge<'_> {
             }
         };
         if member.starts_with("__") && member.ends_with("__") {
+            return false;
+        }
+        // A value typed `object` is untyped code's "anything" (a `getattr` default, an element
+        // of an untyped container), not a claim that it has no members.
+        if receivers.iter().any(|receiver| class_name(receiver) == "object") {
             return false;
         }
         let Some(index) = &self.typed.index else {
@@ -192,9 +173,11 @@ impl Judge<'_> {
             }
         }
         !receivers.iter().any(|receiver| {
-            let class = match receiver.strip_prefix("Self@") {
-                Some(_) => self.enclosing_class(finding.start),
-                None => Some(class_name(receiver)),
+            let class = match class_name(receiver) {
+                name if name.starts_with("Self@") || name.starts_with("Self'") => {
+                    self.enclosing_class(finding.start)
+                }
+                name => Some(name),
             };
             class.is_some_and(|class| index.member_may_exist(class, member))
         })
@@ -621,15 +604,17 @@ mod tests {
     }
 
     #[test]
-    fn a_member_missing_only_where_the_type_is_unknown_is_still_unknown() {
+    fn an_undeclared_attribute_has_its_values_type_and_a_type_joined_with_unknown_any_member() {
         let workspace = open_world();
-        let fixture = "from shop.world import Progress\n\n\ndef finish(progress: Progress) -> None:\n    <CURSOR>\n";
-        assert_eq!(problems(&workspace, fixture, "progress.live.stop()"), vec![]);
-        assert_eq!(problems(&workspace, fixture, "progress.live.stops()"), vec![member("stops")]);
-        let fixture = "from shop.world import Conditional, Undeclared\n\n\ndef finish(u: Undeclared, c: Conditional) -> object:\n    <CURSOR>\n";
+        let fixture = "from shop.world import Conditional, Live, Undeclared\n\n\ndef finish(u: Undeclared, c: Conditional, other, flag: bool) -> object:\n    <CURSOR>\n";
         assert_eq!(problems(&workspace, fixture, "return u.live.stop()"), vec![]);
         assert_eq!(problems(&workspace, fixture, "return u.live.stops()"), vec![member("stops")]);
         assert_eq!(problems(&workspace, fixture, "return c.maybe"), vec![], "defined under a condition");
+        assert_eq!(
+            problems(&workspace, fixture, "live = Live() if flag else other\n    return live.stops()"),
+            vec![],
+            "`Live | Unknown`: the unknown part may have it"
+        );
     }
 
     #[test]

@@ -9,32 +9,35 @@ use super::Index;
 
 impl Index {
     /// Whether instances of the workspace class named `class` may have `member` although its
-    /// definition does not show it: a class of that name, or one deriving from it, gets members
-    /// at run time (`__getattr__`, `setattr(self, computed, ...)`), or a class deriving from it
-    /// defines the member (a mixin's `self` is an instance of some subclass).
+    /// definition does not show it. At run time such an instance belongs to some subclass, whose
+    /// other bases are mixed in too (a mixin's `self` reaches what its siblings define), so the
+    /// classes that count are the class, its subclasses, and every base of those. The member may
+    /// exist when one of them defines it, gets members at run time (`__getattr__`,
+    /// `setattr(self, computed, ...)`), or has a metaclass other than `ABCMeta` (which can add
+    /// anything when the class is created, as ORMs do).
     pub fn member_may_exist(&self, class: &str, member: &str) -> bool {
         let mut classes: Vec<&ClassInfo> = Vec::new();
         for module in self.workspace_modules() {
             collect(&module.classes, &mut classes);
         }
+        // The subclasses, by base name.
         let mut family: HashSet<&str> = HashSet::from([class]);
-        loop {
-            let before = family.len();
-            for candidate in &classes {
-                if !family.contains(candidate.name.as_str())
-                    && candidate.bases.iter().any(|base| family.contains(base_name(base)))
-                {
-                    family.insert(candidate.name.as_str());
-                }
-            }
-            if family.len() == before {
-                break;
-            }
-        }
+        grow(&mut family, &classes, |candidate, family| {
+            candidate.bases.iter().any(|base| family.contains(base_name(base)))
+        });
+        // Every base of the family, by name.
+        grow(&mut family, &classes, |candidate, family| {
+            classes.iter().any(|member| {
+                family.contains(member.name.as_str())
+                    && member.bases.iter().any(|base| base_name(base) == candidate.name)
+            })
+        });
         classes
             .iter()
             .filter(|candidate| family.contains(candidate.name.as_str()))
-            .any(|candidate| candidate.dynamic_members || defines(candidate, member))
+            .any(|candidate| {
+                candidate.dynamic_members || has_custom_metaclass(candidate) || defines(candidate, member)
+            })
     }
 
     /// Whether some module of the workspace gives the object named `name` attributes by computed
@@ -43,6 +46,38 @@ impl Index {
         self.workspace_modules()
             .any(|module| module.dynamic_objects.iter().any(|object| object == name))
     }
+}
+
+/// Adds to `family` every class that `joins` it, until nothing more joins.
+fn grow<'a>(
+    family: &mut HashSet<&'a str>,
+    classes: &[&'a ClassInfo],
+    joins: impl Fn(&ClassInfo, &HashSet<&'a str>) -> bool,
+) {
+    loop {
+        let before = family.len();
+        for candidate in classes {
+            if !family.contains(candidate.name.as_str()) && joins(candidate, family) {
+                family.insert(candidate.name.as_str());
+            }
+        }
+        if family.len() == before {
+            break;
+        }
+    }
+}
+
+/// `metaclass=Meta` among the bases, other than `ABCMeta` (which adds no members).
+fn has_custom_metaclass(class: &ClassInfo) -> bool {
+    class.bases.iter().any(|base| {
+        base.strip_prefix("metaclass")
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+            .is_some_and(|meta| {
+                let meta = meta.trim();
+                let name = meta.rsplit('.').next().unwrap_or(meta);
+                !matches!(name, "ABCMeta" | "type")
+            })
+    })
 }
 
 fn collect<'a>(classes: &'a [ClassInfo], into: &mut Vec<&'a ClassInfo>) {
@@ -77,6 +112,10 @@ mod tests {
     use super::*;
     use crate::index::environment::Environment;
 
+    fn index_of(files: &[(&str, &str)]) -> Index {
+        index(files)
+    }
+
     fn index(files: &[(&str, &str)]) -> Index {
         let mut index = Index::empty(PathBuf::from("/workspace"), Arc::new(Environment::none()));
         for (path, text) in files {
@@ -94,6 +133,14 @@ mod tests {
         assert!(index.member_may_exist("RedirectMixin", "trust_env"));
         assert!(!index.member_may_exist("RedirectMixin", "trust_envv"));
         assert!(!index.member_may_exist("Other", "trust_env"), "only the family counts");
+        let siblings = index_of(&[(
+            "views.py",
+            "class View:\n    def setup(self):\n        self.request = 1\n\nclass FormMixin:\n    def form(self):\n        return self.request\n\nclass FormView(FormMixin, View):\n    pass\n\nclass Meta(type):\n    pass\n\nclass Model(metaclass=Meta):\n    pass\n\nclass Abstract(metaclass=abc.ABCMeta):\n    pass\n",
+        )]);
+        assert!(siblings.member_may_exist("FormMixin", "request"), "a sibling base defines it");
+        assert!(!siblings.member_may_exist("FormMixin", "requests"));
+        assert!(siblings.member_may_exist("Model", "_meta"), "a metaclass may add it");
+        assert!(!siblings.member_may_exist("Abstract", "_meta"));
     }
 
     #[test]

@@ -18,11 +18,7 @@ use ruff_db::diagnostic::{Diagnostic, DiagnosticId, Severity};
 use ruff_db::files::{system_path_to_file, File};
 use ruff_db::source::source_text;
 use ruff_db::system::{OsSystem, SystemPathBuf};
-use ruff_db::parsed::parsed_module;
-use ruff_python_ast::visitor::source_order::{SourceOrderVisitor, TraversalSignal};
-use ruff_python_ast::{self as ast, AnyNodeRef, PythonVersion};
-use ruff_text_size::{Ranged, TextRange, TextSize};
-use ty_python_semantic::SemanticModel;
+use ruff_python_ast::PythonVersion;
 use salsa::Setter as _;
 use ty_module_resolver::SearchPathSettings;
 use ty_python_core::program::{ProgramSettings, UseDefaultStrategy};
@@ -35,9 +31,8 @@ use db::SemanticDb;
 
 /// The rules spackle reports, chosen for precision: each is a certain error when the types it
 /// relies on are known, and ty stays silent when they are not (`Unknown` has every member).
-pub const RULES: [&str; 8] = [
+pub const RULES: [&str; 7] = [
     "unresolved-attribute",
-    "possibly-missing-attribute",
     "unresolved-reference",
     "unresolved-import",
     "too-many-positional-arguments",
@@ -62,10 +57,6 @@ pub struct Finding {
     pub message: String,
     pub start: usize,
     pub end: usize,
-    /// For a `possibly-missing-attribute` finding: whether the members ty lists for the
-    /// receiver's type (every element of a union but `Unknown`) leave the member out, so that
-    /// only the unknown part of the type could have it.
-    pub member_unlisted: bool,
 }
 
 /// The type-aware view of one workspace. Cheap to create: the database is built on first use.
@@ -325,54 +316,8 @@ fn rule_selection() -> RuleSelection {
 /// comment silences (ty drops those itself).
 fn findings_of(db: &SemanticDb, file: File) -> Vec<Finding> {
     let mut findings: Vec<Finding> = db.check_file(file).iter().filter_map(finding).collect();
-    if findings.iter().any(|finding| finding.rule == POSSIBLY_MISSING_ATTRIBUTE) {
-        let program_file = db.program_file(file);
-        let parsed = parsed_module(db, program_file.python_file(db)).load(db);
-        let model = SemanticModel::new(db, program_file);
-        for finding in &mut findings {
-            if finding.rule != POSSIBLY_MISSING_ATTRIBUTE {
-                continue;
-            }
-            let range = TextRange::new(
-                TextSize::new(finding.start as u32),
-                TextSize::new(finding.end as u32),
-            );
-            let mut search = AttributeAt { range, found: None };
-            search.visit_body(&parsed.syntax().body);
-            if let Some(attribute) = search.found {
-                let member = attribute.attr.id.as_str();
-                finding.member_unlisted = !model
-                    .attribute_completions(attribute)
-                    .iter()
-                    .any(|completion| completion.name == member);
-            }
-        }
-    }
     findings.sort_by_key(|finding| (finding.start, finding.end));
     findings
-}
-
-const POSSIBLY_MISSING_ATTRIBUTE: &str = "possibly-missing-attribute";
-
-/// Finds the attribute expression spanning exactly `range`.
-struct AttributeAt<'a> {
-    range: TextRange,
-    found: Option<&'a ast::ExprAttribute>,
-}
-
-impl<'a> SourceOrderVisitor<'a> for AttributeAt<'a> {
-    fn enter_node(&mut self, node: AnyNodeRef<'a>) -> TraversalSignal {
-        if self.found.is_some() || !node.range().contains_range(self.range) {
-            return TraversalSignal::Skip;
-        }
-        if let AnyNodeRef::ExprAttribute(attribute) = node {
-            if attribute.range == self.range {
-                self.found = Some(attribute);
-                return TraversalSignal::Skip;
-            }
-        }
-        TraversalSignal::Traverse
-    }
 }
 
 fn finding(diagnostic: &Diagnostic) -> Option<Finding> {
@@ -387,7 +332,6 @@ fn finding(diagnostic: &Diagnostic) -> Option<Finding> {
         message: diagnostic.concise_message().to_string(),
         start: range.start().to_usize(),
         end: range.end().to_usize(),
-        member_unlisted: false,
     })
 }
 
