@@ -164,7 +164,13 @@ fn prepare(
                 cache_dir: None,
                 ..IndexOptions::default()
             };
-            Index::build(root.clone(), Arc::new(Environment::none()), &options, &mut |_| {}).0
+            Index::build(
+                root.clone(),
+                Arc::new(Environment::none()),
+                &options,
+                &mut |_| {},
+            )
+            .0
         })
         .clone();
     // The hole file is an open buffer: neither the index nor the semantic layer sees the body.
@@ -275,7 +281,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             if let Some(previous) = open_case.and_then(|case| prepared.get(case)) {
                 previous.typed.semantic.buffer_closed(&previous.typed.path);
             }
-            hole.typed.semantic.buffer_changed(&hole.typed.path, &hole.before.text);
+            hole.typed
+                .semantic
+                .buffer_changed(&hole.typed.path, &hole.before.text);
             // The editor has diagnosed the open file before the first completion.
             let _ = crate::check::check_document(&hole.before.text, Some(&hole.typed));
             open_case = Some(row.case.as_str());

@@ -94,7 +94,12 @@ pub(crate) fn check_folder(
         cache_dir: None,
         ..IndexOptions::default()
     };
-    let (index, _) = Index::build(root.clone(), Arc::new(Environment::none()), &options, &mut |_| {});
+    let (index, _) = Index::build(
+        root.clone(),
+        Arc::new(Environment::none()),
+        &options,
+        &mut |_| {},
+    );
     let mut files = 0;
     let mut times = Vec::new();
     for path in python_files(&root) {

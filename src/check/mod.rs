@@ -327,7 +327,10 @@ mod document_tests {
             problems_of("        return self.kind.limits + undefined_name\n"),
             vec!["limits", "undefined_name"]
         );
-        assert_eq!(problems_of("        return self.kind.limit\n"), Vec::<String>::new());
+        assert_eq!(
+            problems_of("        return self.kind.limit\n"),
+            Vec::<String>::new()
+        );
         assert!(problems_of("        if isinstance(self.kind, Sub):\n            return self.kind.limit\n        return 0\n").is_empty());
     }
 }

@@ -129,39 +129,45 @@ impl Judge<'_> {
             return false;
         }
         let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
-        let (member, receivers): (&str, Vec<&str>) = if message.starts_with("Attribute `") && quoted.len() >= 3 {
-            let union = quoted[quoted.len() - 1];
-            let missing: Vec<&str> = quoted[1..quoted.len() - 1].to_vec();
-            let elements = union_elements(union);
-            // A union with `Unknown` in it may hold a type that has the member.
-            let partial = elements
-                .iter()
-                .any(|element| !missing.contains(element) || is_gradual(element));
-            if partial || missing.iter().all(|element| *element == "None") {
-                return false;
-            }
-            (quoted[0], missing)
-        } else {
-            match (quoted.first(), quoted.last()) {
-                (Some(receiver), Some(member)) if quoted.len() >= 2 => {
-                    (*member, union_elements(receiver))
+        let (member, receivers): (&str, Vec<&str>) =
+            if message.starts_with("Attribute `") && quoted.len() >= 3 {
+                let union = quoted[quoted.len() - 1];
+                let missing: Vec<&str> = quoted[1..quoted.len() - 1].to_vec();
+                let elements = union_elements(union);
+                // A union with `Unknown` in it may hold a type that has the member.
+                let partial = elements
+                    .iter()
+                    .any(|element| !missing.contains(element) || is_gradual(element));
+                if partial || missing.iter().all(|element| *element == "None") {
+                    return false;
                 }
-                _ => return false,
-            }
-        };
+                (quoted[0], missing)
+            } else {
+                match (quoted.first(), quoted.last()) {
+                    (Some(receiver), Some(member)) if quoted.len() >= 2 => {
+                        (*member, union_elements(receiver))
+                    }
+                    _ => return false,
+                }
+            };
         if member.starts_with("__") && member.ends_with("__") {
             return false;
         }
         // A value typed `object` is untyped code's "anything" (a `getattr` default, an element
         // of an untyped container), not a claim that it has no members.
-        if receivers.iter().any(|receiver| class_name(receiver) == "object") {
+        if receivers
+            .iter()
+            .any(|receiver| class_name(receiver) == "object")
+        {
             return false;
         }
         let Some(index) = &self.typed.index else {
             return true;
         };
         let source = self.text.get(finding.start..finding.end).unwrap_or("");
-        let receiver_text = source.rsplit_once('.').map_or("", |(receiver, _)| receiver.trim());
+        let receiver_text = source
+            .rsplit_once('.')
+            .map_or("", |(receiver, _)| receiver.trim());
         let is_dotted_name = !receiver_text.is_empty()
             && receiver_text
                 .chars()
@@ -247,7 +253,10 @@ fn union_elements(union: &str) -> Vec<&str> {
 /// `Cart`.
 fn class_name(displayed: &str) -> &str {
     let mut name = displayed.split(" & ").next().unwrap_or(displayed).trim();
-    if let Some(inner) = name.strip_prefix("type[").and_then(|rest| rest.strip_suffix(']')) {
+    if let Some(inner) = name
+        .strip_prefix("type[")
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
         name = inner;
     }
     let name = name.split('[').next().unwrap_or(name);
@@ -258,7 +267,9 @@ fn class_name(displayed: &str) -> &str {
 /// any codes, sits on a line of `start..end`. ty honours only its own codes; a line the user
 /// marked for another checker is one they know to be beyond static types.
 fn suppressed(text: &str, start: usize, end: usize) -> bool {
-    let first = text[..start.min(text.len())].rfind('\n').map_or(0, |at| at + 1);
+    let first = text[..start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |at| at + 1);
     let last = text[end.min(text.len())..]
         .find('\n')
         .map_or(text.len(), |at| end.min(text.len()) + at);
@@ -596,22 +607,47 @@ mod tests {
             ("shop/checkout.py", &mixin.replace("<CURSOR>", "")),
             ("shop/sessions.py", session),
         ]);
-        assert_eq!(problems(&workspace, mixin, "return self.trust_env"), vec![], "a subclass defines it");
-        assert_eq!(problems(&workspace, mixin, "return self.trust_envv"), vec![member("trust_envv")]);
+        assert_eq!(
+            problems(&workspace, mixin, "return self.trust_env"),
+            vec![],
+            "a subclass defines it"
+        );
+        assert_eq!(
+            problems(&workspace, mixin, "return self.trust_envv"),
+            vec![member("trust_envv")]
+        );
         let workspace = open_world();
         let codes = "from shop.world import codes\n\n\ndef status() -> int:\n    <CURSOR>\n";
-        assert_eq!(problems(&workspace, codes, "return codes.found"), vec![], "setattr fills it");
+        assert_eq!(
+            problems(&workspace, codes, "return codes.found"),
+            vec![],
+            "setattr fills it"
+        );
     }
 
     #[test]
     fn an_undeclared_attribute_has_its_values_type_and_a_type_joined_with_unknown_any_member() {
         let workspace = open_world();
         let fixture = "from shop.world import Conditional, Live, Undeclared\n\n\ndef finish(u: Undeclared, c: Conditional, other, flag: bool) -> object:\n    <CURSOR>\n";
-        assert_eq!(problems(&workspace, fixture, "return u.live.stop()"), vec![]);
-        assert_eq!(problems(&workspace, fixture, "return u.live.stops()"), vec![member("stops")]);
-        assert_eq!(problems(&workspace, fixture, "return c.maybe"), vec![], "defined under a condition");
         assert_eq!(
-            problems(&workspace, fixture, "live = Live() if flag else other\n    return live.stops()"),
+            problems(&workspace, fixture, "return u.live.stop()"),
+            vec![]
+        );
+        assert_eq!(
+            problems(&workspace, fixture, "return u.live.stops()"),
+            vec![member("stops")]
+        );
+        assert_eq!(
+            problems(&workspace, fixture, "return c.maybe"),
+            vec![],
+            "defined under a condition"
+        );
+        assert_eq!(
+            problems(
+                &workspace,
+                fixture,
+                "live = Live() if flag else other\n    return live.stops()"
+            ),
             vec![],
             "`Live | Unknown`: the unknown part may have it"
         );
@@ -621,11 +657,31 @@ mod tests {
     fn stores_dunders_suppressed_lines_and_synthesized_constructors_are_not_problems() {
         let workspace = open_world();
         let fixture = "from typing import Callable\n\nfrom shop.world import Live, Made\n\n\ndef use(live: Live, f: Callable[..., int]) -> object:\n    <CURSOR>\n";
-        assert_eq!(problems(&workspace, fixture, "live.extra = 1\n    return live"), vec![]);
+        assert_eq!(
+            problems(&workspace, fixture, "live.extra = 1\n    return live"),
+            vec![]
+        );
         assert_eq!(problems(&workspace, fixture, "return f.__name__"), vec![]);
-        assert_eq!(problems(&workspace, fixture, "return live.stopp()  # type: ignore[attr-defined]"), vec![]);
-        assert_eq!(problems(&workspace, fixture, "return live.stopp()  # pyright: ignore"), vec![]);
-        assert_eq!(problems(&workspace, fixture, "return live.stopp()  # noqa"), vec![member("stopp")]);
+        assert_eq!(
+            problems(
+                &workspace,
+                fixture,
+                "return live.stopp()  # type: ignore[attr-defined]"
+            ),
+            vec![]
+        );
+        assert_eq!(
+            problems(
+                &workspace,
+                fixture,
+                "return live.stopp()  # pyright: ignore"
+            ),
+            vec![]
+        );
+        assert_eq!(
+            problems(&workspace, fixture, "return live.stopp()  # noqa"),
+            vec![member("stopp")]
+        );
         assert_eq!(problems(&workspace, fixture, "return Made(1, 2)"), vec![]);
     }
 
@@ -634,6 +690,9 @@ mod tests {
         assert_eq!(super::class_name("type[pkg.Cart]"), "Cart");
         assert_eq!(super::class_name("Flask & ~AlwaysFalsy"), "Flask");
         assert_eq!(super::class_name("Box[int]"), "Box");
-        assert_eq!(super::union_elements("A | list[B | C] | None"), ["A", "list[B | C]", "None"]);
+        assert_eq!(
+            super::union_elements("A | list[B | C] | None"),
+            ["A", "list[B | C]", "None"]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! their members at run time, subclasses that supply what a mixin uses, objects filled by
 //! `setattr`. The typed checks ask before calling a member unknown.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::model::ClassInfo;
 use super::Index;
@@ -20,23 +20,49 @@ impl Index {
         for module in self.workspace_modules() {
             collect(&module.classes, &mut classes);
         }
-        // The subclasses, by base name.
+        let mut by_name: HashMap<&str, Vec<&ClassInfo>> = HashMap::new();
+        let mut subclasses: HashMap<&str, Vec<&str>> = HashMap::new();
+        for candidate in &classes {
+            by_name
+                .entry(candidate.name.as_str())
+                .or_default()
+                .push(candidate);
+            for base in &candidate.bases {
+                subclasses
+                    .entry(base_name(base))
+                    .or_default()
+                    .push(candidate.name.as_str());
+            }
+        }
+        // The class and its subclasses, by base name.
         let mut family: HashSet<&str> = HashSet::from([class]);
-        grow(&mut family, &classes, |candidate, family| {
-            candidate.bases.iter().any(|base| family.contains(base_name(base)))
-        });
-        // Every base of the family, by name.
-        grow(&mut family, &classes, |candidate, family| {
-            classes.iter().any(|member| {
-                family.contains(member.name.as_str())
-                    && member.bases.iter().any(|base| base_name(base) == candidate.name)
-            })
-        });
-        classes
+        let mut pending = vec![class];
+        while let Some(name) = pending.pop() {
+            for &subclass in subclasses.get(name).into_iter().flatten() {
+                if family.insert(subclass) {
+                    pending.push(subclass);
+                }
+            }
+        }
+        // Every base of those, by name.
+        let mut pending: Vec<&str> = family.iter().copied().collect();
+        while let Some(name) = pending.pop() {
+            for definition in by_name.get(name).into_iter().flatten() {
+                for base in &definition.bases {
+                    let base = base_name(base);
+                    if !base.is_empty() && family.insert(base) {
+                        pending.push(base);
+                    }
+                }
+            }
+        }
+        family
             .iter()
-            .filter(|candidate| family.contains(candidate.name.as_str()))
+            .flat_map(|name| by_name.get(name).into_iter().flatten())
             .any(|candidate| {
-                candidate.dynamic_members || has_custom_metaclass(candidate) || defines(candidate, member)
+                candidate.dynamic_members
+                    || has_custom_metaclass(candidate)
+                    || defines(candidate, member)
             })
     }
 
@@ -45,25 +71,6 @@ impl Index {
     pub fn is_dynamic_object(&self, name: &str) -> bool {
         self.workspace_modules()
             .any(|module| module.dynamic_objects.iter().any(|object| object == name))
-    }
-}
-
-/// Adds to `family` every class that `joins` it, until nothing more joins.
-fn grow<'a>(
-    family: &mut HashSet<&'a str>,
-    classes: &[&'a ClassInfo],
-    joins: impl Fn(&ClassInfo, &HashSet<&'a str>) -> bool,
-) {
-    loop {
-        let before = family.len();
-        for candidate in classes {
-            if !family.contains(candidate.name.as_str()) && joins(candidate, family) {
-                family.insert(candidate.name.as_str());
-            }
-        }
-        if family.len() == before {
-            break;
-        }
     }
 }
 
@@ -93,15 +100,27 @@ fn base_name(base: &str) -> &str {
         return "";
     }
     let without_arguments = base.split('[').next().unwrap_or(base).trim();
-    without_arguments.rsplit('.').next().unwrap_or(without_arguments)
+    without_arguments
+        .rsplit('.')
+        .next()
+        .unwrap_or(without_arguments)
 }
 
 fn defines(class: &ClassInfo, member: &str) -> bool {
     class.methods.iter().any(|method| method.name == member)
-        || class.attributes.iter().any(|attribute| attribute.name == member)
-        || class.instance_attributes.iter().any(|attribute| attribute.name == member)
+        || class
+            .attributes
+            .iter()
+            .any(|attribute| attribute.name == member)
+        || class
+            .instance_attributes
+            .iter()
+            .any(|attribute| attribute.name == member)
         || class.classes.iter().any(|nested| nested.name == member)
-        || class.slots.as_ref().is_some_and(|slots| slots.iter().any(|slot| slot == member))
+        || class
+            .slots
+            .as_ref()
+            .is_some_and(|slots| slots.iter().any(|slot| slot == member))
 }
 
 #[cfg(test)]
@@ -132,14 +151,23 @@ mod tests {
         ]);
         assert!(index.member_may_exist("RedirectMixin", "trust_env"));
         assert!(!index.member_may_exist("RedirectMixin", "trust_envv"));
-        assert!(!index.member_may_exist("Other", "trust_env"), "only the family counts");
+        assert!(
+            !index.member_may_exist("Other", "trust_env"),
+            "only the family counts"
+        );
         let siblings = index_of(&[(
             "views.py",
             "class View:\n    def setup(self):\n        self.request = 1\n\nclass FormMixin:\n    def form(self):\n        return self.request\n\nclass FormView(FormMixin, View):\n    pass\n\nclass Meta(type):\n    pass\n\nclass Model(metaclass=Meta):\n    pass\n\nclass Abstract(metaclass=abc.ABCMeta):\n    pass\n",
         )]);
-        assert!(siblings.member_may_exist("FormMixin", "request"), "a sibling base defines it");
+        assert!(
+            siblings.member_may_exist("FormMixin", "request"),
+            "a sibling base defines it"
+        );
         assert!(!siblings.member_may_exist("FormMixin", "requests"));
-        assert!(siblings.member_may_exist("Model", "_meta"), "a metaclass may add it");
+        assert!(
+            siblings.member_may_exist("Model", "_meta"),
+            "a metaclass may add it"
+        );
         assert!(!siblings.member_may_exist("Abstract", "_meta"));
     }
 
@@ -150,7 +178,10 @@ mod tests {
             "class Lookup(dict):\n    pass\n\nclass Loose:\n    def __getattr__(self, name):\n        return 1\n\nclass Base:\n    pass\n\nclass Dynamic(Base):\n    def __getattr__(self, name):\n        return 1\n\ncodes = Lookup()\nfor title in TITLES:\n    setattr(codes, title, 1)\n",
         )]);
         assert!(index.member_may_exist("Loose", "anything"));
-        assert!(index.member_may_exist("Base", "anything"), "a Base may be a Dynamic");
+        assert!(
+            index.member_may_exist("Base", "anything"),
+            "a Base may be a Dynamic"
+        );
         assert!(!index.member_may_exist("Lookup", "anything"));
         assert!(index.is_dynamic_object("codes"));
         assert!(!index.is_dynamic_object("Lookup"));

@@ -409,7 +409,8 @@ pub(crate) mod test_support {
                 ..crate::index::IndexOptions::default()
             };
             let environment = Arc::new(crate::index::environment::Environment::none());
-            let (index, _) = crate::index::Index::build(root.clone(), environment, &options, &mut |_| {});
+            let (index, _) =
+                crate::index::Index::build(root.clone(), environment, &options, &mut |_| {});
             let semantic = index.semantic().clone();
             Workspace {
                 _dir: dir,
