@@ -17,6 +17,19 @@ use crate::index::Index;
 use crate::llm::{ContextFile, GenerateRequest, Model, ModelError, RequestKind};
 use crate::store::Snapshot;
 
+/// Refuses a document listed in the workspace's `.spackleignore`: its text must never reach a
+/// prompt.
+pub fn refuse_ignored(snapshot: &Snapshot, index: Option<&Index>) -> Result<(), EngineError> {
+    match (index, snapshot.path.as_deref()) {
+        (Some(index), Some(path)) if index.ignores(path) => Err(EngineError::Ignored {
+            path: index
+                .relative_path(path)
+                .unwrap_or_else(|| path.display().to_string()),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The name of the pseudo-file that carries the repository context in the prompt.
 pub const CONTEXT_FILE_NAME: &str = "context_stubs.pyi";
 
@@ -46,6 +59,8 @@ pub struct Verification {
 pub enum EngineError {
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("{path} is listed in .spackleignore: nothing of it is sent to the model")]
+    Ignored { path: String },
     #[error("the file is too large to complete ({bytes} bytes; the limit is completion.max_file_bytes = {limit})")]
     TooLarge { bytes: usize, limit: usize },
 }
@@ -114,6 +129,7 @@ impl Engine {
         offset: usize,
         index: Option<&Index>,
     ) -> Result<Prepared, EngineError> {
+        refuse_ignored(snapshot, index)?;
         let limit = self.config.completion.max_file_bytes;
         let bytes = snapshot.rope.len_bytes();
         let Some(tree) = snapshot.tree.as_ref().filter(|_| bytes <= limit) else {

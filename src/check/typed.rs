@@ -129,7 +129,7 @@ fn problem(text: &str, finding: &Finding) -> Problem {
     };
     Problem {
         kind,
-        message: finding.message.clone(),
+        message: without_string_literals(&finding.message),
         name,
         start,
         end: finding.end,
@@ -151,6 +151,46 @@ fn callee(finding: &Finding, source: &str) -> String {
     }
 }
 
+/// The message with the text of string literal types left out (`Literal["sk-..."]` becomes
+/// `Literal["..."]`): ty infers the literal value of a constant, which may be a secret, and
+/// problems go back to the model.
+fn without_string_literals(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("Literal[") {
+        let (before, literal) = rest.split_at(at + "Literal[".len());
+        out.push_str(before);
+        let mut chars = literal.char_indices().peekable();
+        let mut end = literal.len();
+        let mut quote = None;
+        while let Some((index, c)) = chars.next() {
+            match (quote, c) {
+                (None, ']') => {
+                    end = index;
+                    break;
+                }
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    out.push(c);
+                    out.push_str("...");
+                }
+                (None, _) => out.push(c),
+                (Some(_), '\\') => {
+                    chars.next();
+                }
+                (Some(open), _) if c == open => {
+                    quote = None;
+                    out.push(c);
+                }
+                (Some(_), _) => {}
+            }
+        }
+        rest = &literal[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn first_quoted(message: &str) -> Option<&str> {
     message.split('`').nth(1)
 }
@@ -164,6 +204,17 @@ fn line_of(text: &str, offset: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn string_literal_types_lose_their_text() {
+        assert_eq!(
+            super::without_string_literals(
+                "Object of type `Literal[\"sk-live\", 'x]y']` has no attribute `foo`; `Literal[1]`"
+            ),
+            "Object of type `Literal[\"...\", '...']` has no attribute `foo`; `Literal[1]`"
+        );
+    }
+
     use super::super::{check_candidate, check_document, ProblemKind};
     use crate::check::test_support::cursor;
     use crate::semantic::test_support::Workspace;

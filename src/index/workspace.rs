@@ -373,12 +373,22 @@ impl Index {
         }
     }
 
+    /// Whether `path` is listed in a `.spackleignore` of the workspace: such a file is never
+    /// indexed, and nothing of it may reach a prompt.
+    pub fn ignores(&self, path: &Path) -> bool {
+        walk::is_ignored(&self.root, path)
+    }
+
     /// Indexes an open buffer's text for `path`, overriding the file on disk. Only this file is
-    /// re-extracted. Paths outside the workspace are ignored.
+    /// re-extracted. Paths outside the workspace, and ignored files, are left out.
     pub fn update_buffer(&mut self, path: &Path, text: &str) {
         let Some(relative) = self.relative_path(path) else {
             return;
         };
+        if self.ignores(path) {
+            self.remove_relative(&relative);
+            return;
+        }
         let Some(module_name) = walk::module_name(&relative) else {
             return;
         };
@@ -417,6 +427,10 @@ impl Index {
         let Some(relative) = self.relative_path(path) else {
             return;
         };
+        if self.ignores(path) {
+            self.remove_relative(&relative);
+            return;
+        }
         let Some(module) = walk::module_name(&relative) else {
             return;
         };
@@ -606,6 +620,10 @@ impl SharedIndex {
         else {
             return;
         };
+        if current.ignores(path) {
+            current.remove_relative(&relative);
+            return;
+        }
         if let Ok(mut buffers) = self.buffers.write() {
             buffers.insert(relative.clone());
         }

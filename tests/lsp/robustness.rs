@@ -108,3 +108,115 @@ async fn hanging_completions_do_not_hold_back_other_requests_or_cancels() {
     );
     client.shutdown().await;
 }
+
+/// Starts the server on `dir` with its index cache inside `dir/cache`, and waits for the index.
+async fn start_indexed(dir: &std::path::Path, settings: Value) -> LspClient {
+    let mut options = Start::new(dir);
+    options.initialization_options = settings;
+    options
+        .environment
+        .push(("SPACKLE_CACHE_DIR", dir.join("cache").display().to_string()));
+    let (mut client, _) = LspClient::start(options).await;
+    client
+        .notification("window/logMessage", |p| {
+            p["message"].as_str().unwrap_or("").contains("indexed")
+        })
+        .await;
+    client
+}
+
+fn write(root: &std::path::Path, relative: &str, text: &str) {
+    let path = root.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn repository_part(context: &Value) -> String {
+    context["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|part| part["name"] == "repository")
+        .map(|part| part["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// The string constants of the workspace reach neither the prompt nor the index cache, and a file
+/// listed in `.spackleignore` is neither indexed nor completed in, even when it is open.
+#[tokio::test]
+async fn secrets_and_ignored_files_stay_out_of_prompts_and_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "app/settings.py",
+        "API_KEY = \"sk-live-0123456789\"\nDATABASE_URL: str = 'postgres://admin:hunter2@db/prod'\nHEADERS = {\"Authorization\": \"Bearer sk-live-0123456789\"}\nTIMEOUT = 30\n",
+    );
+    write(
+        root,
+        "app/private.py",
+        "def private_helper(token: str) -> str:\n    return 'internal-0987'\n",
+    );
+    write(root, ".spackleignore", "private.py\n");
+    let text = "from app.settings import API_KEY, DATABASE_URL, HEADERS, TIMEOUT\nfrom app.private import private_helper\n\n\ndef connect() -> str:\n    \n";
+    write(root, "app/client.py", text);
+    let mut client = start_indexed(root, patient_model("http://127.0.0.1:9")).await;
+    let uri = file_uri(&root.join("app/client.py"));
+    client.open(&uri, text).await;
+    let context = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 4}}),
+        )
+        .await
+        .expect("the context is built");
+    let repository = repository_part(&context);
+    assert!(
+        repository.contains("API_KEY: str") && repository.contains("TIMEOUT = 30"),
+        "constants are still described: {repository}"
+    );
+    for secret in ["sk-live", "hunter2", "private_helper", "internal-0987"] {
+        assert!(
+            !repository.contains(secret),
+            "`{secret}` reached the prompt: {repository}"
+        );
+    }
+    // The ignored file, open in the editor, is neither indexed nor sent.
+    let private = file_uri(&root.join("app/private.py"));
+    client
+        .open(&private, "def private_helper(token: str) -> str:\n    \n")
+        .await;
+    let refused = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": private}, "position": {"line": 1, "character": 4}}),
+        )
+        .await
+        .expect_err("no prompt is built for an ignored file");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(".spackleignore"),
+        "{refused}"
+    );
+    let context = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 4}}),
+        )
+        .await
+        .unwrap();
+    assert!(!repository_part(&context).contains("private_helper"));
+    client.shutdown().await;
+    let mut cached = Vec::new();
+    for entry in std::fs::read_dir(root.join("cache")).unwrap() {
+        cached.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(!cached.is_empty(), "the index was written to the cache");
+    let cached = String::from_utf8_lossy(&cached);
+    // (`private_helper` itself is named by client.py's import, which is the user's own text.)
+    for secret in ["sk-live", "hunter2", "app/private.py", "internal-0987"] {
+        assert!(!cached.contains(secret), "`{secret}` reached the cache");
+    }
+}
