@@ -255,7 +255,39 @@ impl Engine {
             .into_iter()
             .map(|(candidate, reason)| Dropped { candidate, reason })
             .collect();
+        let dropped_before_checks = outcome.dropped.len();
+        let unresolved = typed
+            .as_ref()
+            .map(|typed| crate::check::typed::unresolved_import_names(&before, typed))
+            .unwrap_or_default();
         for clean in refined.clean {
+            let unchecked = names_left_unchecked(&before, offset, &clean.text, &unresolved);
+            if !unchecked.is_empty() {
+                // The checks passed only because they could not see these names' types.
+                let problems = vec![format!(
+                    "not verified: {} (the checks cannot see what these names are)",
+                    unchecked.join("; ")
+                )];
+                tracing::info!(candidate = %clean.text, ?problems, "candidate passed checks that could not run");
+                if self.config.completion.show_unverified {
+                    outcome.completions.push(Completion {
+                        text: clean.text,
+                        start: offset,
+                        end: offset,
+                        verification: Verification {
+                            rounds: clean.round,
+                            checks: Vec::new(),
+                            problems,
+                        },
+                    });
+                } else {
+                    outcome.dropped.push(Dropped {
+                        candidate: clean.text,
+                        reason: problems.join("; "),
+                    });
+                }
+                continue;
+            }
             outcome.completions.push(Completion {
                 text: clean.text,
                 start: offset,
@@ -267,7 +299,7 @@ impl Engine {
                 },
             });
         }
-        if outcome.completions.is_empty() {
+        if outcome.completions.is_empty() && outcome.dropped.len() == dropped_before_checks {
             if let Some(best) = refined.best_unverified {
                 let problems: Vec<String> =
                     best.problems.iter().map(|p| p.message.clone()).collect();
@@ -317,6 +349,46 @@ impl Engine {
         let typed = typed_file(index, snapshot.path.as_deref());
         crate::check::check_document(&snapshot.text(), typed.as_ref())
     }
+}
+
+/// The imports that do not resolve (of `unresolved`) whose names the candidate relies on: names
+/// the candidate or its enclosing function uses (`cart.total()` in `def pay(cart: Cart)` relies
+/// on `Cart`), described as `` `Cart` from `shop.models` does not resolve ``.
+fn names_left_unchecked(
+    before: &Before,
+    offset: usize,
+    candidate: &str,
+    unresolved: &[(String, String)],
+) -> Vec<String> {
+    if unresolved.is_empty() {
+        return Vec::new();
+    }
+    let Some(spliced) = crate::check::splice(before, offset, candidate) else {
+        return Vec::new();
+    };
+    let mut scope = spliced
+        .tree
+        .root_node()
+        .descendant_for_byte_range(spliced.start, spliced.end);
+    while let Some(node) = scope {
+        if node.kind() == "function_definition" {
+            break;
+        }
+        scope = node.parent();
+    }
+    let enclosing = scope
+        .and_then(|node| spliced.text.get(node.byte_range()))
+        .unwrap_or("");
+    let used: std::collections::HashSet<&str> = candidate
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .chain(enclosing.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .filter(|word| !word.is_empty())
+        .collect();
+    unresolved
+        .iter()
+        .filter(|(name, _)| used.contains(name.as_str()))
+        .map(|(name, module)| format!("the import of `{name}` from `{module}` does not resolve"))
+        .collect()
 }
 
 /// Stands in for a model that could not be built: every request fails with the reason.

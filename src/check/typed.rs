@@ -55,6 +55,63 @@ pub fn document_problems(text: &str, typed: &TypedFile) -> Vec<Problem> {
         .collect()
 }
 
+/// The names the document binds through imports that do not resolve, each with the import's
+/// module, for the document `before` as the user wrote it. Nothing checks how these names are
+/// used (ty sees their type as unknown), so a candidate that uses them cannot be called verified.
+pub fn unresolved_import_names(before: &super::Before, typed: &TypedFile) -> Vec<(String, String)> {
+    let mut names = Vec::new();
+    for finding in typed.semantic.findings(&typed.path, &before.text) {
+        if finding.rule != "unresolved-import" {
+            continue;
+        }
+        let module = first_quoted(&finding.message).unwrap_or("").to_string();
+        let Some(node) = before
+            .tree
+            .root_node()
+            .descendant_for_byte_range(finding.start, finding.end)
+        else {
+            continue;
+        };
+        let mut statement = Some(node);
+        while let Some(current) = statement {
+            if matches!(
+                current.kind(),
+                "import_statement" | "import_from_statement" | "future_import_statement"
+            ) {
+                break;
+            }
+            statement = current.parent();
+        }
+        let Some(statement) = statement else {
+            continue;
+        };
+        let from = statement.kind() == "import_from_statement";
+        let module_node = statement.child_by_field_name("module_name");
+        let mut cursor = statement.walk();
+        for child in statement.children_by_field_name("name", &mut cursor) {
+            let bound = match child.kind() {
+                "aliased_import" => child.child_by_field_name("alias"),
+                _ => Some(child),
+            };
+            let Some(bound) = bound else { continue };
+            let text = before.text.get(bound.byte_range()).unwrap_or("");
+            // `import a.b` binds `a`; `from m import a` binds `a`.
+            let name = if from || child.kind() == "aliased_import" {
+                text
+            } else {
+                text.split('.').next().unwrap_or(text)
+            };
+            if module_node.is_some_and(|m| m.id() == child.id()) || name.is_empty() {
+                continue;
+            }
+            names.push((name.trim().to_string(), module.clone()));
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Which findings are problems for spackle.
 ///
 /// A member counts as unknown only when no possible type of the receiver has it: a member

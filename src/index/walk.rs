@@ -61,6 +61,26 @@ pub fn is_ignored(root: &Path, path: &Path) -> bool {
     ignored
 }
 
+/// The folder imports are resolved from when `folder` is a package: the folder above its topmost
+/// package (walking up while the folder holds an `__init__.py`). A folder that is no package is
+/// its own import root. So a workspace opened at `proj/shop`, a package, is indexed from `proj`,
+/// where `from shop.models import Cart` names a real module.
+pub fn import_root(folder: &Path) -> PathBuf {
+    let is_package = |folder: &Path| {
+        folder.join("__init__.py").is_file() || folder.join("__init__.pyi").is_file()
+    };
+    let mut root = folder.to_path_buf();
+    while is_package(&root) {
+        match root.parent() {
+            Some(parent) if parent != root && !parent.as_os_str().is_empty() => {
+                root = parent.to_path_buf()
+            }
+            _ => break,
+        }
+    }
+    root
+}
+
 /// One Python file of the workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
@@ -284,5 +304,7 @@ mod tests {
         assert!(is_ignored(root, &root.join("pkg/keys/g.py")));
         assert!(!is_ignored(root, &root.join("pkg/a.py")));
         assert!(!is_ignored(root, &root.join("elsewhere.py")));
+        assert_eq!(import_root(&root.join("pkg")), root);
+        assert_eq!(import_root(&root.join("src/other")), root.join("src/other"));
     }
 }

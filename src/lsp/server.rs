@@ -672,16 +672,23 @@ fn negotiate_encoding(params: &InitializeParams) -> PositionEncoding {
     }
 }
 
+/// The client's workspace folder (else its `rootUri`); when that folder is itself a package, the
+/// folder above its topmost package, where its absolute imports resolve.
 fn workspace_root(params: &InitializeParams) -> Option<PathBuf> {
-    if let Some(folder) = params
+    #[allow(deprecated)]
+    let given = match params
         .workspace_folders
         .as_ref()
         .and_then(|folders| folders.first())
     {
-        return from_proto::file_path(&folder.uri);
+        Some(folder) => from_proto::file_path(&folder.uri),
+        None => params.root_uri.as_ref().and_then(from_proto::file_path),
+    }?;
+    let root = crate::index::walk::import_root(&given);
+    if root != given {
+        tracing::info!(given = %given.display(), root = %root.display(), "the workspace folder is a package: indexing from the folder above it");
     }
-    #[allow(deprecated)]
-    params.root_uri.as_ref().and_then(from_proto::file_path)
+    Some(root)
 }
 
 impl LanguageServer for Server {

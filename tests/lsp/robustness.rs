@@ -220,3 +220,94 @@ async fn secrets_and_ignored_files_stay_out_of_prompts_and_the_cache() {
         assert!(!cached.contains(secret), "`{secret}` reached the cache");
     }
 }
+
+/// `proj/shop/{__init__,models,checkout}.py`, no `.git` or `pyproject.toml`, opened by an editor
+/// that took the package folder `proj/shop` as the workspace.
+fn shop_package(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let shop = dir.join("proj/shop");
+    write(&shop, "__init__.py", "");
+    write(
+        &shop,
+        "models.py",
+        "class Cart:\n    def items(self) -> list[str]:\n        return []\n",
+    );
+    let text = "from shop.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n";
+    write(&shop, "checkout.py", text);
+    (shop, text.to_string())
+}
+
+fn model_settings(endpoint: &str, show_unverified: bool) -> Value {
+    json!({"model": {"backend": "ollama", "endpoint": endpoint, "first_token_timeout_ms": 4000, "timeout_ms": 8000},
+           "completion": {"debounce_ms": 0, "rounds": 1, "show_unverified": show_unverified}})
+}
+
+/// The workspace is the folder above the package, so the import resolves, and the hallucinated
+/// `cart.total()` is caught instead of being returned as verified.
+#[tokio::test]
+async fn a_package_opened_as_the_workspace_is_indexed_from_the_folder_above() {
+    let server = ScriptedServer::repeating(spackle::llm::scripted::Reply::stream(
+        spackle::config::Backend::Ollama,
+        &["return cart.total()"],
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (shop, text) = shop_package(dir.path());
+    let mut client = start_indexed(&shop, model_settings(&server.url(), false)).await;
+    let uri = file_uri(&shop.join("checkout.py"));
+    client.open(&uri, &text).await;
+    let result = client
+        .request(
+            "textDocument/inlineCompletion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result, json!([]), "no verified suggestion: {result}");
+    let repair = server.requests()[1].json.to_string();
+    assert!(
+        repair.contains("total"),
+        "the model was told that Cart has no `total`: {repair}"
+    );
+    client.shutdown().await;
+}
+
+/// When an import the candidate relies on does not resolve, the checks cannot judge it: the
+/// candidate is not marked verified (shown as unverified when asked for), and the model is not
+/// asked to repair what is not its mistake.
+#[tokio::test]
+async fn a_candidate_relying_on_an_unresolved_import_is_not_verified() {
+    let server = ScriptedServer::repeating(spackle::llm::scripted::Reply::stream(
+        spackle::config::Backend::Ollama,
+        &["return cart.total()"],
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    let text = "from warehouse.models import Cart\n\n\ndef pay(cart: Cart) -> float:\n    \n";
+    write(&root, "checkout.py", text);
+    let mut client = start_indexed(&root, model_settings(&server.url(), true)).await;
+    let uri = file_uri(&root.join("checkout.py"));
+    client.open(&uri, text).await;
+    let result = client
+        .request(
+            "textDocument/inlineCompletion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}}),
+        )
+        .await
+        .unwrap();
+    let item = &result[0];
+    assert_eq!(item["insertText"], "return cart.total()", "{result}");
+    let verification = &item["command"]["arguments"][0];
+    assert_eq!(verification["checks"], json!([]), "{verification}");
+    assert!(
+        verification["problems"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("`Cart` from `warehouse.models` does not resolve"),
+        "{verification}"
+    );
+    assert_eq!(server.requests().len(), 1, "no repair round was asked for");
+    client.shutdown().await;
+}
