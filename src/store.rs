@@ -33,6 +33,9 @@ pub struct Document {
     pub rope: Rope,
     /// `None` when the document is too large to parse.
     pub tree: Option<Tree>,
+    /// An edit could not be read, so this text is not the editor's: the document is not used
+    /// until the client sends its whole text again (`didOpen`, or a change without a range).
+    pub diverged: bool,
 }
 
 /// A read-only view of a document at one version.
@@ -87,6 +90,7 @@ impl Document {
             version,
             rope,
             tree,
+            diverged: false,
         }
     }
 
@@ -104,6 +108,7 @@ impl Document {
                 None => {
                     self.rope = Rope::from_str(&change.text);
                     tree = None;
+                    self.diverged = false;
                 }
                 Some((start, end)) => {
                     let mut start = text::offset_of(&self.rope, start, encoding);
@@ -165,8 +170,31 @@ impl Store {
         }
     }
 
+    /// A snapshot of an open document; `None` also for a document out of sync with the editor.
     pub fn snapshot(&self, key: &str) -> Option<Snapshot> {
-        self.lock().get(key).cloned()
+        self.lock()
+            .get(key)
+            .filter(|document| !document.diverged)
+            .cloned()
+    }
+
+    /// Marks an open document as out of sync with the editor (one of its edits could not be
+    /// read); false when it is not open.
+    pub fn mark_diverged(&self, key: &str) -> bool {
+        match self.lock().get_mut(key) {
+            Some(document) => {
+                document.diverged = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether an open document is out of sync with the editor.
+    pub fn is_diverged(&self, key: &str) -> bool {
+        self.lock()
+            .get(key)
+            .is_some_and(|document| document.diverged)
     }
 
     /// The current version of a document, to tell whether a snapshot is stale.

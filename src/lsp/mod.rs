@@ -54,6 +54,7 @@ async fn serve_validated(
                 server::Server::inline_completion,
             )
             .custom_method("spackle/context", server::Server::context)
+            .custom_method(transport::EDIT_UNREADABLE, server::Server::edit_unreadable)
             .custom_method(
                 "window/workDoneProgress/cancel",
                 server::Server::work_done_progress_cancel,

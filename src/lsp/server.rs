@@ -136,6 +136,9 @@ impl Shared {
     pub fn open_document(&self, uri: Uri, version: i32, text: &str) {
         let path = from_proto::file_path(&uri);
         let key = from_proto::document_key(&uri);
+        if let (Some(index), Some(path)) = (self.shared_index(), path.as_deref()) {
+            index.document_opened(path, text);
+        }
         let document = Document::new(key.clone(), path, version, text, self.max_file_bytes());
         self.0.store.open(document);
         lock(&self.0.dirty).insert(key);
@@ -153,6 +156,18 @@ impl Shared {
             lock(&self.0.dirty).insert(key);
         } else {
             tracing::warn!(uri = %key, "change to a document that is not open, ignored");
+        }
+    }
+
+    /// An edit to the document at `uri` could not be read: its text is no longer the editor's.
+    /// It is not used (no completions, actions or diagnostics) until its whole text comes again.
+    pub fn edit_unreadable(&self, uri: &str) {
+        let key = match uri.parse::<Uri>() {
+            Ok(uri) => from_proto::document_key(&uri),
+            Err(_) => uri.to_string(),
+        };
+        if self.0.store.mark_diverged(&key) {
+            tracing::warn!(uri = %key, "an edit could not be read: the document is out of sync until the editor sends its whole text");
         }
     }
 
@@ -580,8 +595,13 @@ impl Server {
     pub async fn context(&self, params: ContextParams) -> RpcResult<serde_json::Value> {
         let key = from_proto::document_key(&params.text_document.uri);
         let Some(snapshot) = self.shared.0.store.snapshot(&key) else {
+            let why = if self.shared.0.store.is_diverged(&key) {
+                "is out of sync: an edit could not be read; send its whole text again"
+            } else {
+                "is not open"
+            };
             return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!(
-                "the document {key} is not open"
+                "the document {key} {why}"
             )));
         };
         let offset = crate::text::offset_of(
@@ -601,6 +621,28 @@ impl Server {
                 error.to_string(),
             )),
         }
+    }
+}
+
+/// Parameters of the transport's notice that an edit could not be read.
+#[derive(Debug, serde::Deserialize)]
+pub struct EditUnreadableParams {
+    pub uri: String,
+    pub reason: String,
+}
+
+impl Server {
+    /// Tells the user that an edit could not be read (`ordered.rs` has already marked the
+    /// document out of sync): spackle ignores the document until its whole text comes again.
+    pub async fn edit_unreadable(&self, params: EditUnreadableParams) {
+        let message = format!(
+            "spackle: an edit to {} could not be read ({}); spackle ignores this document until the editor sends its whole text again (close and reopen it)",
+            params.uri, params.reason
+        );
+        self.client
+            .show_message(MessageType::WARNING, &message)
+            .await;
+        self.client.log_message(MessageType::WARNING, message).await;
     }
 }
 
@@ -794,15 +836,27 @@ impl LanguageServer for Server {
         let Some(index) = self.shared.shared_index() else {
             return;
         };
-        for change in params.changes {
-            let Some(path) = from_proto::file_path(&change.uri) else {
-                continue;
-            };
-            if change.typ == FileChangeType::DELETED {
-                index.file_deleted(&path);
-            } else {
-                index.file_changed_on_disk(&path);
+        let changes: Vec<(PathBuf, bool)> = params
+            .changes
+            .into_iter()
+            .filter_map(|change| {
+                let path = from_proto::file_path(&change.uri)?;
+                Some((path, change.typ == FileChangeType::DELETED))
+            })
+            .collect();
+        // Reading files is blocking work: it never runs on the thread that reads messages.
+        let updated = tokio::task::spawn_blocking(move || {
+            for (path, deleted) in changes {
+                if deleted {
+                    index.file_deleted(&path);
+                } else {
+                    index.file_changed_on_disk(&path);
+                }
             }
+        })
+        .await;
+        if let Err(error) = updated {
+            tracing::warn!(%error, "updating the index from watched files failed");
         }
     }
 

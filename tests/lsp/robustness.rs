@@ -311,3 +311,111 @@ async fn a_candidate_relying_on_an_unresolved_import_is_not_verified() {
     assert_eq!(server.requests().len(), 1, "no repair round was asked for");
     client.shutdown().await;
 }
+
+/// A watched-file event for a symbolic link out of the workspace, or for a FIFO, reads neither:
+/// the server goes on answering, and nothing from outside the workspace reaches the context.
+#[cfg(unix)]
+#[tokio::test]
+async fn watched_files_never_follow_links_out_or_open_fifos() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    write(
+        &dir.path().join("outside"),
+        "elsewhere.py",
+        "def outside_secret() -> int:\n    return 1\n",
+    );
+    let text = "from link import outside_secret\nfrom pipe import p\n\n\ndef f() -> int:\n    \n";
+    write(&root, "main.py", text);
+    let mut client = start_indexed(&root, patient_model("http://127.0.0.1:9")).await;
+    std::os::unix::fs::symlink(
+        dir.path().join("outside/elsewhere.py"),
+        root.join("link.py"),
+    )
+    .unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe.py"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    client
+        .notify(
+            "workspace/didChangeWatchedFiles",
+            json!({"changes": [
+                {"uri": file_uri(&root.join("link.py")), "type": 1},
+                {"uri": file_uri(&root.join("pipe.py")), "type": 1},
+            ]}),
+        )
+        .await;
+    let uri = file_uri(&root.join("main.py"));
+    client.open(&uri, text).await;
+    let context = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": 4}}),
+        )
+        .await
+        .expect("the server still answers");
+    let repository = repository_part(&context);
+    assert!(
+        !repository.contains("outside_secret() -> int"),
+        "the link was followed: {repository}"
+    );
+    assert!(
+        client.stderr().contains("a symbolic link")
+            && client.stderr().contains("not a regular file"),
+        "both files were refused, with the reason in the log"
+    );
+    client.shutdown().await;
+}
+
+/// An edit holding a lone surrogate (`"\ud800"`, which no Rust string can hold) is rejected with
+/// an error the client sees, and the document is not used until its whole text comes again.
+#[tokio::test]
+async fn an_edit_with_a_lone_surrogate_is_rejected_and_the_document_resynchronised() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, _) = LspClient::start(Start::new(dir.path())).await;
+    let uri = file_uri(&dir.path().join("a.py"));
+    client.open(&uri, "x = 1\n").await;
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/didChange","params":{{"textDocument":{{"uri":"{uri}","version":1}},"contentChanges":[{{"range":{{"start":{{"line":0,"character":0}},"end":{{"line":0,"character":0}}}},"text":"\ud800"}}]}}}}"#
+    );
+    client
+        .send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+        .await;
+    let error = client.response_with_null_id().await;
+    let message = error["error"]["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        message.contains("was not applied") && message.contains(&uri),
+        "{error}"
+    );
+    let shown = client
+        .notification("window/showMessage", |p| {
+            p["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("could not be read")
+        })
+        .await;
+    assert_eq!(shown["type"], 2);
+    let position = json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 1}});
+    let refused = client
+        .request("spackle/context", position.clone())
+        .await
+        .expect_err("the document is out of sync");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("out of sync"),
+        "{refused}"
+    );
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": "y = 2\n"}]}),
+        )
+        .await;
+    let context = client.request("spackle/context", position).await.unwrap();
+    assert_eq!(context["version"], 2);
+    client.shutdown().await;
+}
