@@ -164,13 +164,14 @@ fn load_job(location: &str) -> anyhow::Result<Job> {
     let index = index_workspace(&root);
     let mut index = index;
     index.update_buffer(&path, &text);
-    let document = Document::new(
+    let mut document = Document::new(
         path.display().to_string(),
         Some(path),
         0,
         &text,
         config.completion.max_file_bytes,
     );
+    document.ensure_parsed();
     Ok(Job {
         config,
         document,

@@ -59,6 +59,8 @@ pub struct Verification {
 pub enum EngineError {
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("the request's work stopped unexpectedly (see the log)")]
+    Stopped,
     #[error("{path} is listed in .spackleignore: nothing of it is sent to the model")]
     Ignored { path: String },
     #[error("the file is too large to complete ({bytes} bytes; the limit is completion.max_file_bytes = {limit})")]

@@ -204,9 +204,24 @@ impl Shared {
         Some(index.snapshot())
     }
 
-    /// A snapshot of an open document.
-    pub(super) fn snapshot(&self, key: &str) -> Option<Snapshot> {
-        self.0.store.snapshot(key)
+    /// A snapshot of an open document, parsed on a blocking thread (never on the message loop).
+    pub(super) async fn snapshot(&self, key: &str) -> Option<Snapshot> {
+        let store = self.0.store.clone();
+        let key = key.to_string();
+        tokio::task::spawn_blocking(move || store.snapshot(&key))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// [`Shared::index_snapshot`] on a blocking thread: bringing the index up to date parses and
+    /// extracts the changed documents.
+    pub(super) async fn index_snapshot_off_loop(&self) -> Option<Index> {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || shared.index_snapshot())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// The current version of an open document.
@@ -338,7 +353,7 @@ impl Server {
         progress: Option<ProgressToken>,
     ) -> Option<(Snapshot, Vec<Completion>)> {
         let key = from_proto::document_key(uri);
-        let snapshot = self.shared.0.store.snapshot(&key)?;
+        let snapshot = self.shared.snapshot(&key).await?;
         let encoding = self.shared.encoding();
         let offset =
             crate::text::offset_of(&snapshot.rope, from_proto::line_col(position), encoding);
@@ -363,13 +378,20 @@ impl Server {
                 ),
                 None => None,
             };
-            let index = self.shared.index_snapshot();
+            let index = self.shared.index_snapshot_off_loop().await;
             let store = self.shared.0.store.clone();
             let (key, version) = (key.clone(), snapshot.version);
             let still_current = move || store.version(&key) == Some(version);
-            let result = engine
-                .complete(&snapshot, offset, index.as_ref(), &still_current)
-                .await;
+            // The engine's checks are CPU work: they run in a task of their own, never in the
+            // message loop's, and the task is aborted (dropping the model call) with the request.
+            let (engine, snapshot) = (engine.clone(), snapshot.clone());
+            let result = spawn_request(async move {
+                engine
+                    .complete(&snapshot, offset, index.as_ref(), &still_current)
+                    .await
+            })
+            .await
+            .unwrap_or(Err(EngineError::Stopped));
             if let Some(progress) = progress {
                 progress.finish().await;
             }
@@ -550,15 +572,11 @@ impl Server {
         let client = self.client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let Some(snapshot) = shared
-                .0
-                .store
-                .snapshot(&key)
-                .filter(|s| s.version == version)
+            let Some(snapshot) = shared.snapshot(&key).await.filter(|s| s.version == version)
             else {
                 return;
             };
-            let index = shared.index_snapshot();
+            let index = shared.index_snapshot_off_loop().await;
             let encoding = shared.encoding();
             let checked = tokio::task::spawn_blocking(move || {
                 let problems = engine.diagnose(&snapshot, index.as_ref());
@@ -594,7 +612,7 @@ impl Server {
     /// `spackle/context`: what would be sent to the model for a position, without calling it.
     pub async fn context(&self, params: ContextParams) -> RpcResult<serde_json::Value> {
         let key = from_proto::document_key(&params.text_document.uri);
-        let Some(snapshot) = self.shared.0.store.snapshot(&key) else {
+        let Some(snapshot) = self.shared.snapshot(&key).await else {
             let why = if self.shared.0.store.is_diverged(&key) {
                 "is out of sync: an edit could not be read; send its whole text again"
             } else {
@@ -609,10 +627,16 @@ impl Server {
             from_proto::line_col(params.position),
             self.shared.encoding(),
         );
-        let index = self.shared.index_snapshot();
-        match self.engine().prepare(&snapshot, offset, index.as_ref()) {
+        let index = self.shared.index_snapshot_off_loop().await;
+        let engine = self.engine();
+        let version = snapshot.version;
+        let prepared =
+            tokio::task::spawn_blocking(move || engine.prepare(&snapshot, offset, index.as_ref()))
+                .await
+                .unwrap_or(Err(EngineError::Stopped));
+        match prepared {
             Ok(prepared) => Ok(serde_json::json!({
-                "version": snapshot.version,
+                "version": version,
                 "parts": prepared.parts.iter().map(|part| serde_json::json!({
                     "name": part.name, "why": part.why, "text": part.text,
                 })).collect::<Vec<_>>(),
@@ -669,6 +693,38 @@ impl Server {
                 tracing::debug!(token = ?params.token, "cancel for progress that is not running")
             }
         }
+    }
+}
+
+/// The work of a request, spawned as a task of its own so that its CPU work never runs in the
+/// message loop's task; dropping it (the request was cancelled or superseded) aborts the task,
+/// and with it the model call. Resolves to `None` when the task panicked.
+pub(super) struct RequestTask<T>(tokio::task::JoinHandle<T>);
+
+pub(super) fn spawn_request<F>(work: F) -> RequestTask<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    RequestTask(tokio::spawn(work))
+}
+
+impl<T> std::future::Future for RequestTask<T> {
+    type Output = Option<T>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|joined| joined.ok())
+    }
+}
+
+impl<T> Drop for RequestTask<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

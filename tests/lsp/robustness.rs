@@ -419,3 +419,43 @@ async fn an_edit_with_a_lone_surrogate_is_rejected_and_the_document_resynchronis
     assert_eq!(context["version"], 2);
     client.shutdown().await;
 }
+
+/// A context request over 100,000 unclosed brackets is bounded, and meanwhile another request is
+/// answered: the work runs off the message loop.
+#[tokio::test]
+async fn context_over_deeply_nested_brackets_is_bounded_and_off_the_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, _) = LspClient::start(Start::new(dir.path())).await;
+    let deep = file_uri(&dir.path().join("deep.py"));
+    let text = format!("x = {}\n", "[".repeat(100_000));
+    client.open(&deep, &text).await;
+    let small = file_uri(&dir.path().join("small.py"));
+    client.open(&small, PRICE).await;
+    let slow = client
+        .send_request(
+            "spackle/context",
+            json!({"textDocument": {"uri": deep}, "position": {"line": 0, "character": 100004}}),
+        )
+        .await;
+    // Keystrokes inside the brackets: each one reparses nothing until a request needs the tree.
+    for version in 1..=20 {
+        client
+            .notify(
+                "textDocument/didChange",
+                json!({"textDocument": {"uri": deep, "version": version},
+                       "contentChanges": [{"range": {"start": {"line": 0, "character": 50000}, "end": {"line": 0, "character": 50000}}, "text": "1,"}]}),
+            )
+            .await;
+    }
+    let answered = client
+        .request(
+            "spackle/context",
+            json!({"textDocument": {"uri": small}, "position": {"line": 1, "character": 4}}),
+        )
+        .await
+        .expect("the small document's context");
+    assert_eq!(answered["version"], 0);
+    let deep_context = client.response(slow).await.expect("the deep context");
+    assert!(deep_context["parts"].is_array(), "{deep_context}");
+    client.shutdown().await;
+}
