@@ -78,8 +78,18 @@ pub fn offset_of_location(text: &str, line: usize, column: usize) -> usize {
 }
 
 /// The workspace root of a path: the nearest folder above it with `spackle.toml`, `.git`,
-/// `pyproject.toml`, `setup.py` or `setup.cfg`; else the path's own folder.
+/// `pyproject.toml`, `setup.py` or `setup.cfg`; else, when the path is in a package, the folder
+/// above its topmost package; else the current directory when the path is under it; else the
+/// path's own folder. A root that is itself a package gives way to the folder above its topmost
+/// package, where the package's absolute imports resolve.
 pub fn workspace_root(path: &Path) -> PathBuf {
+    let current = std::env::current_dir()
+        .ok()
+        .and_then(|dir| std::fs::canonicalize(dir).ok());
+    workspace_root_from(path, current.as_deref())
+}
+
+fn workspace_root_from(path: &Path, current_dir: Option<&Path>) -> PathBuf {
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let start = if absolute.is_dir() {
         absolute.clone()
@@ -97,10 +107,17 @@ pub fn workspace_root(path: &Path) -> PathBuf {
         .iter()
         .any(|marker| folder.join(marker).exists())
         {
-            return folder.to_path_buf();
+            return crate::index::walk::import_root(folder);
         }
     }
-    start
+    let above_packages = crate::index::walk::import_root(&start);
+    if above_packages != start {
+        return above_packages;
+    }
+    match current_dir {
+        Some(current) if start.starts_with(current) => current.to_path_buf(),
+        _ => start,
+    }
 }
 
 /// The configuration for a workspace, from `spackle.toml` and the environment.
@@ -147,13 +164,14 @@ fn load_job(location: &str) -> anyhow::Result<Job> {
     let index = index_workspace(&root);
     let mut index = index;
     index.update_buffer(&path, &text);
-    let document = Document::new(
+    let mut document = Document::new(
         path.display().to_string(),
         Some(path),
         0,
         &text,
         config.completion.max_file_bytes,
     );
+    document.ensure_parsed();
     Ok(Job {
         config,
         document,
@@ -407,6 +425,29 @@ mod tests {
         );
         assert!(parse_location("a.py:0:1").is_err());
         assert!(parse_location("a.py:3").is_err());
+    }
+
+    #[test]
+    fn the_root_of_a_package_without_markers_is_the_folder_above_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = std::fs::canonicalize(dir.path()).unwrap().join("proj");
+        for file in ["shop/__init__.py", "shop/models.py", "tools/run.py"] {
+            let path = proj.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let model = proj.join("shop/models.py");
+        assert_eq!(workspace_root_from(&model, None), proj);
+        assert_eq!(workspace_root_from(&model, Some(&proj.join("shop"))), proj);
+        let script = proj.join("tools/run.py");
+        assert_eq!(workspace_root_from(&script, Some(&proj)), proj);
+        assert_eq!(workspace_root_from(&script, None), proj.join("tools"));
+        std::fs::write(proj.join("shop/pyproject.toml"), "").unwrap();
+        assert_eq!(
+            workspace_root_from(&model, None),
+            proj,
+            "a marker inside a package"
+        );
     }
 
     #[test]

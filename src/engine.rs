@@ -17,6 +17,19 @@ use crate::index::Index;
 use crate::llm::{ContextFile, GenerateRequest, Model, ModelError, RequestKind};
 use crate::store::Snapshot;
 
+/// Refuses a document listed in the workspace's `.spackleignore`: its text must never reach a
+/// prompt.
+pub fn refuse_ignored(snapshot: &Snapshot, index: Option<&Index>) -> Result<(), EngineError> {
+    match (index, snapshot.path.as_deref()) {
+        (Some(index), Some(path)) if index.ignores(path) => Err(EngineError::Ignored {
+            path: index
+                .relative_path(path)
+                .unwrap_or_else(|| path.display().to_string()),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The name of the pseudo-file that carries the repository context in the prompt.
 pub const CONTEXT_FILE_NAME: &str = "context_stubs.pyi";
 
@@ -46,6 +59,10 @@ pub struct Verification {
 pub enum EngineError {
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error("the request's work stopped unexpectedly (see the log)")]
+    Stopped,
+    #[error("{path} is listed in .spackleignore: nothing of it is sent to the model")]
+    Ignored { path: String },
     #[error("the file is too large to complete ({bytes} bytes; the limit is completion.max_file_bytes = {limit})")]
     TooLarge { bytes: usize, limit: usize },
 }
@@ -114,6 +131,7 @@ impl Engine {
         offset: usize,
         index: Option<&Index>,
     ) -> Result<Prepared, EngineError> {
+        refuse_ignored(snapshot, index)?;
         let limit = self.config.completion.max_file_bytes;
         let bytes = snapshot.rope.len_bytes();
         let Some(tree) = snapshot.tree.as_ref().filter(|_| bytes <= limit) else {
@@ -239,7 +257,39 @@ impl Engine {
             .into_iter()
             .map(|(candidate, reason)| Dropped { candidate, reason })
             .collect();
+        let dropped_before_checks = outcome.dropped.len();
+        let unresolved = typed
+            .as_ref()
+            .map(|typed| crate::check::typed::unresolved_import_names(&before, typed))
+            .unwrap_or_default();
         for clean in refined.clean {
+            let unchecked = names_left_unchecked(&before, offset, &clean.text, &unresolved);
+            if !unchecked.is_empty() {
+                // The checks passed only because they could not see these names' types.
+                let problems = vec![format!(
+                    "not verified: {} (the checks cannot see what these names are)",
+                    unchecked.join("; ")
+                )];
+                tracing::info!(candidate = %clean.text, ?problems, "candidate passed checks that could not run");
+                if self.config.completion.show_unverified {
+                    outcome.completions.push(Completion {
+                        text: clean.text,
+                        start: offset,
+                        end: offset,
+                        verification: Verification {
+                            rounds: clean.round,
+                            checks: Vec::new(),
+                            problems,
+                        },
+                    });
+                } else {
+                    outcome.dropped.push(Dropped {
+                        candidate: clean.text,
+                        reason: problems.join("; "),
+                    });
+                }
+                continue;
+            }
             outcome.completions.push(Completion {
                 text: clean.text,
                 start: offset,
@@ -251,7 +301,7 @@ impl Engine {
                 },
             });
         }
-        if outcome.completions.is_empty() {
+        if outcome.completions.is_empty() && outcome.dropped.len() == dropped_before_checks {
             if let Some(best) = refined.best_unverified {
                 let problems: Vec<String> =
                     best.problems.iter().map(|p| p.message.clone()).collect();
@@ -301,6 +351,46 @@ impl Engine {
         let typed = typed_file(index, snapshot.path.as_deref());
         crate::check::check_document(&snapshot.text(), typed.as_ref())
     }
+}
+
+/// The imports that do not resolve (of `unresolved`) whose names the candidate relies on: names
+/// the candidate or its enclosing function uses (`cart.total()` in `def pay(cart: Cart)` relies
+/// on `Cart`), described as `` `Cart` from `shop.models` does not resolve ``.
+fn names_left_unchecked(
+    before: &Before,
+    offset: usize,
+    candidate: &str,
+    unresolved: &[(String, String)],
+) -> Vec<String> {
+    if unresolved.is_empty() {
+        return Vec::new();
+    }
+    let Some(spliced) = crate::check::splice(before, offset, candidate) else {
+        return Vec::new();
+    };
+    let mut scope = spliced
+        .tree
+        .root_node()
+        .descendant_for_byte_range(spliced.start, spliced.end);
+    while let Some(node) = scope {
+        if node.kind() == "function_definition" {
+            break;
+        }
+        scope = node.parent();
+    }
+    let enclosing = scope
+        .and_then(|node| spliced.text.get(node.byte_range()))
+        .unwrap_or("");
+    let used: std::collections::HashSet<&str> = candidate
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .chain(enclosing.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .filter(|word| !word.is_empty())
+        .collect();
+    unresolved
+        .iter()
+        .filter(|(name, _)| used.contains(name.as_str()))
+        .map(|(name, module)| format!("the import of `{name}` from `{module}` does not resolve"))
+        .collect()
 }
 
 /// Stands in for a model that could not be built: every request fails with the reason.

@@ -112,6 +112,7 @@ pub async fn run(
     request: &Request,
     hooks: &Hooks<'_>,
 ) -> Result<Answer, EngineError> {
+    crate::engine::refuse_ignored(snapshot, index)?;
     let limit = engine.config.completion.max_file_bytes;
     let bytes = snapshot.rope.len_bytes();
     let Some(tree) = snapshot.tree.as_ref().filter(|_| bytes <= limit) else {

@@ -320,6 +320,34 @@ mod document_tests {
             .collect()
     }
 
+    /// Prints what checking a whole document of N trivial functions costs, the fast checks alone
+    /// and with the typed checks, to show how it grows (it used to grow with the square of N).
+    /// `cargo test --release --lib -- --ignored whole_document_cost --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn whole_document_cost_grows_linearly() {
+        for functions in [2_500, 5_000, 10_000, 20_000] {
+            let text: String = (0..functions)
+                .map(|i| format!("def f{i}(a, b):\n    return a + b\n\n"))
+                .collect();
+            let started = std::time::Instant::now();
+            let fast = check_document(&text, None).len();
+            let fast_time = started.elapsed();
+            let workspace = Workspace::new(&[("app.py", text.as_str())]);
+            let typed = workspace.typed("app.py");
+            let _ = check_document(&text, Some(&typed));
+            let edited = format!("{text}\n");
+            let started = std::time::Instant::now();
+            let all = check_document(&edited, Some(&typed)).len();
+            eprintln!(
+                "{functions:6} functions ({} lines): fast checks {:?} ({fast} problems), with typed checks after an edit {:?} ({all} problems)",
+                text.matches('\n').count(),
+                fast_time,
+                started.elapsed()
+            );
+        }
+    }
+
     /// A `Base` may be a `Sub` at run time, so `limit` may exist; `limits` exists nowhere.
     #[test]
     fn a_whole_document_is_checked_and_attribute_paths_narrowed_by_isinstance_stay_silent() {

@@ -86,6 +86,63 @@ pub fn document_problems(text: &str, typed: &TypedFile) -> Vec<Problem> {
         .collect()
 }
 
+/// The names the document binds through imports that do not resolve, each with the import's
+/// module, for the document `before` as the user wrote it. Nothing checks how these names are
+/// used (ty sees their type as unknown), so a candidate that uses them cannot be called verified.
+pub fn unresolved_import_names(before: &super::Before, typed: &TypedFile) -> Vec<(String, String)> {
+    let mut names = Vec::new();
+    for finding in typed.semantic.findings(&typed.path, &before.text) {
+        if finding.rule != "unresolved-import" {
+            continue;
+        }
+        let module = first_quoted(&finding.message).unwrap_or("").to_string();
+        let Some(node) = before
+            .tree
+            .root_node()
+            .descendant_for_byte_range(finding.start, finding.end)
+        else {
+            continue;
+        };
+        let mut statement = Some(node);
+        while let Some(current) = statement {
+            if matches!(
+                current.kind(),
+                "import_statement" | "import_from_statement" | "future_import_statement"
+            ) {
+                break;
+            }
+            statement = current.parent();
+        }
+        let Some(statement) = statement else {
+            continue;
+        };
+        let from = statement.kind() == "import_from_statement";
+        let module_node = statement.child_by_field_name("module_name");
+        let mut cursor = statement.walk();
+        for child in statement.children_by_field_name("name", &mut cursor) {
+            let bound = match child.kind() {
+                "aliased_import" => child.child_by_field_name("alias"),
+                _ => Some(child),
+            };
+            let Some(bound) = bound else { continue };
+            let text = before.text.get(bound.byte_range()).unwrap_or("");
+            // `import a.b` binds `a`; `from m import a` binds `a`.
+            let name = if from || child.kind() == "aliased_import" {
+                text
+            } else {
+                text.split('.').next().unwrap_or(text)
+            };
+            if module_node.is_some_and(|m| m.id() == child.id()) || name.is_empty() {
+                continue;
+            }
+            names.push((name.trim().to_string(), module.clone()));
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Decides which of ty's findings are problems for spackle: those that are certain mistakes
 /// whatever the code does at run time, as a model's invented member or argument is.
 struct Judge<'a> {
@@ -331,7 +388,7 @@ fn problem(text: &str, finding: &Finding) -> Problem {
     };
     Problem {
         kind,
-        message: finding.message.clone(),
+        message: without_string_literals(&finding.message),
         name,
         start,
         end: finding.end,
@@ -353,6 +410,46 @@ fn callee(finding: &Finding, source: &str) -> String {
     }
 }
 
+/// The message with the text of string literal types left out (`Literal["sk-..."]` becomes
+/// `Literal["..."]`): ty infers the literal value of a constant, which may be a secret, and
+/// problems go back to the model.
+fn without_string_literals(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("Literal[") {
+        let (before, literal) = rest.split_at(at + "Literal[".len());
+        out.push_str(before);
+        let mut chars = literal.char_indices().peekable();
+        let mut end = literal.len();
+        let mut quote = None;
+        while let Some((index, c)) = chars.next() {
+            match (quote, c) {
+                (None, ']') => {
+                    end = index;
+                    break;
+                }
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    out.push(c);
+                    out.push_str("...");
+                }
+                (None, _) => out.push(c),
+                (Some(_), '\\') => {
+                    chars.next();
+                }
+                (Some(open), _) if c == open => {
+                    quote = None;
+                    out.push(c);
+                }
+                (Some(_), _) => {}
+            }
+        }
+        rest = &literal[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn first_quoted(message: &str) -> Option<&str> {
     message.split('`').nth(1)
 }
@@ -366,6 +463,17 @@ fn line_of(text: &str, offset: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn string_literal_types_lose_their_text() {
+        assert_eq!(
+            super::without_string_literals(
+                "Object of type `Literal[\"sk-live\", 'x]y']` has no attribute `foo`; `Literal[1]`"
+            ),
+            "Object of type `Literal[\"...\", '...']` has no attribute `foo`; `Literal[1]`"
+        );
+    }
+
     use super::super::{check_candidate, check_document, ProblemKind};
     use crate::check::test_support::cursor;
     use crate::semantic::test_support::Workspace;

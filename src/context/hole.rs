@@ -14,12 +14,33 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tree_sitter::{Node, QueryCursor, StreamingIterator, Tree};
+use tree_sitter::{
+    Node, QueryCursor, QueryCursorOptions, QueryCursorState, StreamingIterator, Tree,
+};
 
 use super::query::{HoleQuery, LocalsQuery};
 
 use crate::index::extract::{extract_module, node_text};
 use crate::index::model::{FunctionInfo, ModuleInfo};
+
+/// How many levels above the cursor the typed hole's sites are looked for (see [`analyze`]).
+const MAX_SITE_DEPTH: usize = 256;
+
+/// How long one query over the tree may run. Pathological trees (100,000 unclosed brackets) make
+/// tree-sitter's queries slow; past this, what was found so far is what the hole gets.
+const QUERY_BUDGET: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A progress callback that stops a query once [`QUERY_BUDGET`] is spent.
+fn query_deadline() -> impl FnMut(&QueryCursorState) -> bool {
+    let deadline = std::time::Instant::now() + QUERY_BUDGET;
+    move |_| {
+        let late = std::time::Instant::now() > deadline;
+        if late {
+            tracing::debug!("a tree-sitter query ran out of time; its matches so far are used");
+        }
+        late
+    }
+}
 
 /// A name visible at the cursor, with its type when one is written or can be read off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,16 +187,26 @@ pub fn analyze(
         return hole;
     };
 
-    // Enclosing definitions, innermost first, and how far up every ancestor is.
+    // Enclosing definitions, innermost first, and how far up every ancestor is. The path is
+    // found walking down from the root: `Node::parent` walks down from the root itself, so
+    // walking up with it costs the square of the depth (100,000 nested brackets: minutes).
+    let mut path = vec![tree.root_node()];
+    while let Some(last) = path.last().copied() {
+        if last.id() == node.id() {
+            break;
+        }
+        match last.child_with_descendant(node) {
+            Some(child) if child.id() != last.id() => path.push(child),
+            _ => break,
+        }
+    }
     let mut definitions: Vec<Node> = Vec::new();
     let mut ancestors: HashMap<usize, usize> = HashMap::new();
-    let mut ancestor = Some(node);
-    while let Some(current) = ancestor {
+    for current in path.iter().rev().copied() {
         if matches!(current.kind(), "function_definition" | "class_definition") {
             definitions.push(current);
         }
         ancestors.insert(current.id(), ancestors.len());
-        ancestor = current.parent();
     }
     let function_node = definitions
         .iter()
@@ -227,9 +258,20 @@ pub fn analyze(
         }
     }
 
-    // Both readers of the sites stop at the innermost definition, so the query starts there.
+    // Both readers of the sites stop at the innermost definition, so the query starts there, or
+    // at most MAX_SITE_DEPTH levels above the cursor: a query's time grows with the square of
+    // the depth it descends, and sites further out than that say nothing about the hole.
     let innermost = definitions.first().copied().unwrap_or(tree.root_node());
-    let sites = hole_sites(innermost, &ancestors, text, offset);
+    let innermost_up = ancestors
+        .get(&innermost.id())
+        .copied()
+        .unwrap_or(path.len());
+    let query_root = if innermost_up > MAX_SITE_DEPTH {
+        path[path.len() - 1 - MAX_SITE_DEPTH]
+    } else {
+        innermost
+    };
+    let sites = hole_sites(query_root, &ancestors, text, offset);
     hole.expected_type = expected_type(&sites, function_node, hole.function.as_ref(), text, offset);
     hole.call_argument = call_argument(&sites, text, offset);
     if let Some(function) = &hole.function {
@@ -665,7 +707,10 @@ fn hole_sites<'tree>(
     // the cursor is in its value), so the range can end just after the cursor.
     cursor.set_byte_range(offset.saturating_sub(1)..offset + 1);
     let mut sites = Vec::new();
-    let mut matches = cursor.matches(&query.query, innermost, text.as_bytes());
+    let mut give_up = query_deadline();
+    let options = QueryCursorOptions::new().progress_callback(&mut give_up);
+    let mut matches =
+        cursor.matches_with_options(&query.query, innermost, text.as_bytes(), options);
     while let Some(found) = matches.next() {
         let capture = |index: u32| {
             found
@@ -769,7 +814,9 @@ fn collect_locals(body: Node, text: &str, offset: usize, out: &mut Vec<TypedName
         .set_byte_range(body.start_byte()..end)
         .set_max_start_depth(Some(LOCALS_MAX_DEPTH));
     let mut found: Vec<(Node, Local)> = Vec::new();
-    let mut matches = cursor.matches(&query.query, body, text.as_bytes());
+    let mut give_up = query_deadline();
+    let options = QueryCursorOptions::new().progress_callback(&mut give_up);
+    let mut matches = cursor.matches_with_options(&query.query, body, text.as_bytes(), options);
     while let Some(each) = matches.next() {
         let capture = |index: u32| {
             each.captures

@@ -247,6 +247,40 @@ impl<'a> Extractor<'a> {
         })
     }
 
+    /// A value's source text for the index, shortened, with every string literal in it written
+    /// as `'...'`: a value may hold a secret (`Client(api_key="sk-...")`), and nothing in the
+    /// index may carry one into a prompt or the cache.
+    fn value_text(&self, node: Node) -> String {
+        // Only the text that can survive `shorten` is looked at, so a huge literal costs little.
+        let window = node.start_byte() + 4 * MAX_VALUE_CHARS;
+        let end = node.end_byte().min(window);
+        let mut text = String::new();
+        let mut at = node.start_byte();
+        let mut stack = vec![node];
+        while let Some(current) = stack.pop() {
+            if current.start_byte() >= end {
+                continue;
+            }
+            if matches!(current.kind(), "string" | "concatenated_string") {
+                text.push_str(self.source.get(at..current.start_byte()).unwrap_or(""));
+                text.push_str("'...'");
+                at = current.end_byte();
+                continue;
+            }
+            let mut cursor = current.walk();
+            let children: Vec<Node> = current.children(&mut cursor).collect();
+            stack.extend(children.into_iter().rev());
+        }
+        if at < end {
+            text.push_str(self.source.get(at..end).unwrap_or(""));
+        }
+        let mut value = shorten(&text);
+        if end < node.end_byte() && !value.ends_with("...") {
+            value.push_str("...");
+        }
+        value
+    }
+
     /// The names an assignment binds (plain names only: `a = ...`, `a, b = ...`, `a: T = ...`).
     fn assignment_variables(&self, assignment: Node, line: u32) -> Vec<VariableInfo> {
         let mut out = Vec::new();
@@ -270,7 +304,12 @@ impl<'a> Extractor<'a> {
                 break;
             }
         }
-        let value = value_node.map(|v| shorten(self.text(v)));
+        // A string constant is kept as its type only: its value may be a secret.
+        let string_type = value_node.and_then(|v| string_literal_type(v, self.source));
+        let value = value_node
+            .filter(|_| string_type.is_none())
+            .map(|v| self.value_text(v));
+        let annotation = annotation.or(string_type.map(str::to_string));
         match left.kind() {
             "identifier" => out.push(VariableInfo {
                 name: self.text(left).to_string(),
@@ -297,7 +336,7 @@ impl<'a> Extractor<'a> {
             if target.kind() == "identifier" {
                 out.push(VariableInfo {
                     name: self.text(target).to_string(),
-                    annotation: None,
+                    annotation: string_type.map(str::to_string),
                     value: value.clone(),
                     line,
                 });
@@ -645,8 +684,11 @@ impl<'a> Extractor<'a> {
                 let attribute = left.child_by_field_name("attribute");
                 if let (Some(object), Some(attribute)) = (object, attribute) {
                     if self.text(object) == found.receiver {
-                        let mut annotation = annotation;
-                        let value = right.map(|r| shorten(self.text(r)));
+                        let string_type = right.and_then(|r| string_literal_type(r, self.source));
+                        let mut annotation = annotation.or(string_type.map(str::to_string));
+                        let value = right
+                            .filter(|_| string_type.is_none())
+                            .map(|r| self.value_text(r));
                         // `self.x = x` where `x` is an annotated parameter takes the parameter's type.
                         if annotation.is_none() {
                             if let Some(r) = right.filter(|r| r.kind() == "identifier") {
@@ -767,9 +809,14 @@ impl<'a> Extractor<'a> {
                     let annotation = child
                         .child_by_field_name("type")
                         .map(|t| compact(self.text(t)));
-                    let default = child
-                        .child_by_field_name("value")
-                        .map(|v| shorten(self.text(v)));
+                    let parameter_name = self.text(name);
+                    let default = child.child_by_field_name("value").map(|v| {
+                        if looks_secret(parameter_name) {
+                            self.value_text(v)
+                        } else {
+                            shorten(self.text(v))
+                        }
+                    });
                     out.push(Param {
                         name: self.text(name).to_string(),
                         kind: default_kind,
@@ -873,6 +920,42 @@ pub fn compact(text: &str) -> String {
         }
     }
     out
+}
+
+/// `str` or `bytes` when `node` is a string literal (or several, concatenated), else `None`.
+fn string_literal_type(node: Node, source: &str) -> Option<&'static str> {
+    if !matches!(node.kind(), "string" | "concatenated_string") {
+        return None;
+    }
+    let text = node_text(node, source);
+    let prefix = &text[..text.find(['"', '\'']).unwrap_or(0)];
+    Some(if prefix.contains(['b', 'B']) {
+        "bytes"
+    } else {
+        "str"
+    })
+}
+
+/// Whether a name looks like it holds a credential (`API_KEY`, `token`, `db_password`).
+pub fn looks_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "credential",
+        "auth",
+        "cookie",
+        "session",
+        "private",
+        "dsn",
+        "conn",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
 }
 
 /// Compacts a value and cuts it to a bounded length, on a character boundary.
@@ -1004,6 +1087,41 @@ mod tests {
     fn extract(name: &str, path: &str, source: &str) -> ModuleInfo {
         let tree = parse_python(source, None).expect("tree-sitter parses any input");
         extract_module(name, path, source, &tree)
+    }
+
+    #[test]
+    fn string_values_are_kept_as_their_type_only() {
+        let source = "API_KEY = \"sk-live-1\"\nRAW = b'\\x00secret'\nA = B = f\"tok-{1}\"\nHEADERS = {\"Authorization\": \"Bearer sk-live-1\", 'n': 2}\nCLIENT = Client(key='sk-live-1')\nN = 3\nclass C:\n    password = 'hunter2'\n    def __init__(self):\n        self.token = 'tok-2'\ndef connect(url='http://x', api_key='sk-live-1'): ...\n";
+        let module = extract("m", "m.py", source);
+        let described: Vec<String> = module
+            .variables
+            .iter()
+            .chain(&module.classes[0].attributes)
+            .chain(&module.classes[0].instance_attributes)
+            .map(|v| format!("{}: {:?} = {:?}", v.name, v.annotation, v.value))
+            .chain(
+                module.functions[0]
+                    .params
+                    .iter()
+                    .map(|p| format!("{}={:?}", p.name, p.default)),
+            )
+            .collect();
+        expect_test::expect![[r#"
+            [
+                "API_KEY: Some(\"str\") = None",
+                "RAW: Some(\"bytes\") = None",
+                "A: Some(\"str\") = None",
+                "B: Some(\"str\") = None",
+                "HEADERS: None = Some(\"{'...': '...', '...': 2}\")",
+                "CLIENT: None = Some(\"Client(key='...')\")",
+                "N: None = Some(\"3\")",
+                "password: Some(\"str\") = None",
+                "token: Some(\"str\") = None",
+                "url=Some(\"'http://x'\")",
+                "api_key=Some(\"'...'\")",
+            ]
+        "#]]
+        .assert_debug_eq(&described);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The workspace walk: which files are Python modules of the workspace, and their dotted names.
 //!
-//! Honours `.gitignore` (even outside a git repository), skips hidden folders, virtual
-//! environments (any folder holding a `pyvenv.cfg`), build, cache and dependency folders, and never
-//! follows symbolic links, so nothing outside the workspace is read.
+//! Honours `.gitignore` (even outside a git repository) and `.spackleignore` (files that must never
+//! reach a prompt), skips hidden folders, virtual environments (any folder holding a `pyvenv.cfg`),
+//! build, cache and dependency folders, and never follows symbolic links, so nothing outside the
+//! workspace is read.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,66 @@ const SKIPPED_FOLDERS: &[&str] = &[
     "htmlcov",
     "__pypackages__",
 ];
+
+/// The ignore file (gitignore syntax) listing files spackle must never index or put in a prompt.
+pub const IGNORE_FILE: &str = ".spackleignore";
+
+/// Whether `path` (a file under `root`) is listed in a `.spackleignore` of `root` or of a folder
+/// between `root` and the file. As with `.gitignore`, a deeper file's rules win, a later rule wins
+/// within a file, and a file under an ignored folder is ignored.
+pub fn is_ignored(root: &Path, path: &Path) -> bool {
+    let Ok(relative) = path.strip_prefix(root) else {
+        return false;
+    };
+    let mut ignored = false;
+    let mut folder = root.to_path_buf();
+    let mut folders = vec![folder.clone()];
+    if let Some(parent) = relative.parent() {
+        for part in parent.components() {
+            folder.push(part);
+            folders.push(folder.clone());
+        }
+    }
+    for folder in folders {
+        let file = folder.join(IGNORE_FILE);
+        if !file.is_file() {
+            continue;
+        }
+        let mut builder = ignore::gitignore::GitignoreBuilder::new(&folder);
+        if let Some(error) = builder.add(&file) {
+            tracing::warn!(path = %file.display(), %error, "part of an ignore file is unreadable");
+        }
+        let Ok(matcher) = builder.build() else {
+            continue;
+        };
+        match matcher.matched_path_or_any_parents(path, false) {
+            ignore::Match::Ignore(_) => ignored = true,
+            ignore::Match::Whitelist(_) => ignored = false,
+            ignore::Match::None => {}
+        }
+    }
+    ignored
+}
+
+/// The folder imports are resolved from when `folder` is a package: the folder above its topmost
+/// package (walking up while the folder holds an `__init__.py`). A folder that is no package is
+/// its own import root. So a workspace opened at `proj/shop`, a package, is indexed from `proj`,
+/// where `from shop.models import Cart` names a real module.
+pub fn import_root(folder: &Path) -> PathBuf {
+    let is_package = |folder: &Path| {
+        folder.join("__init__.py").is_file() || folder.join("__init__.pyi").is_file()
+    };
+    let mut root = folder.to_path_buf();
+    while is_package(&root) {
+        match root.parent() {
+            Some(parent) if parent != root && !parent.as_os_str().is_empty() => {
+                root = parent.to_path_buf()
+            }
+            _ => break,
+        }
+    }
+    root
+}
 
 /// One Python file of the workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +156,7 @@ pub fn discover(root: &Path) -> WalkReport {
         .git_global(false)
         .git_exclude(true)
         .ignore(false)
+        .add_custom_ignore_filename(IGNORE_FILE)
         .require_git(false)
         .parents(false)
         .follow_links(false)
@@ -220,7 +282,10 @@ mod tests {
         write("myenv/e.py");
         write("myenv/pyvenv.cfg");
         write("pkg/__pycache__/f.py");
+        write("pkg/secrets.py");
+        write("pkg/keys/g.py");
         std::fs::write(root.join(".gitignore"), "ignored/\n").expect("write .gitignore");
+        std::fs::write(root.join(IGNORE_FILE), "secrets.py\nkeys/\n").expect("write ignore file");
         let report = discover(root);
         let got: Vec<(&str, &str)> = report
             .files
@@ -235,5 +300,11 @@ mod tests {
                 ("pkg.a", "pkg/a.pyi")
             ]
         );
+        assert!(is_ignored(root, &root.join("pkg/secrets.py")));
+        assert!(is_ignored(root, &root.join("pkg/keys/g.py")));
+        assert!(!is_ignored(root, &root.join("pkg/a.py")));
+        assert!(!is_ignored(root, &root.join("elsewhere.py")));
+        assert_eq!(import_root(&root.join("pkg")), root);
+        assert_eq!(import_root(&root.join("src/other")), root.join("src/other"));
     }
 }

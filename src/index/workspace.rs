@@ -133,23 +133,38 @@ impl Index {
         progress: &mut dyn FnMut(Progress),
     ) -> (Index, IndexReport) {
         let mut index = Index::empty(root, environment);
-        let report = index.build_in_batches(options, &mut |batch| batch, progress);
+        let limit = FileLimit {
+            max_files: MAX_FILES,
+            first: &HashSet::new,
+        };
+        let report = index.build_in_batches(options, &limit, &mut |batch| batch, progress);
         (index, report)
     }
 
     fn build_in_batches(
         &mut self,
         options: &IndexOptions,
+        limit: &FileLimit<'_>,
         publish: &mut dyn FnMut(Vec<Indexed>) -> Vec<Indexed>,
         progress: &mut dyn FnMut(Progress),
     ) -> IndexReport {
         let root = self.root.as_ref().clone();
         let mut walked = walk::discover(&root);
-        if walked.files.len() > MAX_FILES {
-            // A huge workspace: index the first files (in module order) and say what was left.
-            let left = walked.files.split_off(MAX_FILES);
+        if walked.files.len() > limit.max_files {
+            // A huge workspace: the packages of the open files and of what they import come
+            // first, then the files nearest the root; what is left is said.
+            let first = (limit.first)();
+            walked.files.sort_by_cached_key(|file| {
+                let top = file.module.split('.').next().unwrap_or("").to_string();
+                (
+                    !first.contains(&top),
+                    file.relative.matches('/').count(),
+                    file.module.clone(),
+                )
+            });
+            let left = walked.files.split_off(limit.max_files);
             tracing::warn!(
-                indexed = MAX_FILES,
+                indexed = limit.max_files,
                 left_out = left.len(),
                 "workspace has too many Python files; indexing part of it"
             );
@@ -372,12 +387,22 @@ impl Index {
         }
     }
 
+    /// Whether `path` is listed in a `.spackleignore` of the workspace: such a file is never
+    /// indexed, and nothing of it may reach a prompt.
+    pub fn ignores(&self, path: &Path) -> bool {
+        walk::is_ignored(&self.root, path)
+    }
+
     /// Indexes an open buffer's text for `path`, overriding the file on disk. Only this file is
-    /// re-extracted. Paths outside the workspace are ignored.
+    /// re-extracted. Paths outside the workspace, and ignored files, are left out.
     pub fn update_buffer(&mut self, path: &Path, text: &str) {
         let Some(relative) = self.relative_path(path) else {
             return;
         };
+        if self.ignores(path) {
+            self.remove_relative(&relative);
+            return;
+        }
         let Some(module_name) = walk::module_name(&relative) else {
             return;
         };
@@ -416,6 +441,10 @@ impl Index {
         let Some(relative) = self.relative_path(path) else {
             return;
         };
+        if self.ignores(path) {
+            self.remove_relative(&relative);
+            return;
+        }
         let Some(module) = walk::module_name(&relative) else {
             return;
         };
@@ -441,6 +470,44 @@ impl Index {
     }
 }
 
+/// How many workspace files an indexing run reads, and which top-level packages come first when
+/// there are more.
+struct FileLimit<'a> {
+    max_files: usize,
+    first: &'a dyn Fn() -> HashSet<String>,
+}
+
+/// The top-level modules a document belongs to and imports (`pkg` for `pkg/a.py`, `json` for
+/// `import json.decoder`), read from its import lines; relative imports stay in its own package.
+fn packages_of(module: Option<&str>, text: &str) -> HashSet<String> {
+    let mut packages = HashSet::new();
+    if let Some(top) = module.and_then(|module| module.split('.').next()) {
+        packages.insert(top.to_string());
+    }
+    // Imports stand near the top of a module; the scan is bounded.
+    let head = &text[..crate::check::floor_char_boundary(text, text.len().min(256 * 1024))];
+    for line in head.lines() {
+        let line = line.trim_start();
+        let names = if let Some(rest) = line.strip_prefix("from ") {
+            rest.split_whitespace()
+                .next()
+                .into_iter()
+                .collect::<Vec<_>>()
+        } else if let Some(rest) = line.strip_prefix("import ") {
+            rest.split(',').collect()
+        } else {
+            continue;
+        };
+        for name in names {
+            let top = name.trim().split(['.', ' ']).next().unwrap_or("");
+            if !top.is_empty() && top.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                packages.insert(top.to_string());
+            }
+        }
+    }
+    packages
+}
+
 /// One file read and extracted, ready to be inserted.
 struct Indexed {
     relative: String,
@@ -461,8 +528,16 @@ fn index_file(
     cached: Option<&CachedFile>,
     max_file_bytes: u64,
 ) -> Result<Indexed, (PathBuf, String)> {
-    let metadata =
-        std::fs::metadata(&file.path).map_err(|e| (file.path.clone(), format!("vanished: {e}")))?;
+    // Never through a symbolic link (it may lead out of the workspace, as the walk never follows
+    // one), and never a FIFO, socket or device (reading one may block forever).
+    let metadata = std::fs::symlink_metadata(&file.path)
+        .map_err(|e| (file.path.clone(), format!("vanished: {e}")))?;
+    if metadata.file_type().is_symlink() {
+        return Err((file.path.clone(), "a symbolic link".to_string()));
+    }
+    if !metadata.is_file() {
+        return Err((file.path.clone(), "not a regular file".to_string()));
+    }
     let size = metadata.len();
     let mtime_ns = metadata
         .modified()
@@ -515,6 +590,10 @@ pub struct SharedIndex {
     current: RwLock<Index>,
     buffers: RwLock<HashSet<String>>,
     options: IndexOptions,
+    /// Top-level packages of the open documents and of what they import: indexed first when the
+    /// workspace has more files than the limit.
+    wanted: RwLock<HashSet<String>>,
+    max_files: std::sync::atomic::AtomicUsize,
 }
 
 impl SharedIndex {
@@ -527,7 +606,25 @@ impl SharedIndex {
             current: RwLock::new(Index::empty(root, environment)),
             buffers: RwLock::new(HashSet::new()),
             options,
+            wanted: RwLock::new(HashSet::new()),
+            max_files: std::sync::atomic::AtomicUsize::new(MAX_FILES),
         })
+    }
+
+    /// Sets how many workspace files an indexing run reads (50,000 unless set).
+    pub fn set_max_files(&self, max_files: usize) {
+        self.max_files
+            .store(max_files, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A document was opened: its package, and the packages it imports, are indexed first if the
+    /// workspace has more files than the limit.
+    pub fn document_opened(&self, path: &Path, text: &str) {
+        let module = self.snapshot().module_name_of(path);
+        let packages = packages_of(module.as_deref(), text);
+        if let Ok(mut wanted) = self.wanted.write() {
+            wanted.extend(packages);
+        }
     }
 
     /// The current snapshot (cheap; hold it as long as you like, no lock is kept).
@@ -552,8 +649,20 @@ impl SharedIndex {
         std::thread::spawn(move || {
             let mut scratch = shared.snapshot();
             let options = shared.options.clone();
+            let first = || {
+                shared
+                    .wanted
+                    .read()
+                    .map(|wanted| wanted.clone())
+                    .unwrap_or_default()
+            };
+            let limit = FileLimit {
+                max_files: shared.max_files.load(std::sync::atomic::Ordering::Relaxed),
+                first: &first,
+            };
             let report = scratch.build_in_batches(
                 &options,
+                &limit,
                 &mut |batch: Vec<Indexed>| {
                     let buffers = shared.buffers.read().map(|b| b.clone()).unwrap_or_default();
                     let batch: Vec<Indexed> = batch
@@ -605,6 +714,10 @@ impl SharedIndex {
         else {
             return;
         };
+        if current.ignores(path) {
+            current.remove_relative(&relative);
+            return;
+        }
         if let Ok(mut buffers) = self.buffers.write() {
             buffers.insert(relative.clone());
         }
@@ -762,6 +875,51 @@ mod tests {
                 module: "app_lib".into(),
                 qualname: "g".into()
             })
+        );
+    }
+
+    #[test]
+    fn over_the_file_limit_the_open_files_packages_come_first() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path().to_path_buf();
+        for n in 0..6 {
+            write(&root, &format!("aaa_vendored/m{n}.py"), "x = 1\n");
+        }
+        write(&root, "zshop/__init__.py", "");
+        write(&root, "zshop/deep/models.py", "class Cart: ...\n");
+        write(
+            &root,
+            "zshop/checkout.py",
+            "from zshop.deep.models import Cart\nimport zlib_local\n",
+        );
+        write(&root, "zlib_local.py", "def z(): ...\n");
+        let shared = SharedIndex::new(
+            root.clone(),
+            Arc::new(Environment::none()),
+            IndexOptions {
+                cache_dir: None,
+                max_file_bytes: 1 << 20,
+            },
+        );
+        shared.set_max_files(4);
+        shared.document_opened(
+            &root.join("zshop/checkout.py"),
+            "from zshop.deep.models import Cart\nimport zlib_local\n",
+        );
+        let report = shared
+            .spawn_indexing(|_| {})
+            .join()
+            .expect("indexing thread");
+        assert_eq!(report.files, 4);
+        let snapshot = shared.snapshot();
+        let mut indexed: Vec<&str> = snapshot
+            .workspace_modules()
+            .map(|module| module.name.as_str())
+            .collect();
+        indexed.sort();
+        assert_eq!(
+            indexed,
+            ["zlib_local", "zshop", "zshop.checkout", "zshop.deep.models"]
         );
     }
 

@@ -105,7 +105,7 @@ impl Server {
         params: CodeActionParams,
     ) -> RpcResult<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
-        let Some(snapshot) = self.shared.snapshot(&from_proto::document_key(&uri)) else {
+        let Some(snapshot) = self.shared.snapshot(&from_proto::document_key(&uri)).await else {
             return Ok(None);
         };
         let encoding = self.shared.encoding();
@@ -290,7 +290,7 @@ impl Server {
     ) -> Option<(Snapshot, Offer)> {
         let key = from_proto::document_key(uri);
         let what = spec.what();
-        let Some(snapshot) = self.shared.snapshot(&key) else {
+        let Some(snapshot) = self.shared.snapshot(&key).await else {
             self.refuse(what, "the document is not open").await;
             return None;
         };
@@ -305,7 +305,7 @@ impl Server {
         let request = self.request_of(&snapshot, spec);
         let key_for_check = key.clone();
         let engine = self.engine();
-        let index = self.shared.index_snapshot();
+        let index = self.shared.index_snapshot_off_loop().await;
         tracing::debug!(uri = %key, version = snapshot.version, ?request, "code action requested");
         let shared = self.shared.clone();
         let version = snapshot.version;
@@ -322,17 +322,16 @@ impl Server {
             };
             let _ = rounds_sender.send(message);
         };
-        let hooks = actions::Hooks {
-            still_current: &still_current,
-            on_round: &on_round,
-        };
-        let mut work = Box::pin(actions::run(
-            &engine,
-            &snapshot,
-            index.as_ref(),
-            &request,
-            &hooks,
-        ));
+        // The action's checks are CPU work: they run in a task of their own, never in the
+        // message loop's; dropping `work` aborts it, and with it the model call.
+        let for_work = snapshot.clone();
+        let mut work = super::server::spawn_request(async move {
+            let hooks = actions::Hooks {
+                still_current: &still_current,
+                on_round: &on_round,
+            };
+            actions::run(&engine, &for_work, index.as_ref(), &request, &hooks).await
+        });
         let cancelled = progress.as_ref().map(|progress| progress.cancel.clone());
         let mut cancelled = std::pin::pin!(async move {
             match cancelled {
@@ -350,7 +349,9 @@ impl Server {
                         progress.report(message).await;
                     }
                 }
-                result = &mut work => break Some(result),
+                result = &mut work => {
+                    break Some(result.unwrap_or(Err(EngineError::Stopped)))
+                }
             }
         };
         // Dropping the work drops the HTTP request to the model, if one is under way.

@@ -11,6 +11,15 @@ use std::process::ExitCode;
 
 use tower_lsp_server::{LspService, Server};
 
+/// How many messages tower-lsp-server handles at once. Its read loop stops reading when this many
+/// are under way and 100 more are queued, and nothing it has not read can end them: not
+/// `$/cancelRequest`, and not the client's answer to `window/workDoneProgress/create` that an
+/// action awaits. Its default of 4 let four requests waiting on a silent model hold back every
+/// other message (and four actions awaiting a progress token, the server forever). The limit is
+/// therefore set high enough never to bind: a message in flight costs a future, and the expensive
+/// work behind requests is bounded where it runs (blocking threads, one model call per request).
+const MAX_MESSAGES_IN_FLIGHT: usize = 1 << 20;
+
 /// Serves LSP over the given streams until the client sends `exit` or closes the input. Returns
 /// the exit status the LSP specification asks for: failure when `exit` came without `shutdown`.
 pub async fn serve<I, O>(input: I, output: O) -> ExitCode
@@ -45,11 +54,15 @@ async fn serve_validated(
                 server::Server::inline_completion,
             )
             .custom_method("spackle/context", server::Server::context)
+            .custom_method(transport::EDIT_UNREADABLE, server::Server::edit_unreadable)
             .custom_method(
                 "window/workDoneProgress/cancel",
                 server::Server::work_done_progress_cancel,
             )
             .finish();
     let service = ordered::Ordered::new(service, shared);
-    Server::new(input, output, socket).serve(service).await;
+    Server::new(input, output, socket)
+        .concurrency_level(MAX_MESSAGES_IN_FLIGHT)
+        .serve(service)
+        .await;
 }

@@ -81,6 +81,11 @@ fn apply_document_notification(shared: &Shared, request: &Request) {
                 );
             }
         }
+        super::transport::EDIT_UNREADABLE => {
+            if let Some(uri) = params.get("uri").and_then(|uri| uri.as_str()) {
+                shared.edit_unreadable(uri);
+            }
+        }
         "textDocument/didClose" => {
             if let Ok(params) = serde_json::from_value::<DidCloseTextDocumentParams>(params.clone())
             {

@@ -136,6 +136,9 @@ impl Shared {
     pub fn open_document(&self, uri: Uri, version: i32, text: &str) {
         let path = from_proto::file_path(&uri);
         let key = from_proto::document_key(&uri);
+        if let (Some(index), Some(path)) = (self.shared_index(), path.as_deref()) {
+            index.document_opened(path, text);
+        }
         let document = Document::new(key.clone(), path, version, text, self.max_file_bytes());
         self.0.store.open(document);
         lock(&self.0.dirty).insert(key);
@@ -153,6 +156,18 @@ impl Shared {
             lock(&self.0.dirty).insert(key);
         } else {
             tracing::warn!(uri = %key, "change to a document that is not open, ignored");
+        }
+    }
+
+    /// An edit to the document at `uri` could not be read: its text is no longer the editor's.
+    /// It is not used (no completions, actions or diagnostics) until its whole text comes again.
+    pub fn edit_unreadable(&self, uri: &str) {
+        let key = match uri.parse::<Uri>() {
+            Ok(uri) => from_proto::document_key(&uri),
+            Err(_) => uri.to_string(),
+        };
+        if self.0.store.mark_diverged(&key) {
+            tracing::warn!(uri = %key, "an edit could not be read: the document is out of sync until the editor sends its whole text");
         }
     }
 
@@ -189,9 +204,24 @@ impl Shared {
         Some(index.snapshot())
     }
 
-    /// A snapshot of an open document.
-    pub(super) fn snapshot(&self, key: &str) -> Option<Snapshot> {
-        self.0.store.snapshot(key)
+    /// A snapshot of an open document, parsed on a blocking thread (never on the message loop).
+    pub(super) async fn snapshot(&self, key: &str) -> Option<Snapshot> {
+        let store = self.0.store.clone();
+        let key = key.to_string();
+        tokio::task::spawn_blocking(move || store.snapshot(&key))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// [`Shared::index_snapshot`] on a blocking thread: bringing the index up to date parses and
+    /// extracts the changed documents.
+    pub(super) async fn index_snapshot_off_loop(&self) -> Option<Index> {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || shared.index_snapshot())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// The current version of an open document.
@@ -323,7 +353,7 @@ impl Server {
         progress: Option<ProgressToken>,
     ) -> Option<(Snapshot, Vec<Completion>)> {
         let key = from_proto::document_key(uri);
-        let snapshot = self.shared.0.store.snapshot(&key)?;
+        let snapshot = self.shared.snapshot(&key).await?;
         let encoding = self.shared.encoding();
         let offset =
             crate::text::offset_of(&snapshot.rope, from_proto::line_col(position), encoding);
@@ -348,13 +378,20 @@ impl Server {
                 ),
                 None => None,
             };
-            let index = self.shared.index_snapshot();
+            let index = self.shared.index_snapshot_off_loop().await;
             let store = self.shared.0.store.clone();
             let (key, version) = (key.clone(), snapshot.version);
             let still_current = move || store.version(&key) == Some(version);
-            let result = engine
-                .complete(&snapshot, offset, index.as_ref(), &still_current)
-                .await;
+            // The engine's checks are CPU work: they run in a task of their own, never in the
+            // message loop's, and the task is aborted (dropping the model call) with the request.
+            let (engine, snapshot) = (engine.clone(), snapshot.clone());
+            let result = spawn_request(async move {
+                engine
+                    .complete(&snapshot, offset, index.as_ref(), &still_current)
+                    .await
+            })
+            .await
+            .unwrap_or(Err(EngineError::Stopped));
             if let Some(progress) = progress {
                 progress.finish().await;
             }
@@ -535,15 +572,11 @@ impl Server {
         let client = self.client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let Some(snapshot) = shared
-                .0
-                .store
-                .snapshot(&key)
-                .filter(|s| s.version == version)
+            let Some(snapshot) = shared.snapshot(&key).await.filter(|s| s.version == version)
             else {
                 return;
             };
-            let index = shared.index_snapshot();
+            let index = shared.index_snapshot_off_loop().await;
             let encoding = shared.encoding();
             let checked = tokio::task::spawn_blocking(move || {
                 let problems = engine.diagnose(&snapshot, index.as_ref());
@@ -579,9 +612,14 @@ impl Server {
     /// `spackle/context`: what would be sent to the model for a position, without calling it.
     pub async fn context(&self, params: ContextParams) -> RpcResult<serde_json::Value> {
         let key = from_proto::document_key(&params.text_document.uri);
-        let Some(snapshot) = self.shared.0.store.snapshot(&key) else {
+        let Some(snapshot) = self.shared.snapshot(&key).await else {
+            let why = if self.shared.0.store.is_diverged(&key) {
+                "is out of sync: an edit could not be read; send its whole text again"
+            } else {
+                "is not open"
+            };
             return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!(
-                "the document {key} is not open"
+                "the document {key} {why}"
             )));
         };
         let offset = crate::text::offset_of(
@@ -589,10 +627,16 @@ impl Server {
             from_proto::line_col(params.position),
             self.shared.encoding(),
         );
-        let index = self.shared.index_snapshot();
-        match self.engine().prepare(&snapshot, offset, index.as_ref()) {
+        let index = self.shared.index_snapshot_off_loop().await;
+        let engine = self.engine();
+        let version = snapshot.version;
+        let prepared =
+            tokio::task::spawn_blocking(move || engine.prepare(&snapshot, offset, index.as_ref()))
+                .await
+                .unwrap_or(Err(EngineError::Stopped));
+        match prepared {
             Ok(prepared) => Ok(serde_json::json!({
-                "version": snapshot.version,
+                "version": version,
                 "parts": prepared.parts.iter().map(|part| serde_json::json!({
                     "name": part.name, "why": part.why, "text": part.text,
                 })).collect::<Vec<_>>(),
@@ -601,6 +645,28 @@ impl Server {
                 error.to_string(),
             )),
         }
+    }
+}
+
+/// Parameters of the transport's notice that an edit could not be read.
+#[derive(Debug, serde::Deserialize)]
+pub struct EditUnreadableParams {
+    pub uri: String,
+    pub reason: String,
+}
+
+impl Server {
+    /// Tells the user that an edit could not be read (`ordered.rs` has already marked the
+    /// document out of sync): spackle ignores the document until its whole text comes again.
+    pub async fn edit_unreadable(&self, params: EditUnreadableParams) {
+        let message = format!(
+            "spackle: an edit to {} could not be read ({}); spackle ignores this document until the editor sends its whole text again (close and reopen it)",
+            params.uri, params.reason
+        );
+        self.client
+            .show_message(MessageType::WARNING, &message)
+            .await;
+        self.client.log_message(MessageType::WARNING, message).await;
     }
 }
 
@@ -627,6 +693,38 @@ impl Server {
                 tracing::debug!(token = ?params.token, "cancel for progress that is not running")
             }
         }
+    }
+}
+
+/// The work of a request, spawned as a task of its own so that its CPU work never runs in the
+/// message loop's task; dropping it (the request was cancelled or superseded) aborts the task,
+/// and with it the model call. Resolves to `None` when the task panicked.
+pub(super) struct RequestTask<T>(tokio::task::JoinHandle<T>);
+
+pub(super) fn spawn_request<F>(work: F) -> RequestTask<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    RequestTask(tokio::spawn(work))
+}
+
+impl<T> std::future::Future for RequestTask<T> {
+    type Output = Option<T>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|joined| joined.ok())
+    }
+}
+
+impl<T> Drop for RequestTask<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -672,16 +770,23 @@ fn negotiate_encoding(params: &InitializeParams) -> PositionEncoding {
     }
 }
 
+/// The client's workspace folder (else its `rootUri`); when that folder is itself a package, the
+/// folder above its topmost package, where its absolute imports resolve.
 fn workspace_root(params: &InitializeParams) -> Option<PathBuf> {
-    if let Some(folder) = params
+    #[allow(deprecated)]
+    let given = match params
         .workspace_folders
         .as_ref()
         .and_then(|folders| folders.first())
     {
-        return from_proto::file_path(&folder.uri);
+        Some(folder) => from_proto::file_path(&folder.uri),
+        None => params.root_uri.as_ref().and_then(from_proto::file_path),
+    }?;
+    let root = crate::index::walk::import_root(&given);
+    if root != given {
+        tracing::info!(given = %given.display(), root = %root.display(), "the workspace folder is a package: indexing from the folder above it");
     }
-    #[allow(deprecated)]
-    params.root_uri.as_ref().and_then(from_proto::file_path)
+    Some(root)
 }
 
 impl LanguageServer for Server {
@@ -787,15 +892,27 @@ impl LanguageServer for Server {
         let Some(index) = self.shared.shared_index() else {
             return;
         };
-        for change in params.changes {
-            let Some(path) = from_proto::file_path(&change.uri) else {
-                continue;
-            };
-            if change.typ == FileChangeType::DELETED {
-                index.file_deleted(&path);
-            } else {
-                index.file_changed_on_disk(&path);
+        let changes: Vec<(PathBuf, bool)> = params
+            .changes
+            .into_iter()
+            .filter_map(|change| {
+                let path = from_proto::file_path(&change.uri)?;
+                Some((path, change.typ == FileChangeType::DELETED))
+            })
+            .collect();
+        // Reading files is blocking work: it never runs on the thread that reads messages.
+        let updated = tokio::task::spawn_blocking(move || {
+            for (path, deleted) in changes {
+                if deleted {
+                    index.file_deleted(&path);
+                } else {
+                    index.file_changed_on_disk(&path);
+                }
             }
+        })
+        .await;
+        if let Err(error) = updated {
+            tracing::warn!(%error, "updating the index from watched files failed");
         }
     }
 

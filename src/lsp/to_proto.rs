@@ -29,12 +29,20 @@ pub fn range(rope: &Rope, start: usize, end: usize, encoding: PositionEncoding) 
 /// spackle verified so editors can show it.
 pub fn verification_command(verification: &Verification) -> Command {
     let checks = verification.checks.join(", ");
-    Command {
-        title: format!(
+    let title = if verification.checks.is_empty() {
+        format!(
+            "spackle: not verified: {}",
+            verification.problems.join("; ")
+        )
+    } else {
+        format!(
             "spackle: checked ({checks}) in {} round{}",
             verification.rounds,
             if verification.rounds == 1 { "" } else { "s" }
-        ),
+        )
+    };
+    Command {
+        title,
         command: "spackle.accepted".into(),
         arguments: Some(vec![serde_json::to_value(verification).unwrap_or_default()]),
     }

@@ -234,6 +234,42 @@ fn next_header_line(buffer: &[u8], from: usize, to: usize) -> HeaderLine {
     HeaderLine::None
 }
 
+/// The method that tells the server an edit to a document could not be read; `ordered.rs` marks
+/// the document out of sync. (`$/` notifications the server does not know are ignored.)
+pub const EDIT_UNREADABLE: &str = "$/spackle/editUnreadable";
+
+/// For a `didChange` whose JSON cannot be read only because of an unpaired UTF-16 surrogate
+/// escape (`"\ud800"`, which no Rust string can hold): the document's URI.
+fn uri_of_unreadable_change(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    if !text.contains("\\u") {
+        return None;
+    }
+    // Every `\uXXXX` escape becomes a plain character: enough to read the method and the URI.
+    let mut repaired = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\\u") {
+        let escaped = rest[..at].chars().rev().take_while(|&c| c == '\\').count() % 2 == 1;
+        repaired.push_str(&rest[..at]);
+        let hex = rest.get(at + 2..at + 6);
+        if !escaped && hex.is_some_and(|hex| hex.chars().all(|c| c.is_ascii_hexdigit())) {
+            repaired.push('?');
+            rest = &rest[at + 6..];
+        } else {
+            repaired.push_str(&rest[at..at + 2]);
+            rest = &rest[at + 2..];
+        }
+    }
+    repaired.push_str(rest);
+    let value: Value = serde_json::from_str(&repaired).ok()?;
+    if value.get("method")? != "textDocument/didChange" {
+        return None;
+    }
+    value["params"]["textDocument"]["uri"]
+        .as_str()
+        .map(str::to_string)
+}
+
 /// Why a body is not a JSON-RPC message: the error code and message, and the id if one was readable.
 fn validate(body: &[u8]) -> Result<(), (i64, String, Value)> {
     let text = std::str::from_utf8(body).map_err(|_| {
@@ -332,7 +368,17 @@ where
                 }
                 Err((code, message, id)) => {
                     tracing::warn!(code, %message, "bad message from the client");
-                    error_frame(code, &message, id)
+                    if let Some(uri) = uri_of_unreadable_change(&body) {
+                        // The edit is lost: the server must stop trusting its copy of the text.
+                        let notice = json!({"jsonrpc": "2.0", "method": EDIT_UNREADABLE, "params": {"uri": uri, "reason": message}}).to_string();
+                        if to_server.write_all(&frame(&notice)).await.is_err() {
+                            return;
+                        }
+                        let message = format!("{message}; the edit to {uri} was not applied: send the document's whole text again");
+                        error_frame(code, &message, id)
+                    } else {
+                        error_frame(code, &message, id)
+                    }
                 }
             },
             Ok(Frame::BadHeader(reason)) => {

@@ -2,6 +2,7 @@
 
 mod actions;
 mod model;
+mod robustness;
 mod support;
 
 use serde_json::{json, Value};
