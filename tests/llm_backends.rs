@@ -893,22 +893,17 @@ async fn rate_limits_are_retried_once_after_retry_after() {
 async fn a_server_that_never_answers_times_out_at_the_first_token() {
     for backend in ALL_BACKENDS {
         let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
-        let started = Instant::now();
         let error = generate(
             &config(backend, &server.url(), code_model(backend)),
             &infill(false),
         )
         .await
         .unwrap_err();
-        let elapsed = started.elapsed();
         assert!(
             matches!(error, ModelError::Timeout { what, after, .. } if what == FIRST_TOKEN && after == Duration::from_millis(400)),
             "{backend:?}: {error:?}"
         );
-        assert!(
-            elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(1400),
-            "{backend:?}: {elapsed:?}"
-        );
+        assert_eq!(server.requests().len(), 1, "{backend:?}: asked once");
         assert!(
             server.wait_for_disconnects(1, Duration::from_secs(2)).await,
             "{backend:?}: the request was dropped"
@@ -921,7 +916,6 @@ async fn a_slow_stream_times_out_as_a_whole() {
     let reply = Reply::stream(Backend::Ollama, &["a", "b", "c", "d", "e", "f"])
         .chunk_delay(Duration::from_millis(300));
     let server = ScriptedServer::start([reply]).await.unwrap();
-    let started = Instant::now();
     // The first piece comes well within the first-token timeout, the whole would take 2.1 s.
     let config = ModelConfig {
         first_token_timeout_ms: 1200,
@@ -933,9 +927,10 @@ async fn a_slow_stream_times_out_as_a_whole() {
         "{error:?}"
     );
     assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        started.elapsed()
+        server
+            .wait_for_disconnects(1, Duration::from_secs(10))
+            .await,
+        "the stream was dropped before its end"
     );
 }
 
@@ -982,14 +977,8 @@ async fn a_stop_sequence_ends_the_answer_and_drops_the_request() {
             first_token_timeout_ms: 2000,
             ..config(backend, &server.url(), code_model(backend))
         };
-        let started = Instant::now();
         let generation = generate(&config, &request).await.unwrap();
         assert_eq!(generation.candidates, vec!["x = 1"], "{backend:?}");
-        assert!(
-            started.elapsed() < Duration::from_millis(1800),
-            "{backend:?}: {:?}",
-            started.elapsed()
-        );
         assert!(
             server.wait_for_disconnects(1, Duration::from_secs(2)).await,
             "{backend:?}: the stream was not dropped"
@@ -1461,4 +1450,49 @@ async fn doctor_reports_the_model_server_and_the_external_checker() {
         text.contains(&format!("external checker: {}", bin.join("ruff").display())),
         "{text}"
     );
+}
+
+// ---- The test suite itself ----
+
+/// Timings are never asserted in tests (a loaded machine fails them): a test bounds the work
+/// (requests sent, connections dropped, answers returned) and benchmarks measure time. This
+/// looks for an assertion that reads a clock anywhere in the crate's tests.
+#[test]
+fn no_test_asserts_a_timing() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut folders = vec![root.join("src"), root.join("tests")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let clock = [
+        "elapsed()",
+        "elapsed <",
+        "elapsed >",
+        "Instant::now()",
+        ".as_millis()",
+        ".as_secs",
+    ];
+    let mut offenders = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // An assertion runs from its macro to the `;` that ends the statement.
+        for (at, _) in text.match_indices("assert") {
+            let statement = &text[at..text[at..].find(';').map_or(text.len(), |end| at + end)];
+            if statement.starts_with("assert")
+                && clock.iter().any(|reading| statement.contains(reading))
+            {
+                let line = text[..at].lines().count() + 1;
+                offenders.push(format!("{}:{line}", file.display()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "timing asserts: {offenders:?}");
 }
