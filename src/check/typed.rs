@@ -129,7 +129,7 @@ fn problem(text: &str, finding: &Finding) -> Problem {
     };
     Problem {
         kind,
-        message: finding.message.clone(),
+        message: super::bounded_message(finding.message.clone()),
         name,
         start,
         end: finding.end,
