@@ -187,29 +187,3 @@ impl Model for LlamacppModel {
         format!("llamacpp at {}, {form}", self.target.shown_endpoint())
     }
 }
-
-/// Asks `/health` whether the server has loaded its model, then `/props` for the model's file.
-pub async fn probe(target: &Target) -> ModelResult<String> {
-    let health = target.get_json("/health").await?;
-    let status = health.get("status").and_then(Value::as_str).unwrap_or("ok");
-    if status != "ok" {
-        return Err(target.bad_response(format!("/health says `{status}`")));
-    }
-    let model = match target.get_json("/props").await {
-        Ok(props) => props
-            .get("model_path")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        Err(error) => {
-            tracing::debug!(%error, "llama.cpp's /props did not answer");
-            None
-        }
-    };
-    Ok(match model {
-        Some(model) => format!(
-            "llama.cpp's server at {} is ready with {model}",
-            target.shown_endpoint()
-        ),
-        None => format!("llama.cpp's server at {} is ready", target.shown_endpoint()),
-    })
-}

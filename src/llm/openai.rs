@@ -197,30 +197,3 @@ impl Model for OpenaiModel {
         )
     }
 }
-
-/// Lists the server's models and checks that the configured one is among them.
-pub async fn probe(target: &Target) -> ModelResult<String> {
-    let listing = target.get_json(&v1_path(target, "/models")).await?;
-    let ids: Vec<&str> = listing
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or_else(|| target.bad_response("/v1/models has no `data` list"))?
-        .iter()
-        .filter_map(|model| model.get("id").and_then(Value::as_str))
-        .collect();
-    if ids.is_empty() {
-        return Ok(format!(
-            "the OpenAI-compatible server at {} answers (it lists no models)",
-            target.shown_endpoint()
-        ));
-    }
-    if !ids.contains(&target.model.as_str()) {
-        return Err(target.model_not_found());
-    }
-    Ok(format!(
-        "the OpenAI-compatible server at {} serves `{}` ({} models listed)",
-        target.shown_endpoint(),
-        target.model,
-        ids.len()
-    ))
-}
