@@ -1420,7 +1420,7 @@ mod tests {
         let near = format!("{}c", "b".repeat(MAX_SUGGESTED_NAME_BYTES - 1));
         assert_eq!(
             closest_names(&near, [at_limit.as_str()]),
-            [at_limit.clone()]
+            [at_limit]
         );
     }
 
