@@ -262,6 +262,78 @@ async fn openai_asks_for_several_candidates_with_n() {
     assert_eq!(only_request(&server).await.json["n"], 3);
 }
 
+/// A proxy that streams every choice under index 0 would join the candidates into one: spackle
+/// sees a choice go on after its end, asks again with one request per candidate, and keeps doing
+/// so for that server.
+#[tokio::test]
+async fn candidates_a_proxy_sends_under_one_index_are_asked_for_one_by_one() {
+    let candidates: &[&[&str]] = &[&["a", " + 1"], &["b", " + 2"], &["c"]];
+    let single = |text: &str| Reply::stream(Backend::Openai, &[text]);
+    let server = ScriptedServer::start([
+        Reply::stream_candidates_at_index_zero(Backend::Openai, candidates),
+        single("one"),
+        single("two"),
+        single("three"),
+        single("four"),
+        single("five"),
+        single("six"),
+    ])
+    .await
+    .unwrap();
+    let config = config(Backend::Openai, &server.url(), "qwen2.5-coder");
+    let model = model_from_config(&config).unwrap();
+    let request = GenerateRequest {
+        candidates: 3,
+        ..infill(false)
+    };
+    for expected in [["one", "three", "two"], ["five", "four", "six"]] {
+        let mut generation = model.generate(&request).await.unwrap();
+        generation.candidates.sort();
+        assert_eq!(generation.candidates, expected);
+        assert_eq!(generation.completion_tokens, Some(3), "summed");
+    }
+    let requests = server.requests();
+    assert_eq!(requests.len(), 7);
+    assert_eq!(requests[0].json["n"], 3);
+    assert!(
+        requests[1..]
+            .iter()
+            .all(|request| request.json.get("n").is_none()),
+        "{requests:#?}"
+    );
+}
+
+/// A server that reports usage with each choice's end, and no total: the counts are summed.
+#[tokio::test]
+async fn usage_reported_per_choice_is_summed() {
+    for api in [OpenaiApi::Completions, OpenaiApi::Chat] {
+        let reply = Reply::stream_candidates_with_usage_per_choice(
+            Backend::Openai,
+            &[&["a", " + 1"], &["b", " + 2"], &["c"]],
+        );
+        let server = ScriptedServer::start([reply]).await.unwrap();
+        let config = ModelConfig {
+            api,
+            ..config(Backend::Openai, &server.url(), "qwen2.5-coder")
+        };
+        let generation = generate(
+            &config,
+            &GenerateRequest {
+                candidates: 3,
+                ..infill(false)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(generation.candidates.len(), 3, "{api:?}: {generation:?}");
+        assert_eq!(
+            (generation.prompt_tokens, generation.completion_tokens),
+            (Some(36), Some(5)),
+            "{api:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn openai_chat_requests_pass_messages_and_stops() {
     let server = ScriptedServer::start([Reply::stream(

@@ -1418,10 +1418,7 @@ mod tests {
         assert!(closest_names("aaaa", [long_known.as_str()]).is_empty());
         let at_limit = "b".repeat(MAX_SUGGESTED_NAME_BYTES);
         let near = format!("{}c", "b".repeat(MAX_SUGGESTED_NAME_BYTES - 1));
-        assert_eq!(
-            closest_names(&near, [at_limit.as_str()]),
-            [at_limit]
-        );
+        assert_eq!(closest_names(&near, [at_limit.as_str()]), [at_limit]);
     }
 
     #[test]

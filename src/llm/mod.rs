@@ -222,7 +222,7 @@ where
     }
 }
 
-fn add_counts(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+pub(crate) fn add_counts(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
