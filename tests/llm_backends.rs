@@ -525,9 +525,12 @@ async fn several_candidates_survive_one_failure() {
 
 #[tokio::test]
 async fn llamacpp_infill_sends_prefix_suffix_and_extra_files() {
-    let server = ScriptedServer::start([Reply::stream(Backend::Llamacpp, &["sum(", "items)"])])
-        .await
-        .unwrap();
+    let server = ScriptedServer::start([
+        Reply::json(json!({"default_generation_settings": {"n_ctx": 8192}, "total_slots": 1})),
+        Reply::stream(Backend::Llamacpp, &["sum(", "items)"]),
+    ])
+    .await
+    .unwrap();
     let generation = generate(
         &config(Backend::Llamacpp, &server.url(), "qwen2.5-coder:1.5b"),
         &infill(true),
@@ -539,7 +542,13 @@ async fn llamacpp_infill_sends_prefix_suffix_and_extra_files() {
         (generation.prompt_tokens, generation.completion_tokens),
         (Some(12), Some(2))
     );
-    let request = only_request(&server).await;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("GET", "/props")
+    );
+    let request = requests[1].clone();
     assert_eq!(request.path, "/infill");
     assert_eq!(request.json["input_prefix"], PREFIX);
     assert_eq!(request.json["input_suffix"], SUFFIX);
@@ -550,6 +559,77 @@ async fn llamacpp_infill_sends_prefix_suffix_and_extra_files() {
     assert_eq!(request.json["n_predict"], 64);
     assert_eq!(request.json["stream"], true);
     assert!(strings(&request.json["stop"]).contains(&"\n\n".to_string()));
+}
+
+/// `/infill` would drop repository context past what the server's context leaves for it, from
+/// the front and silently; spackle reads `n_ctx` once and sends what fits, best-ranked first.
+#[tokio::test]
+async fn llamacpp_infill_sizes_the_context_from_the_servers_n_ctx() {
+    let paragraph = |n: usize| {
+        format!(
+            "class Thing{n}:\n    value: int\n    {}\n\n",
+            "x".repeat(90)
+        )
+    };
+    let repository: String = (0..200).map(paragraph).collect();
+    let request = GenerateRequest {
+        kind: RequestKind::Infill {
+            path: "shop/cart.py".into(),
+            prefix: PREFIX.into(),
+            suffix: SUFFIX.into(),
+            context: vec![ContextFile {
+                path: "repository.py".into(),
+                text: repository.clone(),
+            }],
+        },
+        ..infill(false)
+    };
+    // A 4096-token context keeps 4096 - 2048 - 2 * 64 = 1920 tokens of extra context.
+    let server = ScriptedServer::start([
+        Reply::json(json!({"default_generation_settings": {"n_ctx": 4096}})),
+        Reply::stream(Backend::Llamacpp, &["1"]),
+        Reply::stream(Backend::Llamacpp, &["2"]),
+    ])
+    .await
+    .unwrap();
+    let model = model_from_config(&config(Backend::Llamacpp, &server.url(), "")).unwrap();
+    for _ in 0..2 {
+        model.generate(&request).await.unwrap();
+    }
+    let requests = server.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/props", "/infill", "/infill"],
+        "/props is read once"
+    );
+    let sent = text(&requests[1].json["input_extra"][0]["text"]);
+    assert!(
+        sent.len() <= 1920 * 3 && sent.len() > 1920 * 2,
+        "{} bytes of {}",
+        sent.len(),
+        repository.len()
+    );
+    assert!(
+        repository.starts_with(sent) && sent.ends_with("\n\n"),
+        "cut between definitions"
+    );
+
+    // A server without /props gets the context whole.
+    let server = ScriptedServer::start([
+        Reply::status(404, "File Not Found"),
+        Reply::stream(Backend::Llamacpp, &["1"]),
+    ])
+    .await
+    .unwrap();
+    generate(&config(Backend::Llamacpp, &server.url(), ""), &request)
+        .await
+        .unwrap();
+    let requests = server.requests();
+    assert_eq!(
+        text(&requests[1].json["input_extra"][0]["text"]),
+        repository
+    );
 }
 
 #[tokio::test]
@@ -1198,8 +1278,8 @@ async fn endpoint_credentials_never_appear_in_errors_or_output() {
         let message = format!("bad key {QUERY_SECRET} for {USER_SECRET}");
         Reply::status(500, json!({"error": {"message": message}}).to_string())
     };
-    let tags = Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b"}]}));
-    let server = ScriptedServer::start([echo(), tags, echo(), echo(), echo()])
+    let answer = Reply::stream(Backend::Ollama, &["0"]);
+    let server = ScriptedServer::start([echo(), answer, echo(), echo(), echo()])
         .await
         .unwrap();
     let model_name = "qwen2.5-coder:1.5b";
