@@ -1679,3 +1679,40 @@ fn no_test_asserts_a_timing() {
     }
     assert!(offenders.is_empty(), "timing asserts: {offenders:?}");
 }
+
+// ---- What the documentation tells users to run ----
+
+/// The user documentation a newcomer follows, from the repository's root.
+fn user_docs() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        "README.md",
+        "editors/README.md",
+        "editors/vscode/README.md",
+        "editors/nvim/doc/spackle.txt",
+    ]
+    .iter()
+    .map(|path| {
+        let text = std::fs::read_to_string(root.join(path)).unwrap();
+        (path.to_string(), text)
+    })
+    .collect()
+}
+
+/// `ollama pull` needs a running server: wherever the docs name both, `ollama serve` comes first.
+#[test]
+fn docs_start_ollama_before_pulling_a_model() {
+    for (path, text) in user_docs() {
+        let serve = text.find("ollama serve");
+        let pull = text.find("ollama pull");
+        if let (Some(serve), Some(pull)) = (serve, pull) {
+            assert!(serve < pull, "{path} pulls before `ollama serve`");
+        }
+        for line in text.lines() {
+            if let (Some(serve), Some(pull)) = (line.find("ollama serve"), line.find("ollama pull"))
+            {
+                assert!(serve < pull, "{path}: {line}");
+            }
+        }
+    }
+}
