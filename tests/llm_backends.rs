@@ -1359,10 +1359,12 @@ async fn endpoint_credentials_never_appear_in_errors_or_output() {
 /// Runs the binary in `root` with SPACKLE_ENDPOINT set and spackle's logs at trace level, off the
 /// test's runtime (the scripted server answers on it); returns its stdout and stderr together.
 async fn run_spackle(root: &std::path::Path, args: &[&str], endpoint: &str) -> String {
+    let cache = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spackle"));
     command
         .args(args)
         .current_dir(root)
+        .env("SPACKLE_CACHE_DIR", cache.path())
         .env("SPACKLE_ENDPOINT", endpoint)
         .env("SPACKLE_LOG", "spackle=trace")
         .env_remove("SPACKLE_BACKEND")
@@ -1579,10 +1581,12 @@ async fn the_scripted_server_stops_when_dropped() {
 /// answers on it).
 async fn run_doctor(root: std::path::PathBuf, path: &'static str) -> (bool, String) {
     let output = tokio::task::spawn_blocking(move || {
+        let cache = tempfile::tempdir().unwrap();
         std::process::Command::new(env!("CARGO_BIN_EXE_spackle"))
             .arg("doctor")
             .arg(&root)
             .env("PATH", path)
+            .env("SPACKLE_CACHE_DIR", cache.path())
             .env_remove("SPACKLE_BACKEND")
             .env_remove("SPACKLE_ENDPOINT")
             .env_remove("SPACKLE_MODEL")
@@ -1682,7 +1686,7 @@ fn no_test_asserts_a_timing() {
 
 // ---- What the documentation tells users to run ----
 
-/// The user documentation a newcomer follows, from the repository's root.
+/// The documentation a newcomer reads, from the repository's root.
 fn user_docs() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     [
@@ -1692,6 +1696,7 @@ fn user_docs() -> Vec<(String, String)> {
         "editors/nvim/doc/spackle.txt",
     ]
     .iter()
+    .chain(&["CONTRIBUTING.md", "ARCHITECTURE.md"])
     .map(|path| {
         let text = std::fs::read_to_string(root.join(path)).unwrap();
         (path.to_string(), text)
@@ -1714,5 +1719,117 @@ fn docs_start_ollama_before_pulling_a_model() {
                 assert!(serve < pull, "{path}: {line}");
             }
         }
+    }
+}
+
+// ---- The command line ----
+
+/// Runs the binary with `args` in `root`, with a private cache folder; (exit code, stdout, stderr).
+fn run_cli(root: &std::path::Path, args: &[&str], endpoint: &str) -> (Option<i32>, String, String) {
+    let cache = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_spackle"))
+        .args(args)
+        .current_dir(root)
+        .env("SPACKLE_CACHE_DIR", cache.path())
+        .env("SPACKLE_BACKEND", "ollama")
+        .env("SPACKLE_ENDPOINT", endpoint)
+        .env_remove("SPACKLE_MODEL")
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `complete --json` prints JSON whatever happens: with no model server, an error object (and
+/// exit status 3), not the text meant for a person.
+#[test]
+fn complete_json_prints_an_error_object_when_the_model_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.py"),
+        "def answer() -> int:\n    return \n",
+    )
+    .unwrap();
+    let endpoint = format!("http://{}", refused_address());
+    let (code, stdout, stderr) =
+        run_cli(dir.path(), &["complete", "a.py:2:12", "--json"], &endpoint);
+    assert_eq!(code, Some(3), "{stderr}");
+    let value: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"));
+    assert_eq!(value["completions"], json!([]));
+    assert_eq!(value["error"]["kind"], "unreachable");
+    assert!(
+        text(&value["error"]["message"]).contains("cannot reach Ollama"),
+        "{value}"
+    );
+    // Without --json the person gets the explanation and the context it would have sent.
+    let (code, stdout, stderr) = run_cli(dir.path(), &["complete", "a.py:2:12"], &endpoint);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("cannot reach Ollama"), "{stderr}");
+    assert!(stdout.contains("── request"), "{stdout}");
+}
+
+/// Each benchmark has its own help, and the list of benchmarks names them all.
+#[test]
+fn every_benchmark_has_its_own_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://{}", refused_address());
+    let mut seen = Vec::new();
+    for (kind, synopsis) in [
+        ("context", "spackle bench context HOLES.jsonl"),
+        ("checks", "spackle bench checks HOLES.jsonl CHECKS.jsonl"),
+        ("diagnostics", "spackle bench diagnostics DIR [--list]"),
+        ("docstrings", "spackle bench docstrings [PACKAGE_DIR...]"),
+        ("index", "spackle bench index DIR"),
+        ("latency", "spackle bench latency [--requests N]"),
+    ] {
+        let (code, stdout, stderr) = run_cli(dir.path(), &["bench", kind, "--help"], &endpoint);
+        assert_eq!(code, Some(0), "{kind}: {stderr}");
+        assert!(stdout.contains(synopsis), "{kind}: {stdout}");
+        assert!(
+            !seen.contains(&stdout),
+            "{kind} has the help of another benchmark"
+        );
+        seen.push(stdout);
+    }
+    let (_, list, _) = run_cli(dir.path(), &["bench", "--help"], &endpoint);
+    for kind in [
+        "context",
+        "checks",
+        "diagnostics",
+        "docstrings",
+        "index",
+        "latency",
+    ] {
+        assert!(list.contains(&format!("  {kind} ")), "{kind}: {list}");
+    }
+}
+
+/// The Rust version the README asks for is the one Cargo.toml declares (which the ty crates
+/// need: they declare it too, so `cargo install --locked` refuses an older compiler).
+#[test]
+fn the_readme_names_the_rust_version_cargo_toml_needs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let version = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust](https://rustup.rs) {version} or newer")),
+        "README.md should ask for Rust {version}"
+    );
+}
+
+/// The docs a user has point at nothing outside the repository (the team's `../shared`).
+#[test]
+fn user_docs_point_at_nothing_outside_the_repository() {
+    for (path, text) in user_docs() {
+        assert!(!text.contains("../shared"), "{path} points at ../shared");
     }
 }
