@@ -241,8 +241,24 @@ fn write_prepared(out: &mut impl Write, prepared: &Prepared) -> std::io::Result<
     )
 }
 
-/// `spackle complete FILE:LINE:COL`.
+/// `spackle complete FILE:LINE:COL`. With `json`, stdout gets one JSON object whatever happens:
+/// the completions, or an error object (the message goes to stderr too).
 pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
+    match complete_or_fail(location, json).await {
+        Err(error) if json => {
+            eprintln!("spackle: {error:#}");
+            let value = serde_json::json!({
+                "completions": [],
+                "error": {"kind": "failed", "message": format!("{error:#}")},
+            });
+            writeln!(std::io::stdout().lock(), "{value}")?;
+            Ok(ExitCode::FAILURE)
+        }
+        result => result,
+    }
+}
+
+async fn complete_or_fail(location: &str, json: bool) -> anyhow::Result<ExitCode> {
     let job = load_job(location)?;
     let engine = crate::engine::engine_for(job.config.clone());
     let outcome = match engine

@@ -1765,6 +1765,19 @@ fn complete_json_prints_an_error_object_when_the_model_is_unreachable() {
         text(&value["error"]["message"]).contains("cannot reach Ollama"),
         "{value}"
     );
+    // Any other failure is an error object too.
+    let (code, stdout, _) = run_cli(
+        dir.path(),
+        &["complete", "missing.py:1:1", "--json"],
+        &endpoint,
+    );
+    assert_eq!(code, Some(1));
+    let value: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(value["error"]["kind"], "failed");
+    assert!(
+        text(&value["error"]["message"]).contains("missing.py"),
+        "{value}"
+    );
     // Without --json the person gets the explanation and the context it would have sent.
     let (code, stdout, stderr) = run_cli(dir.path(), &["complete", "a.py:2:12"], &endpoint);
     assert_eq!(code, Some(3));
