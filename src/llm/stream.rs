@@ -464,8 +464,8 @@ pub struct Accumulator {
     max_bytes: usize,
     /// Whether a candidate was cut at `max_bytes`.
     capped: bool,
-    /// Whether text or a second end came for a candidate the server had already ended: the
-    /// server (a proxy, typically) sent several choices under one index.
+    /// Whether text came for a candidate the server had already ended: the server (a proxy,
+    /// typically) sent several choices under one index. (A repeated end alone joins nothing.)
     merged: bool,
 }
 
@@ -567,13 +567,12 @@ impl Accumulator {
     pub fn finish(&mut self, index: usize) {
         if index < MAX_CANDIDATES {
             self.grow(index);
-            self.merged |= self.finished[index];
             self.finished[index] = true;
         }
     }
 
-    /// Whether the server sent several choices under one index (text, or a second end, after
-    /// the end of a choice): their texts are joined and useless.
+    /// Whether the server sent several choices under one index (text after the end of a
+    /// choice): their texts are joined and useless.
     pub fn merged_choices(&self) -> bool {
         self.merged
     }
@@ -840,6 +839,21 @@ async fn whole_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_after_a_choice_ended_means_choices_were_merged() {
+        let mut accumulator = Accumulator::new(2, &[]);
+        accumulator.push(0, "a");
+        accumulator.push(1, "b");
+        accumulator.finish(0);
+        accumulator.finish(1);
+        // Some servers repeat the end with the usage; that joins nothing.
+        accumulator.finish(0);
+        accumulator.push(0, "");
+        assert!(!accumulator.merged_choices());
+        accumulator.push(0, "c");
+        assert!(accumulator.merged_choices());
+    }
 
     #[test]
     fn answers_are_cut_at_the_most_bytes_kept() {
