@@ -259,8 +259,24 @@ fn write_prepared(out: &mut impl Write, prepared: &Prepared) -> std::io::Result<
     )
 }
 
-/// `spackle complete FILE:LINE:COL`.
+/// `spackle complete FILE:LINE:COL`. With `json`, stdout gets one JSON object whatever happens:
+/// the completions, or an error object (the message goes to stderr too).
 pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
+    match complete_or_fail(location, json).await {
+        Err(error) if json => {
+            eprintln!("spackle: {error:#}");
+            let value = serde_json::json!({
+                "completions": [],
+                "error": {"kind": "failed", "message": format!("{error:#}")},
+            });
+            writeln!(std::io::stdout().lock(), "{value}")?;
+            Ok(ExitCode::FAILURE)
+        }
+        result => result,
+    }
+}
+
+async fn complete_or_fail(location: &str, json: bool) -> anyhow::Result<ExitCode> {
     let job = load_job(location)?;
     let engine = crate::engine::engine_for(job.config.clone());
     let outcome = match engine
@@ -268,6 +284,11 @@ pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
         .await
     {
         Ok(outcome) => outcome,
+        Err(EngineError::Model(error)) if json => {
+            eprintln!("spackle: {}", error.user_message());
+            writeln!(std::io::stdout().lock(), "{}", json_error(&error))?;
+            return Ok(ExitCode::from(EXIT_NO_MODEL));
+        }
         Err(EngineError::Model(error)) => return no_model(&job, &error),
         Err(error) => bail!("{error}"),
     };
@@ -294,6 +315,26 @@ pub async fn complete(location: &str, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `complete --json` prints when the model could not be asked: no completions, and the
+/// error's kind and message.
+pub fn json_error(error: &ModelError) -> serde_json::Value {
+    let kind = match error {
+        ModelError::Unreachable { .. } => "unreachable",
+        ModelError::Unauthorized { .. } => "unauthorized",
+        ModelError::RateLimited { .. } => "rate_limited",
+        ModelError::ModelNotFound { .. } => "model_not_found",
+        ModelError::Timeout { .. } => "timeout",
+        ModelError::Server { .. } => "server",
+        ModelError::BadResponse { .. } => "bad_response",
+        ModelError::Redirected { .. } => "redirected",
+        ModelError::Config { .. } => "config",
+    };
+    serde_json::json!({
+        "completions": [],
+        "error": {"kind": kind, "message": error.user_message()},
+    })
 }
 
 /// Explains why there is no model and shows what would have been sent.
@@ -389,8 +430,19 @@ pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `spackle bench KIND ARGS...`.
+/// `spackle bench KIND ARGS...`; `spackle bench KIND --help` prints that benchmark's help.
 pub async fn bench(kind: &str, args: &[String]) -> anyhow::Result<ExitCode> {
+    let Some(help) = crate::bench::help(kind) else {
+        let kinds: Vec<&str> = crate::bench::KINDS.iter().map(|(name, _)| *name).collect();
+        bail!(
+            "unknown benchmark `{kind}`: expected one of {}",
+            kinds.join(", ")
+        );
+    };
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        writeln!(std::io::stdout().lock(), "usage: {help}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let args = args.to_vec();
     let kind = kind.to_string();
     // Benchmarks do blocking work (file reads, parsing); keep it off the async workers.
@@ -401,7 +453,7 @@ pub async fn bench(kind: &str, args: &[String]) -> anyhow::Result<ExitCode> {
         "index" => crate::bench::index::run(&args),
         "latency" => crate::bench::latency::run(&args),
         "docstrings" => crate::bench::docstrings::run(&args),
-        other => bail!("unknown benchmark `{other}`: expected context, checks, diagnostics, docstrings, index or latency"),
+        other => bail!("unknown benchmark `{other}`"),
     })
     .await
     .context("the benchmark panicked")??;

@@ -42,14 +42,100 @@ enum Command {
         /// A file or folder in the workspace to diagnose (default: the current folder).
         path: Option<std::path::PathBuf>,
     },
-    /// Measure: `bench context|checks|diagnostics|docstrings|index|latency ...`.
+    /// Measure: `bench context|checks|diagnostics|docstrings|index|latency ...`;
+    /// `spackle bench KIND --help` explains each.
     Bench {
-        /// Which benchmark.
-        kind: String,
-        /// Its arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        #[command(subcommand)]
+        kind: Bench,
+    },
+}
+
+/// The benchmarks; each takes its own arguments, and `--help` shows what they are.
+#[derive(Subcommand)]
+enum Bench {
+    /// Contexts for holebench's cases, scored with `holebench.py score`.
+    #[command(long_about = bench_help("context"))]
+    Context {
+        /// The benchmark's arguments, as above.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
         args: Vec<String>,
     },
+    /// The static checks on holebench's check cases, and on their packages whole.
+    #[command(long_about = bench_help("checks"))]
+    Checks {
+        /// The benchmark's arguments, as above.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// The checks over every Python file of a folder, as the editor's diagnostics run them.
+    #[command(long_about = bench_help("diagnostics"))]
+    Diagnostics {
+        /// The benchmark's arguments, as above.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// How well the docstring check tells real docstrings from defective ones.
+    #[command(long_about = bench_help("docstrings"))]
+    Docstrings {
+        /// The benchmark's arguments, as above.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// Index a large workspace, timed against the parse floor.
+    #[command(long_about = bench_help("index"))]
+    Index {
+        /// The benchmark's arguments, as above.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// The server's own latency around a scripted model.
+    #[command(long_about = bench_help("latency"))]
+    Latency {
+        /// The benchmark's arguments, as above.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+}
+
+fn bench_help(kind: &str) -> &'static str {
+    spackle::bench::help(kind).unwrap_or_default()
+}
+
+impl Bench {
+    fn split(self) -> (&'static str, Vec<String>) {
+        match self {
+            Bench::Context { args } => ("context", args),
+            Bench::Checks { args } => ("checks", args),
+            Bench::Diagnostics { args } => ("diagnostics", args),
+            Bench::Docstrings { args } => ("docstrings", args),
+            Bench::Index { args } => ("index", args),
+            Bench::Latency { args } => ("latency", args),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -78,7 +164,10 @@ fn main() -> ExitCode {
             Command::Complete { location, json } => spackle::cli::complete(&location, json).await,
             Command::Context { location } => spackle::cli::context(&location),
             Command::Doctor { path } => spackle::cli::doctor(path.as_deref()).await,
-            Command::Bench { kind, args } => spackle::cli::bench(&kind, &args).await,
+            Command::Bench { kind } => {
+                let (kind, args) = kind.split();
+                spackle::cli::bench(kind, &args).await
+            }
         }
     });
     // The runtime may hold blocked reads of stdin; do not wait for them.

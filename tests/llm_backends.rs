@@ -262,6 +262,78 @@ async fn openai_asks_for_several_candidates_with_n() {
     assert_eq!(only_request(&server).await.json["n"], 3);
 }
 
+/// A proxy that streams every choice under index 0 would join the candidates into one: spackle
+/// sees a choice go on after its end, asks again with one request per candidate, and keeps doing
+/// so for that server.
+#[tokio::test]
+async fn candidates_a_proxy_sends_under_one_index_are_asked_for_one_by_one() {
+    let candidates: &[&[&str]] = &[&["a", " + 1"], &["b", " + 2"], &["c"]];
+    let single = |text: &str| Reply::stream(Backend::Openai, &[text]);
+    let server = ScriptedServer::start([
+        Reply::stream_candidates_at_index_zero(Backend::Openai, candidates),
+        single("one"),
+        single("two"),
+        single("three"),
+        single("four"),
+        single("five"),
+        single("six"),
+    ])
+    .await
+    .unwrap();
+    let config = config(Backend::Openai, &server.url(), "qwen2.5-coder");
+    let model = model_from_config(&config).unwrap();
+    let request = GenerateRequest {
+        candidates: 3,
+        ..infill(false)
+    };
+    for expected in [["one", "three", "two"], ["five", "four", "six"]] {
+        let mut generation = model.generate(&request).await.unwrap();
+        generation.candidates.sort();
+        assert_eq!(generation.candidates, expected);
+        assert_eq!(generation.completion_tokens, Some(3), "summed");
+    }
+    let requests = server.requests();
+    assert_eq!(requests.len(), 7);
+    assert_eq!(requests[0].json["n"], 3);
+    assert!(
+        requests[1..]
+            .iter()
+            .all(|request| request.json.get("n").is_none()),
+        "{requests:#?}"
+    );
+}
+
+/// A server that reports usage with each choice's end, and no total: the counts are summed.
+#[tokio::test]
+async fn usage_reported_per_choice_is_summed() {
+    for api in [OpenaiApi::Completions, OpenaiApi::Chat] {
+        let reply = Reply::stream_candidates_with_usage_per_choice(
+            Backend::Openai,
+            &[&["a", " + 1"], &["b", " + 2"], &["c"]],
+        );
+        let server = ScriptedServer::start([reply]).await.unwrap();
+        let config = ModelConfig {
+            api,
+            ..config(Backend::Openai, &server.url(), "qwen2.5-coder")
+        };
+        let generation = generate(
+            &config,
+            &GenerateRequest {
+                candidates: 3,
+                ..infill(false)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(generation.candidates.len(), 3, "{api:?}: {generation:?}");
+        assert_eq!(
+            (generation.prompt_tokens, generation.completion_tokens),
+            (Some(36), Some(5)),
+            "{api:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn openai_chat_requests_pass_messages_and_stops() {
     let server = ScriptedServer::start([Reply::stream(
@@ -453,9 +525,12 @@ async fn several_candidates_survive_one_failure() {
 
 #[tokio::test]
 async fn llamacpp_infill_sends_prefix_suffix_and_extra_files() {
-    let server = ScriptedServer::start([Reply::stream(Backend::Llamacpp, &["sum(", "items)"])])
-        .await
-        .unwrap();
+    let server = ScriptedServer::start([
+        Reply::json(json!({"default_generation_settings": {"n_ctx": 8192}, "total_slots": 1})),
+        Reply::stream(Backend::Llamacpp, &["sum(", "items)"]),
+    ])
+    .await
+    .unwrap();
     let generation = generate(
         &config(Backend::Llamacpp, &server.url(), "qwen2.5-coder:1.5b"),
         &infill(true),
@@ -467,7 +542,13 @@ async fn llamacpp_infill_sends_prefix_suffix_and_extra_files() {
         (generation.prompt_tokens, generation.completion_tokens),
         (Some(12), Some(2))
     );
-    let request = only_request(&server).await;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        ("GET", "/props")
+    );
+    let request = requests[1].clone();
     assert_eq!(request.path, "/infill");
     assert_eq!(request.json["input_prefix"], PREFIX);
     assert_eq!(request.json["input_suffix"], SUFFIX);
@@ -478,6 +559,77 @@ async fn llamacpp_infill_sends_prefix_suffix_and_extra_files() {
     assert_eq!(request.json["n_predict"], 64);
     assert_eq!(request.json["stream"], true);
     assert!(strings(&request.json["stop"]).contains(&"\n\n".to_string()));
+}
+
+/// `/infill` would drop repository context past what the server's context leaves for it, from
+/// the front and silently; spackle reads `n_ctx` once and sends what fits, best-ranked first.
+#[tokio::test]
+async fn llamacpp_infill_sizes_the_context_from_the_servers_n_ctx() {
+    let paragraph = |n: usize| {
+        format!(
+            "class Thing{n}:\n    value: int\n    {}\n\n",
+            "x".repeat(90)
+        )
+    };
+    let repository: String = (0..200).map(paragraph).collect();
+    let request = GenerateRequest {
+        kind: RequestKind::Infill {
+            path: "shop/cart.py".into(),
+            prefix: PREFIX.into(),
+            suffix: SUFFIX.into(),
+            context: vec![ContextFile {
+                path: "repository.py".into(),
+                text: repository.clone(),
+            }],
+        },
+        ..infill(false)
+    };
+    // A 4096-token context keeps 4096 - 2048 - 2 * 64 = 1920 tokens of extra context.
+    let server = ScriptedServer::start([
+        Reply::json(json!({"default_generation_settings": {"n_ctx": 4096}})),
+        Reply::stream(Backend::Llamacpp, &["1"]),
+        Reply::stream(Backend::Llamacpp, &["2"]),
+    ])
+    .await
+    .unwrap();
+    let model = model_from_config(&config(Backend::Llamacpp, &server.url(), "")).unwrap();
+    for _ in 0..2 {
+        model.generate(&request).await.unwrap();
+    }
+    let requests = server.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/props", "/infill", "/infill"],
+        "/props is read once"
+    );
+    let sent = text(&requests[1].json["input_extra"][0]["text"]);
+    assert!(
+        sent.len() <= 1920 * 3 && sent.len() > 1920 * 2,
+        "{} bytes of {}",
+        sent.len(),
+        repository.len()
+    );
+    assert!(
+        repository.starts_with(sent) && sent.ends_with("\n\n"),
+        "cut between definitions"
+    );
+
+    // A server without /props gets the context whole.
+    let server = ScriptedServer::start([
+        Reply::status(404, "File Not Found"),
+        Reply::stream(Backend::Llamacpp, &["1"]),
+    ])
+    .await
+    .unwrap();
+    generate(&config(Backend::Llamacpp, &server.url(), ""), &request)
+        .await
+        .unwrap();
+    let requests = server.requests();
+    assert_eq!(
+        text(&requests[1].json["input_extra"][0]["text"]),
+        repository
+    );
 }
 
 #[tokio::test]
@@ -893,22 +1045,17 @@ async fn rate_limits_are_retried_once_after_retry_after() {
 async fn a_server_that_never_answers_times_out_at_the_first_token() {
     for backend in ALL_BACKENDS {
         let server = ScriptedServer::start([Reply::hang()]).await.unwrap();
-        let started = Instant::now();
         let error = generate(
             &config(backend, &server.url(), code_model(backend)),
             &infill(false),
         )
         .await
         .unwrap_err();
-        let elapsed = started.elapsed();
         assert!(
             matches!(error, ModelError::Timeout { what, after, .. } if what == FIRST_TOKEN && after == Duration::from_millis(400)),
             "{backend:?}: {error:?}"
         );
-        assert!(
-            elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(1400),
-            "{backend:?}: {elapsed:?}"
-        );
+        assert_eq!(server.requests().len(), 1, "{backend:?}: asked once");
         assert!(
             server.wait_for_disconnects(1, Duration::from_secs(2)).await,
             "{backend:?}: the request was dropped"
@@ -921,7 +1068,6 @@ async fn a_slow_stream_times_out_as_a_whole() {
     let reply = Reply::stream(Backend::Ollama, &["a", "b", "c", "d", "e", "f"])
         .chunk_delay(Duration::from_millis(300));
     let server = ScriptedServer::start([reply]).await.unwrap();
-    let started = Instant::now();
     // The first piece comes well within the first-token timeout, the whole would take 2.1 s.
     let config = ModelConfig {
         first_token_timeout_ms: 1200,
@@ -933,9 +1079,10 @@ async fn a_slow_stream_times_out_as_a_whole() {
         "{error:?}"
     );
     assert!(
-        started.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        started.elapsed()
+        server
+            .wait_for_disconnects(1, Duration::from_secs(10))
+            .await,
+        "the stream was dropped before its end"
     );
 }
 
@@ -982,14 +1129,8 @@ async fn a_stop_sequence_ends_the_answer_and_drops_the_request() {
             first_token_timeout_ms: 2000,
             ..config(backend, &server.url(), code_model(backend))
         };
-        let started = Instant::now();
         let generation = generate(&config, &request).await.unwrap();
         assert_eq!(generation.candidates, vec!["x = 1"], "{backend:?}");
-        assert!(
-            started.elapsed() < Duration::from_millis(1800),
-            "{backend:?}: {:?}",
-            started.elapsed()
-        );
         assert!(
             server.wait_for_disconnects(1, Duration::from_secs(2)).await,
             "{backend:?}: the stream was not dropped"
@@ -1137,8 +1278,8 @@ async fn endpoint_credentials_never_appear_in_errors_or_output() {
         let message = format!("bad key {QUERY_SECRET} for {USER_SECRET}");
         Reply::status(500, json!({"error": {"message": message}}).to_string())
     };
-    let tags = Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b"}]}));
-    let server = ScriptedServer::start([echo(), tags, echo(), echo(), echo()])
+    let answer = Reply::stream(Backend::Ollama, &["0"]);
+    let server = ScriptedServer::start([echo(), answer, echo(), echo(), echo()])
         .await
         .unwrap();
     let model_name = "qwen2.5-coder:1.5b";
@@ -1218,10 +1359,12 @@ async fn endpoint_credentials_never_appear_in_errors_or_output() {
 /// Runs the binary in `root` with SPACKLE_ENDPOINT set and spackle's logs at trace level, off the
 /// test's runtime (the scripted server answers on it); returns its stdout and stderr together.
 async fn run_spackle(root: &std::path::Path, args: &[&str], endpoint: &str) -> String {
+    let cache = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spackle"));
     command
         .args(args)
         .current_dir(root)
+        .env("SPACKLE_CACHE_DIR", cache.path())
         .env("SPACKLE_ENDPOINT", endpoint)
         .env("SPACKLE_LOG", "spackle=trace")
         .env_remove("SPACKLE_BACKEND")
@@ -1251,72 +1394,30 @@ impl std::io::Write for LogWriter {
 
 // ---- Probes for `spackle doctor` ----
 
+/// `spackle doctor` asks what a completion asks, in miniature: each server below answers a
+/// completion the way the real one does, and the probe reports exactly that.
 #[tokio::test]
-async fn probes_check_the_server_and_the_model() {
-    let server = ScriptedServer::start([
-        Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b", "model": "qwen2.5-coder:1.5b"}, {"name": "llama3:latest"}]})),
-        Reply::json(json!({"models": [{"name": "llama3:latest"}]})),
-    ])
-    .await
-    .unwrap();
-    let ollama = config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b");
-    let line = probe(&ollama).await.unwrap();
-    assert!(
-        line.contains("qwen2.5-coder:1.5b") && line.contains("2 models"),
-        "{line}"
-    );
-    let missing = probe(&ollama).await.unwrap_err();
-    assert!(
-        matches!(missing, ModelError::ModelNotFound { .. }),
-        "{missing:?}"
-    );
-    assert!(
-        missing
-            .user_message()
-            .contains("ollama pull qwen2.5-coder:1.5b"),
-        "{}",
-        missing.user_message()
-    );
-    assert_eq!(server.requests()[0].path, "/api/tags");
-
-    let server = ScriptedServer::start([
-        Reply::json(json!({"object": "list", "data": [{"id": "gpt-4o-mini"}]})),
-        Reply::json(json!({"data": [{"id": "other"}]})),
-    ])
-    .await
-    .unwrap();
-    let openai = config(Backend::Openai, &server.url(), "gpt-4o-mini");
-    assert!(probe(&openai).await.unwrap().contains("gpt-4o-mini"));
-    assert!(matches!(
-        probe(&openai).await.unwrap_err(),
-        ModelError::ModelNotFound { .. }
-    ));
-    assert_eq!(server.requests()[0].path, "/v1/models");
-
-    let server = ScriptedServer::start([
-        Reply::json(json!({"status": "ok"})),
-        Reply::json(json!({"model_path": "/models/qwen.gguf"})),
-        Reply::status(
-            503,
-            json!({"error": {"code": 503, "message": "Loading model"}}).to_string(),
-        ),
-    ])
-    .await
-    .unwrap();
-    let llamacpp = config(Backend::Llamacpp, &server.url(), "");
-    assert!(probe(&llamacpp)
+async fn probes_send_a_one_token_completion_and_report_what_it_hits() {
+    // llama-server behind the openai backend lists its model under its path or alias; a
+    // completion works all the same, and so does the probe (no model list is read).
+    let server = ScriptedServer::start([Reply::stream(Backend::Openai, &["0"])])
         .await
-        .unwrap()
-        .contains("/models/qwen.gguf"));
-    let loading = probe(&llamacpp).await.unwrap_err();
-    assert!(
-        matches!(&loading, ModelError::Server { status: 503, detail, .. } if detail == "Loading model"),
-        "{loading:?}"
+        .unwrap();
+    let openai = config(Backend::Openai, &server.url(), "qwen2.5-coder");
+    let line = probe(&openai).await.unwrap();
+    assert!(line.contains("answered a one-token completion"), "{line}");
+    let request = only_request(&server).await;
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v1/completions")
     );
+    assert_eq!(request.json["max_tokens"], 1);
+    assert_eq!(request.json["model"], "qwen2.5-coder");
 
+    // Anthropic: the messages API, with the key, not `GET /v1/models/NAME`.
     std::env::set_var("SPACKLE_TEST_ANTHROPIC_PROBE", "sk-ant-probe");
     let server = ScriptedServer::start([
-        Reply::json(json!({"id": "claude-3-5-haiku-20241022", "display_name": "Claude Haiku 3.5"})),
+        Reply::stream(Backend::Anthropic, &["0"]),
         Reply::unauthorized(Backend::Anthropic),
     ])
     .await
@@ -1325,17 +1426,90 @@ async fn probes_check_the_server_and_the_model() {
         api_key_env: "SPACKLE_TEST_ANTHROPIC_PROBE".into(),
         ..config(Backend::Anthropic, &server.url(), "claude-3-5-haiku-latest")
     };
-    assert!(probe(&anthropic)
-        .await
-        .unwrap()
-        .contains("Claude Haiku 3.5"));
+    assert!(probe(&anthropic).await.is_ok());
     assert!(matches!(
         probe(&anthropic).await.unwrap_err(),
         ModelError::Unauthorized { .. }
     ));
     let requests = server.requests();
-    assert_eq!(requests[0].path, "/v1/models/claude-3-5-haiku-latest");
+    assert_eq!(requests[0].path, "/v1/messages");
+    assert_eq!(requests[0].json["max_tokens"], 1);
     assert_eq!(requests[0].header("x-api-key"), Some("sk-ant-probe"));
+
+    // llama.cpp: a model without fill-in-the-middle tokens (`/health` would say ok), a server
+    // started with `--api-key`, one still loading, and an endpoint that ends in /v1.
+    let server = ScriptedServer::start([
+        Reply::status(
+            501,
+            json!({"error": {"code": 501, "message": "Infill is not supported by this model", "type": "not_supported_error"}}).to_string(),
+        ),
+        Reply::status(
+            401,
+            json!({"error": {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}}).to_string(),
+        ),
+        Reply::status(
+            503,
+            json!({"error": {"code": 503, "message": "Loading model"}}).to_string(),
+        ),
+        Reply::stream(Backend::Llamacpp, &["0"]),
+    ])
+    .await
+    .unwrap();
+    let llamacpp = config(Backend::Llamacpp, &server.url(), "");
+    let no_infill = probe(&llamacpp).await.unwrap_err();
+    assert!(
+        matches!(&no_infill, ModelError::Server { status: 501, .. })
+            && no_infill
+                .user_message()
+                .contains("`model.template = \"chat\"`"),
+        "{no_infill:?}"
+    );
+    assert!(matches!(
+        probe(&llamacpp).await.unwrap_err(),
+        ModelError::Unauthorized { status: 401, .. }
+    ));
+    let loading = probe(&llamacpp).await.unwrap_err();
+    assert!(
+        matches!(&loading, ModelError::Server { status: 503, detail, .. } if detail == "Loading model"),
+        "{loading:?}"
+    );
+    assert!(probe(&llamacpp).await.unwrap().contains("llamacpp at"));
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|request| request.path == "/infill" && request.json["n_predict"] == 1),
+        "{requests:#?}"
+    );
+    let server = ScriptedServer::start([Reply::status(404, "File Not Found")])
+        .await
+        .unwrap();
+    let with_v1 = config(Backend::Llamacpp, &format!("{}/v1", server.url()), "");
+    let error = probe(&with_v1).await.unwrap_err();
+    assert!(
+        error.user_message().contains("without `/v1`"),
+        "{}",
+        error.user_message()
+    );
+    assert_eq!(only_request(&server).await.path, "/v1/infill");
+
+    // Ollama without the model.
+    let server = ScriptedServer::start([Reply::model_not_found(
+        Backend::Ollama,
+        "qwen2.5-coder:1.5b",
+    )])
+    .await
+    .unwrap();
+    let ollama = config(Backend::Ollama, &server.url(), "qwen2.5-coder:1.5b");
+    let missing = probe(&ollama).await.unwrap_err();
+    assert!(
+        missing
+            .user_message()
+            .contains("ollama pull qwen2.5-coder:1.5b"),
+        "{}",
+        missing.user_message()
+    );
+    assert_eq!(only_request(&server).await.path, "/api/generate");
 
     let refused = probe(&config(
         Backend::Ollama,
@@ -1407,10 +1581,12 @@ async fn the_scripted_server_stops_when_dropped() {
 /// answers on it).
 async fn run_doctor(root: std::path::PathBuf, path: &'static str) -> (bool, String) {
     let output = tokio::task::spawn_blocking(move || {
+        let cache = tempfile::tempdir().unwrap();
         std::process::Command::new(env!("CARGO_BIN_EXE_spackle"))
             .arg("doctor")
             .arg(&root)
             .env("PATH", path)
+            .env("SPACKLE_CACHE_DIR", cache.path())
             .env_remove("SPACKLE_BACKEND")
             .env_remove("SPACKLE_ENDPOINT")
             .env_remove("SPACKLE_MODEL")
@@ -1427,8 +1603,8 @@ async fn run_doctor(root: std::path::PathBuf, path: &'static str) -> (bool, Stri
 
 #[tokio::test]
 async fn doctor_reports_the_model_server_and_the_external_checker() {
-    let tags = || Reply::json(json!({"models": [{"name": "qwen2.5-coder:1.5b"}]}));
-    let server = ScriptedServer::start([tags(), tags()]).await.unwrap();
+    let answer = || Reply::stream(Backend::Ollama, &["0"]);
+    let server = ScriptedServer::start([answer(), answer()]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("spackle.toml"),
@@ -1461,4 +1637,212 @@ async fn doctor_reports_the_model_server_and_the_external_checker() {
         text.contains(&format!("external checker: {}", bin.join("ruff").display())),
         "{text}"
     );
+}
+
+// ---- The test suite itself ----
+
+/// Timings are never asserted in tests (a loaded machine fails them): a test bounds the work
+/// (requests sent, connections dropped, answers returned) and benchmarks measure time. This
+/// looks for an assertion that reads a clock anywhere in the crate's tests.
+#[test]
+fn no_test_asserts_a_timing() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut folders = vec![root.join("src"), root.join("tests")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let clock = [
+        "elapsed()",
+        "elapsed <",
+        "elapsed >",
+        "Instant::now()",
+        ".as_millis()",
+        ".as_secs",
+    ];
+    let mut offenders = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // An assertion runs from its macro to the `;` that ends the statement.
+        for (at, _) in text.match_indices("assert") {
+            let statement = &text[at..text[at..].find(';').map_or(text.len(), |end| at + end)];
+            if statement.starts_with("assert")
+                && clock.iter().any(|reading| statement.contains(reading))
+            {
+                let line = text[..at].lines().count() + 1;
+                offenders.push(format!("{}:{line}", file.display()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "timing asserts: {offenders:?}");
+}
+
+// ---- What the documentation tells users to run ----
+
+/// The documentation a newcomer reads, from the repository's root.
+fn user_docs() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        "README.md",
+        "editors/README.md",
+        "editors/vscode/README.md",
+        "editors/nvim/doc/spackle.txt",
+    ]
+    .iter()
+    .chain(&["CONTRIBUTING.md", "ARCHITECTURE.md"])
+    .map(|path| {
+        let text = std::fs::read_to_string(root.join(path)).unwrap();
+        (path.to_string(), text)
+    })
+    .collect()
+}
+
+/// `ollama pull` needs a running server: wherever the docs name both, `ollama serve` comes first.
+#[test]
+fn docs_start_ollama_before_pulling_a_model() {
+    for (path, text) in user_docs() {
+        let serve = text.find("ollama serve");
+        let pull = text.find("ollama pull");
+        if let (Some(serve), Some(pull)) = (serve, pull) {
+            assert!(serve < pull, "{path} pulls before `ollama serve`");
+        }
+        for line in text.lines() {
+            if let (Some(serve), Some(pull)) = (line.find("ollama serve"), line.find("ollama pull"))
+            {
+                assert!(serve < pull, "{path}: {line}");
+            }
+        }
+    }
+}
+
+// ---- The command line ----
+
+/// Runs the binary with `args` in `root`, with a private cache folder; (exit code, stdout, stderr).
+fn run_cli(root: &std::path::Path, args: &[&str], endpoint: &str) -> (Option<i32>, String, String) {
+    let cache = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_spackle"))
+        .args(args)
+        .current_dir(root)
+        .env("SPACKLE_CACHE_DIR", cache.path())
+        .env("SPACKLE_BACKEND", "ollama")
+        .env("SPACKLE_ENDPOINT", endpoint)
+        .env_remove("SPACKLE_MODEL")
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `complete --json` prints JSON whatever happens: with no model server, an error object (and
+/// exit status 3), not the text meant for a person.
+#[test]
+fn complete_json_prints_an_error_object_when_the_model_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.py"),
+        "def answer() -> int:\n    return \n",
+    )
+    .unwrap();
+    let endpoint = format!("http://{}", refused_address());
+    let (code, stdout, stderr) =
+        run_cli(dir.path(), &["complete", "a.py:2:12", "--json"], &endpoint);
+    assert_eq!(code, Some(3), "{stderr}");
+    let value: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {stdout}"));
+    assert_eq!(value["completions"], json!([]));
+    assert_eq!(value["error"]["kind"], "unreachable");
+    assert!(
+        text(&value["error"]["message"]).contains("cannot reach Ollama"),
+        "{value}"
+    );
+    // Any other failure is an error object too.
+    let (code, stdout, _) = run_cli(
+        dir.path(),
+        &["complete", "missing.py:1:1", "--json"],
+        &endpoint,
+    );
+    assert_eq!(code, Some(1));
+    let value: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(value["error"]["kind"], "failed");
+    assert!(
+        text(&value["error"]["message"]).contains("missing.py"),
+        "{value}"
+    );
+    // Without --json the person gets the explanation and the context it would have sent.
+    let (code, stdout, stderr) = run_cli(dir.path(), &["complete", "a.py:2:12"], &endpoint);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("cannot reach Ollama"), "{stderr}");
+    assert!(stdout.contains("── request"), "{stdout}");
+}
+
+/// Each benchmark has its own help, and the list of benchmarks names them all.
+#[test]
+fn every_benchmark_has_its_own_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://{}", refused_address());
+    let mut seen = Vec::new();
+    for (kind, synopsis) in [
+        ("context", "spackle bench context HOLES.jsonl"),
+        ("checks", "spackle bench checks HOLES.jsonl CHECKS.jsonl"),
+        ("diagnostics", "spackle bench diagnostics DIR [--list]"),
+        ("docstrings", "spackle bench docstrings [PACKAGE_DIR...]"),
+        ("index", "spackle bench index DIR"),
+        ("latency", "spackle bench latency [--requests N]"),
+    ] {
+        let (code, stdout, stderr) = run_cli(dir.path(), &["bench", kind, "--help"], &endpoint);
+        assert_eq!(code, Some(0), "{kind}: {stderr}");
+        assert!(stdout.contains(synopsis), "{kind}: {stdout}");
+        assert!(
+            !seen.contains(&stdout),
+            "{kind} has the help of another benchmark"
+        );
+        seen.push(stdout);
+    }
+    let (_, list, _) = run_cli(dir.path(), &["bench", "--help"], &endpoint);
+    for kind in [
+        "context",
+        "checks",
+        "diagnostics",
+        "docstrings",
+        "index",
+        "latency",
+    ] {
+        assert!(list.contains(&format!("  {kind} ")), "{kind}: {list}");
+    }
+}
+
+/// The Rust version the README asks for is the one Cargo.toml declares (which the ty crates
+/// need: they declare it too, so `cargo install --locked` refuses an older compiler).
+#[test]
+fn the_readme_names_the_rust_version_cargo_toml_needs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let version = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust](https://rustup.rs) {version} or newer")),
+        "README.md should ask for Rust {version}"
+    );
+}
+
+/// The docs a user has point at nothing outside the repository (the team's `../shared`).
+#[test]
+fn user_docs_point_at_nothing_outside_the_repository() {
+    for (path, text) in user_docs() {
+        assert!(!text.contains("../shared"), "{path} points at ../shared");
+    }
 }

@@ -17,6 +17,14 @@ from scripted_model import Script, ScriptedModel  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_spackle_cache(tmp_path_factory):
+    """Every spackle these tests start keeps its index cache in a temporary folder, never in the
+    user's ~/.cache/spackle (child processes inherit the variable)."""
+    os.environ["SPACKLE_CACHE_DIR"] = str(tmp_path_factory.mktemp("spackle-cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def spackle_binary() -> str:
     path = Path(os.environ.get("SPACKLE_BIN") or REPO / "target" / "debug" / "spackle")

@@ -181,6 +181,40 @@ def test_the_help_file_has_valid_tags_and_opens(editor, tmp_path):
         editor.nvim.command("helpclose")
 
 
+def test_the_shipped_help_tags_are_what_helptags_makes(editor, tmp_path):
+    import shutil
+    shipped = Path(__file__).resolve().parents[1] / "nvim" / "doc"
+    doc = tmp_path / "doc"
+    doc.mkdir()
+    shutil.copy(shipped / "spackle.txt", doc)
+    editor.nvim.command(f"helptags {doc}")
+    assert (shipped / "tags").read_text() == (doc / "tags").read_text(), \
+        "editors/nvim/doc/tags is stale: run `nvim --clean --headless -c 'helptags editors/nvim/doc' -c q`"
+
+
+def test_help_opens_after_the_documented_packadd_setup(tmp_path):
+    """editors/README.md's setup without a plugin manager: a link under pack/*/opt, then
+    `packadd spackle`. Nothing runs :helptags there, so the plugin ships its tags."""
+    import pynvim
+    from nvim_harness import PLUGIN, nvim_binary
+    home = tmp_path / "home"
+    site = home / "site"
+    opt = site / "pack" / "spackle" / "opt"
+    opt.mkdir(parents=True)
+    (opt / "spackle").symlink_to(PLUGIN)
+    nvim = pynvim.attach("child", argv=["env", f"HOME={home}", nvim_binary(), "--embed", "--headless", "--clean", "-n", "-i", "NONE"])
+    try:
+        nvim.command(f"set packpath^={site}")
+        nvim.command("packadd spackle")
+        nvim.command("help spackle")
+        assert nvim.current.buffer.name.endswith("spackle.txt")
+        nvim.command("helpclose")
+        nvim.command("help spackle-models")
+        assert nvim.current.buffer.name.endswith("spackle.txt")
+    finally:
+        nvim.close()
+
+
 def test_a_missing_binary_is_named_once_and_in_checkhealth(editor, workspace):
     path = workspace / "calc.py"
     path.write_text(SOURCE)
@@ -194,3 +228,8 @@ def test_a_missing_binary_is_named_once_and_in_checkhealth(editor, workspace):
     editor.nvim.command("checkhealth spackle")
     report = "\n".join(editor.lines())
     assert "ERROR spackle binary not found" in report, report
+    # Advice renders as sentences with working help links, not `:help` in backticks.
+    assert "`cargo install --locked --path .`" in report, report
+    assert "(see |spackle-install|)." in report, report
+    assert ":help" not in report, report
+    assert "+v" not in report, "the Neovim version without its build metadata"

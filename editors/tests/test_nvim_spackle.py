@@ -89,6 +89,21 @@ def test_checkhealth_reports_the_binary_the_version_and_doctor(editor, spackle_b
     assert "doctor: model: backend ollama, endpoint " + model.endpoint in report
 
 
+def test_checkhealth_gives_doctors_reason_and_advice_when_the_model_server_is_down(editor, spackle_binary, workspace, tmp_path):
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    editor.setup("{ binary = %s, cmd_env = { SPACKLE_BACKEND = 'ollama', SPACKLE_ENDPOINT = %s } }"
+                 % (json.dumps(spackle_binary), json.dumps(refused)))
+    editor.nvim.command(f"cd {workspace}")
+    editor.nvim.command("checkhealth spackle")
+    report = "\n".join(editor.lines())
+    assert f"WARNING doctor: model server: cannot reach Ollama at {refused}" in report, report
+    assert "see |spackle-models|." in report, report
+    assert ":help" not in report, report
+
+
 @needs_model
 def test_checkhealth_says_the_model_server_answers(editor, spackle_binary, model, workspace):
     start(editor, spackle_binary, model, workspace, "x = 1\n")

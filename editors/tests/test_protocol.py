@@ -103,10 +103,24 @@ def plain(value):
     return value
 
 
+def server_env(model: ScriptedModel) -> dict[str, str]:
+    """The server's environment: none of the user's SPACKLE_* settings, but the tests' private
+    index cache (conftest.py), so nothing is written into ~/.cache/spackle."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("SPACKLE_") or key == "SPACKLE_CACHE_DIR"}
+    env.update(SPACKLE_BACKEND="ollama", SPACKLE_ENDPOINT=model.endpoint, SPACKLE_LOG="spackle=debug")
+    return env
+
+
+def test_servers_keep_their_index_cache_in_the_tests_folder(model):
+    env = server_env(model)
+    assert env["SPACKLE_CACHE_DIR"] == os.environ["SPACKLE_CACHE_DIR"]
+    assert not Path(env["SPACKLE_CACHE_DIR"]).resolve().is_relative_to(Path.home() / ".cache")
+
+
 async def start_session(binary: str, model: ScriptedModel, workspace: Path, profile: str, *,
                         options: dict | None = None, encodings: list[str] | None = None) -> Session:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SPACKLE_")}
-    env.update(SPACKLE_BACKEND="ollama", SPACKLE_ENDPOINT=model.endpoint, SPACKLE_LOG="spackle=debug")
+    env = server_env(model)
     client = make_test_lsp_client()
     await client.start_io(binary, "serve", env=env)
     if options is None:

@@ -141,7 +141,7 @@ impl Spliced<'_> {
     ) -> Problem {
         Problem {
             kind,
-            message,
+            message: bounded_message(message),
             name,
             start,
             end,
@@ -187,6 +187,31 @@ pub fn path_to<'t>(
         }
     }
     path
+}
+
+/// The most of an identifier a message shows; longer ones (a model may answer with a name of a
+/// megabyte) are cut, so messages, logs and repair prompts stay small.
+const MAX_SHOWN_IDENTIFIER_BYTES: usize = 100;
+
+/// The most of a problem's message kept.
+const MAX_MESSAGE_BYTES: usize = 500;
+
+/// `name` as a message shows it: whole when short, else its start and its length.
+pub fn shown_identifier(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.len() <= MAX_SHOWN_IDENTIFIER_BYTES {
+        return name.into();
+    }
+    let start = &name[..floor_char_boundary(name, MAX_SHOWN_IDENTIFIER_BYTES / 2)];
+    format!("{start}… ({} bytes)", name.len()).into()
+}
+
+/// A problem's message cut at [`MAX_MESSAGE_BYTES`], for messages that quote the code.
+pub fn bounded_message(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        message.truncate(floor_char_boundary(&message, MAX_MESSAGE_BYTES));
+        message.push('…');
+    }
+    message
 }
 
 /// Rounds `offset` down to a char boundary of `text`, clamped to its length.

@@ -1189,7 +1189,11 @@ pub fn unresolved_names(spliced: &Spliced, scopes: &Scopes) -> Vec<Problem> {
         );
         let suggestions = closest_names(read.name, candidates);
         let line = spliced.line_of(read.start);
-        let mut message = format!("{}: undefined name `{}`", line + 1, read.name);
+        let mut message = format!(
+            "{}: undefined name `{}`",
+            line + 1,
+            super::shown_identifier(read.name)
+        );
         if !suggestions.is_empty() {
             let listed: Vec<String> = suggestions.iter().map(|name| format!("`{name}`")).collect();
             message.push_str(&format!("; did you mean {}?", listed.join(" or ")));
@@ -1205,16 +1209,24 @@ pub fn unresolved_names(spliced: &Spliced, scopes: &Scopes) -> Vec<Problem> {
     problems
 }
 
+/// Names longer than this get no suggestions, and are never suggested: the edit distance costs
+/// the product of the two lengths, and a model's answer may hold a name of a megabyte.
+pub const MAX_SUGGESTED_NAME_BYTES: usize = 100;
+
 /// Up to three names close to `wanted` (edit distance at most a third of its length, at least 1),
-/// closest first.
+/// closest first. None for a name longer than [`MAX_SUGGESTED_NAME_BYTES`], and candidates longer
+/// than that are skipped, so the work is bounded whatever the names.
 pub fn closest_names<'n>(
     wanted: &str,
     candidates: impl IntoIterator<Item = &'n str>,
 ) -> Vec<String> {
+    if wanted.len() > MAX_SUGGESTED_NAME_BYTES {
+        return Vec::new();
+    }
     let limit = (wanted.chars().count() / 3).max(1);
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
-        .filter(|candidate| *candidate != wanted)
+        .filter(|candidate| *candidate != wanted && candidate.len() <= MAX_SUGGESTED_NAME_BYTES)
         .filter_map(|candidate| {
             let distance = strsim::damerau_levenshtein(wanted, candidate);
             let lowercase_same = wanted.eq_ignore_ascii_case(candidate);
@@ -1393,6 +1405,41 @@ mod tests {
         assert_eq!(
             &spliced.text[problems[0].start..problems[0].end],
             "messages"
+        );
+    }
+
+    #[test]
+    fn long_names_get_no_suggestions_and_are_never_suggested() {
+        let short = "message";
+        let long_wanted = format!("{}x", "a".repeat(MAX_SUGGESTED_NAME_BYTES));
+        let long_known = format!("{}y", "a".repeat(MAX_SUGGESTED_NAME_BYTES));
+        // One edit apart, but too long to be compared at all.
+        assert!(closest_names(&long_wanted, [long_known.as_str(), short]).is_empty());
+        assert!(closest_names("aaaa", [long_known.as_str()]).is_empty());
+        let at_limit = "b".repeat(MAX_SUGGESTED_NAME_BYTES);
+        let near = format!("{}c", "b".repeat(MAX_SUGGESTED_NAME_BYTES - 1));
+        assert_eq!(closest_names(&near, [at_limit.as_str()]), [at_limit]);
+    }
+
+    #[test]
+    fn messages_never_quote_a_huge_name_whole() {
+        let fixture = "def f(message):\n    <CURSOR>\n";
+        let huge = format!("messages{}", "z".repeat(1_000_000));
+        let (document, offset) = cursor(fixture);
+        let before = Before::new(&document).unwrap();
+        let spliced = splice(&before, offset, &format!("return {huge}")).unwrap();
+        let scopes = analyze(&spliced);
+        let problems = unresolved_names(&spliced, &scopes);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].message.len() < 300,
+            "{}",
+            &problems[0].message[..300]
+        );
+        assert!(
+            problems[0].message.contains("(1000008 bytes)"),
+            "{}",
+            problems[0].message
         );
     }
 }

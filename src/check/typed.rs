@@ -388,7 +388,7 @@ fn problem(text: &str, finding: &Finding) -> Problem {
     };
     Problem {
         kind,
-        message: without_string_literals(&finding.message),
+        message: super::bounded_message(without_string_literals(&finding.message)),
         name,
         start,
         end: finding.end,

@@ -178,6 +178,9 @@ impl Index {
             skipped: walked.skipped,
             ..IndexReport::default()
         };
+        if let Some(dir) = &options.cache_dir {
+            cache::prune_once(dir);
+        }
         let cache_path = options
             .cache_dir
             .as_ref()

@@ -111,19 +111,3 @@ impl Model for AnthropicModel {
         )
     }
 }
-
-/// Looks the model up (`GET /v1/models/{name}`), which checks the key and the name at no cost.
-pub async fn probe(target: &Target) -> ModelResult<String> {
-    let model = target
-        .get_json(&format!("/v1/models/{}", target.model))
-        .await?;
-    let name = model
-        .get("display_name")
-        .and_then(Value::as_str)
-        .unwrap_or(&target.model);
-    Ok(format!(
-        "Anthropic's API at {} accepts the key and knows `{}` ({name})",
-        target.shown_endpoint(),
-        target.model
-    ))
-}

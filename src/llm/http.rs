@@ -578,6 +578,30 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .then(|| Duration::from_millis((seconds * 1000.0) as u64))
 }
 
+/// Whether a server said the model cannot fill in the middle: Ollama's "does not support insert",
+/// llama.cpp's 501 "Infill is not supported by this model".
+fn cannot_fill_in_the_middle(status: u16, detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    lower.contains("does not support insert")
+        || (lower.contains("infill") && lower.contains("not supported"))
+        || (status == 501 && lower.contains("infill"))
+}
+
+/// Whether an error says the prompt is longer than the model's context (llama.cpp's
+/// `exceed_context_size_error`, OpenAI's and vLLM's "maximum context length").
+fn exceeds_context(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    [
+        "context size",
+        "context length",
+        "context window",
+        "exceed_context",
+    ]
+    .iter()
+    .any(|words| lower.contains(words))
+        || (lower.contains("context") && lower.contains("too long"))
+}
+
 fn server_name(backend: Backend) -> &'static str {
     match backend {
         Backend::Ollama => "Ollama",
@@ -638,12 +662,18 @@ impl ModelError {
                     after.as_secs_f32()
                 )
             }
+            ModelError::Server { endpoint, status, detail } if cannot_fill_in_the_middle(*status, detail) => format!(
+                "the model at {endpoint} cannot fill in the middle (HTTP {status}: {detail}): the model has no fill-in-the-middle tokens; load a code model such as qwen2.5-coder, or set `model.template = \"chat\"` to ask it as a chat model."
+            ),
+            ModelError::Server { endpoint, status, detail } if exceeds_context(detail) => format!(
+                "the prompt does not fit the model's context (HTTP {status}: {detail}): lower `context.repository_tokens` and `context.local_tokens`, or give the model a larger context (for llama-server, `-c 8192` or more)."
+            ),
+            ModelError::Server { endpoint, status: 404, detail } if endpoint.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/').ends_with("/v1") => format!(
+                "the model server at {endpoint} has no such path (HTTP 404: {detail}): `model.endpoint` ends in `/v1`, but spackle adds the API's paths itself; set it to the server's address without `/v1`."
+            ),
             ModelError::Server { endpoint, status, detail } if *status >= 500 => {
                 format!("the model server at {endpoint} failed (HTTP {status}: {detail}): look at the server's own log, then try again.")
             }
-            ModelError::Server { endpoint, status, detail } if detail.contains("does not support insert") => format!(
-                "the model at {endpoint} cannot fill in the middle (HTTP {status}: {detail}): use a code model such as qwen2.5-coder, or set `model.template = \"chat\"`."
-            ),
             ModelError::Server { endpoint, status, detail } => format!(
                 "the model server at {endpoint} rejected spackle's request (HTTP {status}: {detail}): check that `model.backend` and `model.api` match the server."
             ),
@@ -793,6 +823,58 @@ mod tests {
             "{}",
             timeout.user_message()
         );
+    }
+
+    #[test]
+    fn server_errors_are_explained_by_what_they_say() {
+        let llamacpp = target(Backend::Llamacpp);
+        let advice = |status: u16, body: &str| {
+            llamacpp
+                .status_error(
+                    StatusCode::from_u16(status).unwrap(),
+                    &HeaderMap::new(),
+                    body,
+                    None,
+                )
+                .user_message()
+        };
+        // llama.cpp without fill-in-the-middle tokens.
+        let infill = advice(
+            501,
+            r#"{"error":{"code":501,"message":"Infill is not supported by this model","type":"not_supported_error"}}"#,
+        );
+        assert!(
+            infill.contains("`model.template = \"chat\"`") && infill.contains("code model"),
+            "{infill}"
+        );
+        // llama.cpp and OpenAI-compatible servers on a prompt past the context.
+        for body in [
+            r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#,
+            r#"{"error":{"message":"This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.","type":"invalid_request_error"}}"#,
+        ] {
+            let context = advice(400, body);
+            assert!(
+                context.starts_with("the prompt does not fit the model's context")
+                    && context.contains("context.repository_tokens")
+                    && !context.contains("model.backend"),
+                "{context}"
+            );
+        }
+        // An endpoint that ends in /v1 for a backend that adds its own paths.
+        let v1 = Target::from_config(&ModelConfig {
+            backend: Backend::Llamacpp,
+            endpoint: "http://127.0.0.1:8080/v1".into(),
+            ..ModelConfig::default()
+        })
+        .unwrap()
+        .status_error(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            "File Not Found",
+            None,
+        )
+        .user_message();
+        assert!(v1.contains("without `/v1`"), "{v1}");
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub trait Model: Send + Sync {
 
 /// Builds the model the configuration names. Fails with [`ModelError::Config`] when the
 /// configuration cannot work (an endpoint that is not a URL, an empty model name, an unknown
-/// template); it does not contact the server (see [`probe`] for that).
+/// template); it does not contact the server ([`probe`] does).
 pub fn model_from_config(config: &ModelConfig) -> ModelResult<Arc<dyn Model>> {
     let target = http::Target::from_config(config)?;
     let format = crate::prompt::PromptFormat::resolve(&config.template, &config.name)
@@ -160,15 +160,36 @@ pub fn model_from_config(config: &ModelConfig) -> ModelResult<Arc<dyn Model>> {
     Ok(model)
 }
 
-/// Checks cheaply that the model server answers and knows the model, for `spackle doctor`.
-/// Returns one line describing what answered.
+/// Asks the model what a completion asks, in miniature, for `spackle doctor`: a fill-in-the-middle
+/// request for one token, without repository context, through the very code a completion runs
+/// (the same backend, route, template, headers and error mapping). So whatever a completion would
+/// hit (an unknown model, a missing key, a server that cannot fill in the middle, a wrong path)
+/// is what this reports, and a server that completions work with passes however it lists its
+/// models. Returns one line describing what answered.
 pub async fn probe(config: &ModelConfig) -> ModelResult<String> {
-    let target = http::Target::from_config(config)?;
-    match config.backend {
-        Backend::Openai => openai::probe(&target).await,
-        Backend::Ollama => ollama::probe(&target).await,
-        Backend::Llamacpp => llamacpp::probe(&target).await,
-        Backend::Anthropic => anthropic::probe(&target).await,
+    let model = model_from_config(config)?;
+    let started = std::time::Instant::now();
+    model.generate(&probe_request()).await?;
+    Ok(format!(
+        "{} answered a one-token completion in {} ms",
+        model.describe(),
+        started.elapsed().as_millis()
+    ))
+}
+
+/// The request [`probe`] sends.
+pub fn probe_request() -> GenerateRequest {
+    GenerateRequest {
+        kind: RequestKind::Infill {
+            path: "spackle_doctor.py".into(),
+            prefix: "def answer():\n    return ".into(),
+            suffix: "\n".into(),
+            context: Vec::new(),
+        },
+        stop: vec!["\n".into()],
+        max_tokens: 1,
+        temperature: 0.0,
+        candidates: 1,
     }
 }
 
@@ -201,7 +222,7 @@ where
     }
 }
 
-fn add_counts(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+pub(crate) fn add_counts(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),

@@ -163,33 +163,3 @@ impl Model for OllamaModel {
         )
     }
 }
-
-/// Whether Ollama's model list names the model (`name` and `name:latest` are the same model).
-fn same_model(listed: &str, wanted: &str) -> bool {
-    let strip = |name: &str| name.strip_suffix(":latest").unwrap_or(name).to_string();
-    strip(listed) == strip(wanted)
-}
-
-/// Lists the installed models (`/api/tags`) and checks that the configured one is there.
-pub async fn probe(target: &Target) -> ModelResult<String> {
-    let tags = target.get_json("/api/tags").await?;
-    let models = tags
-        .get("models")
-        .and_then(Value::as_array)
-        .ok_or_else(|| target.bad_response("/api/tags has no `models` list"))?;
-    let found = models.iter().any(|model| {
-        ["name", "model"]
-            .iter()
-            .filter_map(|key| model.get(*key).and_then(Value::as_str))
-            .any(|name| same_model(name, &target.model))
-    });
-    if !found {
-        return Err(target.model_not_found());
-    }
-    Ok(format!(
-        "Ollama at {} has `{}` ({} models installed)",
-        target.shown_endpoint(),
-        target.model,
-        models.len()
-    ))
-}

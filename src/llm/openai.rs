@@ -1,17 +1,20 @@
 //! OpenAI-compatible servers (OpenAI, vLLM, LM Studio, llama.cpp's `/v1`): `/v1/completions` with
 //! a fill-in-the-middle prompt for code models, `/v1/chat/completions` for chat models.
 //!
-//! Several candidates come from one request with `n`. The key goes in `Authorization: Bearer`
+//! Several candidates come from one request with `n`, or from one request each when the server
+//! turns out to send every choice under index 0 (some proxies do). The key goes in `Authorization: Bearer`
 //! only when one is set.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use crate::config::{ModelConfig, OpenaiApi};
 use crate::llm::http::Target;
-use crate::llm::stream::{stream_answer, Wire};
+use crate::llm::stream::{stream_answer_noting, StreamNotes, Wire};
 use crate::llm::{
-    finish_chat_infill, merged_stops, messages_json, GenerateRequest, Generation, Model,
+    finish_chat_infill, merged_stops, messages_json, several, GenerateRequest, Generation, Model,
     ModelError, ModelResult, RequestKind,
 };
 use crate::prompt::{chat_infill_messages, FimTemplate, PromptFormat};
@@ -30,6 +33,8 @@ enum InfillRoute {
 pub struct OpenaiModel {
     target: Target,
     route: InfillRoute,
+    /// Set once the server was seen to send several choices under one index.
+    one_choice_per_request: AtomicBool,
 }
 
 impl OpenaiModel {
@@ -50,7 +55,11 @@ impl OpenaiModel {
                 })
             }
         };
-        Ok(OpenaiModel { target, route })
+        Ok(OpenaiModel {
+            target,
+            route,
+            one_choice_per_request: AtomicBool::new(false),
+        })
     }
 
     async fn completions(
@@ -66,20 +75,10 @@ impl OpenaiModel {
             "temperature": request.temperature,
             "stream": true,
         });
-        add_common(&mut body, request.candidates, &stop);
-        let key = self.target.api_key();
-        let builder = self
-            .target
-            .request(
-                reqwest::Method::POST,
-                &v1_path(&self.target, "/completions"),
-                key.as_ref(),
-            )
-            .json(&body);
-        stream_answer(
-            &self.target,
-            builder,
-            key.as_ref(),
+        add_stops(&mut body, &stop);
+        self.ask(
+            &v1_path(&self.target, "/completions"),
+            body,
             Wire::OpenaiCompletions,
             &stop,
             request.candidates,
@@ -100,32 +99,72 @@ impl OpenaiModel {
             "temperature": request.temperature,
             "stream": true,
         });
-        add_common(&mut body, request.candidates, stop);
-        let key = self.target.api_key();
-        let builder = self
-            .target
-            .request(
-                reqwest::Method::POST,
-                &v1_path(&self.target, "/chat/completions"),
-                key.as_ref(),
-            )
-            .json(&body);
-        stream_answer(
-            &self.target,
-            builder,
-            key.as_ref(),
+        add_stops(&mut body, stop);
+        self.ask(
+            &v1_path(&self.target, "/chat/completions"),
+            body,
             Wire::OpenaiChat,
             stop,
             request.candidates,
         )
         .await
     }
+
+    /// Asks for `candidates` answers: with `n` in one request, unless the server was seen to send
+    /// every choice under index 0 (some proxies do, and the texts then come joined into one); then,
+    /// and from then on, with one request per candidate.
+    async fn ask(
+        &self,
+        path: &str,
+        mut body: Value,
+        wire: Wire,
+        stop: &[String],
+        candidates: usize,
+    ) -> ModelResult<Generation> {
+        if candidates > 1 && !self.one_choice_per_request.load(Ordering::Relaxed) {
+            body["n"] = json!(candidates);
+            let (generation, notes) = self.send(path, &body, wire, stop, candidates).await?;
+            if !notes.merged_choices {
+                return Ok(generation);
+            }
+            self.one_choice_per_request.store(true, Ordering::Relaxed);
+            tracing::warn!(
+                endpoint = %self.target.shown_endpoint(),
+                candidates,
+                "the server sent several candidates under one index (a proxy that does not pass `n` on?); asking for each candidate in a request of its own from now on"
+            );
+            if let Some(fields) = body.as_object_mut() {
+                fields.remove("n");
+            }
+        }
+        several(candidates, || {
+            Box::pin(async {
+                self.send(path, &body, wire, stop, 1)
+                    .await
+                    .map(|(generation, _)| generation)
+            })
+        })
+        .await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        body: &Value,
+        wire: Wire,
+        stop: &[String],
+        candidates: usize,
+    ) -> ModelResult<(Generation, StreamNotes)> {
+        let key = self.target.api_key();
+        let builder = self
+            .target
+            .request(reqwest::Method::POST, path, key.as_ref())
+            .json(body);
+        stream_answer_noting(&self.target, builder, key.as_ref(), wire, stop, candidates).await
+    }
 }
 
-fn add_common(body: &mut Value, candidates: usize, stop: &[String]) {
-    if candidates > 1 {
-        body["n"] = json!(candidates);
-    }
+fn add_stops(body: &mut Value, stop: &[String]) {
     if !stop.is_empty() {
         body["stop"] = json!(stop.iter().take(MAX_SERVER_STOPS).collect::<Vec<_>>());
     }
@@ -196,31 +235,4 @@ impl Model for OpenaiModel {
             self.target.model
         )
     }
-}
-
-/// Lists the server's models and checks that the configured one is among them.
-pub async fn probe(target: &Target) -> ModelResult<String> {
-    let listing = target.get_json(&v1_path(target, "/models")).await?;
-    let ids: Vec<&str> = listing
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or_else(|| target.bad_response("/v1/models has no `data` list"))?
-        .iter()
-        .filter_map(|model| model.get("id").and_then(Value::as_str))
-        .collect();
-    if ids.is_empty() {
-        return Ok(format!(
-            "the OpenAI-compatible server at {} answers (it lists no models)",
-            target.shown_endpoint()
-        ));
-    }
-    if !ids.contains(&target.model.as_str()) {
-        return Err(target.model_not_found());
-    }
-    Ok(format!(
-        "the OpenAI-compatible server at {} serves `{}` ({} models listed)",
-        target.shown_endpoint(),
-        target.model,
-        ids.len()
-    ))
 }

@@ -56,6 +56,12 @@ enum Shape {
     Cut,
     /// A line that is not JSON after the first piece of text.
     Malformed,
+    /// OpenAI formats: every choice's last event carries that choice's usage, and no event
+    /// carries the total.
+    UsagePerChoice,
+    /// OpenAI formats, as some proxies send `n` choices: all under index 0, each ending with its
+    /// own `finish_reason` and usage.
+    AllAtIndexZero,
 }
 
 impl Reply {
@@ -100,6 +106,28 @@ impl Reply {
             backend,
             candidates.iter().map(|chunks| owned(chunks)).collect(),
             Shape::Complete,
+        )
+    }
+
+    /// Several candidates in one OpenAI stream, each choice's usage in its last event and no total.
+    pub fn stream_candidates_with_usage_per_choice(
+        backend: Backend,
+        candidates: &[&[&str]],
+    ) -> Reply {
+        Reply::streamed(
+            backend,
+            candidates.iter().map(|chunks| owned(chunks)).collect(),
+            Shape::UsagePerChoice,
+        )
+    }
+
+    /// Several candidates in one OpenAI stream as a proxy that loses the indexes sends them: each
+    /// under index 0, one after another, each ending with its own `finish_reason` and usage.
+    pub fn stream_candidates_at_index_zero(backend: Backend, candidates: &[&[&str]]) -> Reply {
+        Reply::streamed(
+            backend,
+            candidates.iter().map(|chunks| owned(chunks)).collect(),
+            Shape::AllAtIndexZero,
         )
     }
 
@@ -653,6 +681,35 @@ fn stream_events(
         } else {
             "text_completion"
         };
+        let per_choice = matches!(shape, Shape::UsagePerChoice | Shape::AllAtIndexZero);
+        if per_choice {
+            let mut events = Vec::new();
+            let mut ending = Vec::new();
+            for (index, chunks) in candidates.iter().enumerate() {
+                let shown = if shape == Shape::AllAtIndexZero {
+                    0
+                } else {
+                    index
+                };
+                if chat {
+                    events.push(sse(json!({"id": "scripted", "object": object, "choices": [{"index": shown, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]})));
+                }
+                for chunk in chunks {
+                    events.push(sse(json!({"id": "scripted", "object": object, "choices": [choice(shown, Some(chunk), None)]})));
+                }
+                let last = sse(
+                    json!({"id": "scripted", "object": object, "choices": [choice(shown, None, Some("stop"))],
+                                      "usage": {"prompt_tokens": SCRIPTED_PROMPT_TOKENS, "completion_tokens": chunks.len()}}),
+                );
+                if index + 1 == candidates.len() {
+                    ending.push(last);
+                } else {
+                    events.push(last);
+                }
+            }
+            ending.push("data: [DONE]\n\n".to_string());
+            return ("text/event-stream", events, ending);
+        }
         let mut events = Vec::new();
         if chat {
             let roles: Vec<Value> = (0..candidates.len()).map(|index| json!({"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": null})).collect();
@@ -750,7 +807,9 @@ fn stream_events(
         }
     };
     match shape {
-        Shape::Complete => (content_type, events, ending),
+        Shape::Complete | Shape::UsagePerChoice | Shape::AllAtIndexZero => {
+            (content_type, events, ending)
+        }
         Shape::Cut => (content_type, events, Vec::new()),
         Shape::Malformed => {
             events.insert(events.len().min(1), broken);

@@ -62,6 +62,12 @@ pub enum Piece {
         prompt: Option<u64>,
         completion: Option<u64>,
     },
+    /// Tokens counted for one finished candidate (an OpenAI-compatible server that reports usage
+    /// with each choice's last event); summed over the candidates.
+    ChoiceUsage {
+        prompt: Option<u64>,
+        completion: Option<u64>,
+    },
     /// The server says this candidate is complete (OpenAI's `finish_reason`).
     Finished {
         index: usize,
@@ -243,6 +249,7 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
             if let Some(error) = value.get("error") {
                 return Err(reported(error, 500));
             }
+            let mut finishes = false;
             for choice in value
                 .get("choices")
                 .and_then(Value::as_array)
@@ -262,13 +269,19 @@ pub fn decode(wire: Wire, frame: &Frame, out: &mut Vec<Piece>) -> Result<(), Wir
                     });
                 }
                 if choice.get("finish_reason").is_some_and(Value::is_string) {
+                    finishes = true;
                     out.push(Piece::Finished { index });
                 }
             }
             if let Some(usage) = value.get("usage").filter(|usage| usage.is_object()) {
-                out.push(Piece::Usage {
-                    prompt: count_at(usage, &["prompt_tokens"]),
-                    completion: count_at(usage, &["completion_tokens"]),
+                let prompt = count_at(usage, &["prompt_tokens"]);
+                let completion = count_at(usage, &["completion_tokens"]);
+                // Usage in the event that ends a choice counts that choice; usage in an event of
+                // its own (OpenAI's last event) counts the whole answer.
+                out.push(if finishes {
+                    Piece::ChoiceUsage { prompt, completion }
+                } else {
+                    Piece::Usage { prompt, completion }
                 });
             }
         }
@@ -451,6 +464,9 @@ pub struct Accumulator {
     max_bytes: usize,
     /// Whether a candidate was cut at `max_bytes`.
     capped: bool,
+    /// Whether text came for a candidate the server had already ended: the server (a proxy,
+    /// typically) sent several choices under one index. (A repeated end alone joins nothing.)
+    merged: bool,
 }
 
 /// Servers that send more candidates than asked for are cut off here.
@@ -474,6 +490,7 @@ impl Accumulator {
             longest_stop,
             max_bytes: usize::MAX,
             capped: false,
+            merged: false,
         }
     }
 
@@ -495,6 +512,9 @@ impl Accumulator {
         }
         self.grow(index);
         self.heard[index] = true;
+        if self.finished[index] && !text.is_empty() {
+            self.merged = true;
+        }
         if self.stopped[index] {
             return true;
         }
@@ -549,6 +569,12 @@ impl Accumulator {
             self.grow(index);
             self.finished[index] = true;
         }
+    }
+
+    /// Whether the server sent several choices under one index (text after the end of a
+    /// choice): their texts are joined and useless.
+    pub fn merged_choices(&self) -> bool {
+        self.merged
     }
 
     /// Whether every candidate has reached a stop sequence.
@@ -614,6 +640,27 @@ pub async fn stream_answer(
     stop: &[String],
     candidates: usize,
 ) -> ModelResult<Generation> {
+    stream_answer_noting(target, builder, key, wire, stop, candidates)
+        .await
+        .map(|(generation, _)| generation)
+}
+
+/// What a stream showed besides its answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamNotes {
+    /// The server sent several choices under one index (see [`Accumulator::merged_choices`]).
+    pub merged_choices: bool,
+}
+
+/// [`stream_answer`], and what the stream showed besides.
+pub async fn stream_answer_noting(
+    target: &Target,
+    builder: RequestBuilder,
+    key: Option<&ApiKey>,
+    wire: Wire,
+    stop: &[String],
+    candidates: usize,
+) -> ModelResult<(Generation, StreamNotes)> {
     let started = Instant::now();
     let total_deadline = started + target.timeout;
     let first_deadline = (started + target.first_token_timeout).min(total_deadline);
@@ -641,13 +688,16 @@ pub async fn stream_answer(
             candidates,
             total_deadline,
         )
-        .await;
+        .await
+        .map(|generation| (generation, StreamNotes::default()));
     }
     let mut body = response.bytes_stream();
     let mut framer = Framer::new(wire);
     let mut accumulator =
         Accumulator::new(candidates, stop).with_max_bytes(target.max_answer_bytes);
     let mut generation = Generation::default();
+    // Usage counted per finished choice, for servers that report it so.
+    let mut choice_usage: (Option<u64>, Option<u64>) = (None, None);
     let mut frames = Vec::new();
     let mut pieces = Vec::new();
     let mut first_token_at = None;
@@ -686,6 +736,10 @@ pub async fn stream_answer(
                         generation.prompt_tokens = prompt.or(generation.prompt_tokens);
                         generation.completion_tokens = completion.or(generation.completion_tokens);
                     }
+                    Piece::ChoiceUsage { prompt, completion } => {
+                        choice_usage.0 = crate::llm::add_counts(choice_usage.0, prompt);
+                        choice_usage.1 = crate::llm::add_counts(choice_usage.1, completion);
+                    }
                     Piece::Finished { index } => accumulator.finish(index),
                     Piece::Done => done = true,
                 }
@@ -721,8 +775,14 @@ pub async fn stream_answer(
             "the model's answer was cut at `model.max_answer_bytes`"
         );
     }
+    if generation.prompt_tokens.is_none() && generation.completion_tokens.is_none() {
+        (generation.prompt_tokens, generation.completion_tokens) = choice_usage;
+    }
+    let notes = StreamNotes {
+        merged_choices: accumulator.merged_choices(),
+    };
     generation.candidates = accumulator.into_texts();
-    Ok(generation)
+    Ok((generation, notes))
 }
 
 /// Reads an answer sent as one JSON document.
@@ -764,6 +824,11 @@ async fn whole_answer(
                 generation.prompt_tokens = prompt.or(generation.prompt_tokens);
                 generation.completion_tokens = completion.or(generation.completion_tokens);
             }
+            Piece::ChoiceUsage { prompt, completion } => {
+                generation.prompt_tokens = crate::llm::add_counts(generation.prompt_tokens, prompt);
+                generation.completion_tokens =
+                    crate::llm::add_counts(generation.completion_tokens, completion);
+            }
             Piece::Finished { .. } | Piece::Done => {}
         }
     }
@@ -774,6 +839,21 @@ async fn whole_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_after_a_choice_ended_means_choices_were_merged() {
+        let mut accumulator = Accumulator::new(2, &[]);
+        accumulator.push(0, "a");
+        accumulator.push(1, "b");
+        accumulator.finish(0);
+        accumulator.finish(1);
+        // Some servers repeat the end with the usage; that joins nothing.
+        accumulator.finish(0);
+        accumulator.push(0, "");
+        assert!(!accumulator.merged_choices());
+        accumulator.push(0, "c");
+        assert!(accumulator.merged_choices());
+    }
 
     #[test]
     fn answers_are_cut_at_the_most_bytes_kept() {

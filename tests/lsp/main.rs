@@ -30,6 +30,48 @@ fn context_prefix(result: &Value) -> String {
         .to_string()
 }
 
+/// The test suite never writes into the user's cache: each server gets its own cache folder,
+/// and the index is persisted there, not under `$HOME`.
+#[tokio::test]
+async fn the_index_cache_of_a_test_server_stays_in_its_own_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = \"w\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("models.py"), "class Cart:\n    pass\n").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut options = Start::new(dir.path());
+    options
+        .environment
+        .push(("HOME", home.path().display().to_string()));
+    let (mut client, _) = LspClient::start(options).await;
+    client
+        .notification("window/logMessage", |p| {
+            p["message"].as_str().unwrap_or("").contains("indexed")
+        })
+        .await;
+    // The index is written just after the log line; wait for the file, not for a time.
+    let cache = client.cache_dir().to_path_buf();
+    let saved = || {
+        std::fs::read_dir(&cache).unwrap().any(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.starts_with("index-") && name.ends_with(".bin")
+        })
+    };
+    let deadline = std::time::Instant::now() + support::TIMEOUT;
+    while !saved() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        saved(),
+        "the index was persisted in the test's cache folder"
+    );
+    assert!(!home.path().join(".cache").exists(), "nothing under $HOME");
+    client.shutdown().await;
+}
+
 #[tokio::test]
 async fn negotiates_utf8_when_offered_and_utf16_otherwise() {
     let dir = workspace();

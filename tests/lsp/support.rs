@@ -21,6 +21,9 @@ pub struct LspClient {
     pub seen: VecDeque<Value>,
     next_id: i64,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The server's cache folder (`SPACKLE_CACHE_DIR`), removed with the client: tests never
+    /// write into the user's `~/.cache/spackle`.
+    cache: tempfile::TempDir,
 }
 
 /// Options for starting the server.
@@ -47,11 +50,18 @@ fn frame(body: &str) -> Vec<u8> {
 }
 
 impl LspClient {
+    /// The cache folder the server was started with (unless the test gave its own).
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.path()
+    }
+
     /// Starts the binary and completes the initialize handshake. Returns the initialize result too.
     pub async fn start(options: Start<'_>) -> (LspClient, Value) {
+        let cache = tempfile::tempdir().expect("a temporary cache folder");
         let mut command = Command::new(env!("CARGO_BIN_EXE_spackle"));
         command
             .arg("serve")
+            .env("SPACKLE_CACHE_DIR", cache.path())
             .current_dir(options.root)
             .env_remove("SPACKLE_BACKEND")
             .env_remove("SPACKLE_ENDPOINT")
@@ -90,6 +100,7 @@ impl LspClient {
             seen: VecDeque::new(),
             next_id: 0,
             stderr: stderr_text,
+            cache,
         };
         let root_uri = file_uri(options.root);
         let result = client

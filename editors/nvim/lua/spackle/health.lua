@@ -5,12 +5,15 @@ function M.check()
   local health = vim.health
   local spackle = require("spackle")
   health.start("spackle")
+  -- The version without its build metadata ("0.11.4", not "0.11.4+v0.11.4").
+  local v = vim.version()
+  local neovim = ("%d.%d.%d"):format(v.major, v.minor, v.patch)
   if vim.fn.has("nvim-0.10") == 0 then
     health.error("Neovim 0.10 or later is needed")
   elseif vim.lsp.inline_completion and spackle.options.native then
-    health.ok("suggestions use vim.lsp.inline_completion (Neovim " .. tostring(vim.version()) .. ")")
+    health.ok("suggestions use vim.lsp.inline_completion (Neovim " .. neovim .. ")")
   else
-    health.ok("suggestions use spackle's ghost text (Neovim " .. tostring(vim.version()) .. ")")
+    health.ok("suggestions use spackle's ghost text (Neovim " .. neovim .. ")")
   end
 
   local binary, why
@@ -20,7 +23,12 @@ function M.check()
     binary, why = spackle.find_binary()
   end
   if not binary then
-    health.error("spackle binary not found: " .. why, { "Install it: `cargo install --path .` in spackle's repository", "or set `binary` in require('spackle').setup{}" })
+    -- Advice items are whole sentences, one per way out; help links are written |tag|, as
+    -- :checkhealth turns `:help tag` into a link of its own and breaks text around it.
+    health.error("spackle binary not found: " .. why, {
+      "Install it with `cargo install --locked --path .` in spackle's repository (see |spackle-install|).",
+      "Or point the `binary` option of require('spackle').setup() at it.",
+    })
     return
   end
   health.ok("binary: " .. binary)
@@ -42,6 +50,9 @@ function M.check()
   for _, line in ipairs(lines) do
     if line:match("^warning") then
       health.warn("doctor: " .. line)
+    elseif doctor.code ~= 0 and line:match("^model server:") then
+      -- The reason, with the fix spackle doctor gives for it.
+      health.warn("doctor: " .. line)
     elseif line ~= "" then
       health.info("doctor: " .. line)
     end
@@ -49,7 +60,9 @@ function M.check()
   if doctor.code == 0 then
     health.ok("spackle doctor: the model server answers")
   elseif doctor.code == 3 then
-    health.warn("spackle doctor: the model server does not answer (exit 3)", { "Start a model server (`:help spackle-models`) or configure one in spackle.toml" })
+    health.warn("spackle doctor: the model server does not answer (exit 3)", {
+      "Start a model server, or configure one in spackle.toml: see |spackle-models|.",
+    })
   else
     health.error(("spackle doctor failed (exit %s): %s"):format(tostring(doctor.code), vim.trim(doctor.stderr or "")))
   end

@@ -65,7 +65,7 @@ function M.find_binary()
   if vim.fn.executable(cargo) == 1 then
     return cargo
   end
-  return nil, "`spackle` is not on $PATH (install it with `cargo install --path .` in spackle's repository, or set the `binary` option)"
+  return nil, "`spackle` is not on $PATH (install it with `cargo install --locked --path .` in spackle's repository, or set the `binary` option)"
 end
 
 local function command()
