@@ -210,7 +210,7 @@ def test_the_status_bar_shows_waiting_then_an_error_and_a_click_runs_doctor(vsco
     # The model server no longer knows the model: the failure shows in the status bar.
     model.script.first_chunk_delay = 0
     model.script.models = ("another-model",)
-    vscode.type("r")
+    vscode.type("x")  # not what the last suggestion predicted, so the model is asked
     status = vscode.wait_status("qwen2.5-coder:1.5b", 20)
     assert status.startswith("warning"), status
     vscode.status_item().click()
