@@ -12,6 +12,7 @@ pub mod index;
 pub mod llm;
 pub mod lsp;
 pub mod prompt;
+pub mod reuse;
 pub mod semantic;
 pub mod store;
 pub mod text;

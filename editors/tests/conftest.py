@@ -80,3 +80,11 @@ def scripted_lsp(tmp_path: Path) -> ScriptedLsp:
     folder = tmp_path / "scripted-lsp"
     folder.mkdir()
     return ScriptedLsp(folder)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so a fixture can tell that its test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

@@ -37,6 +37,12 @@ def test_type_see_ghost_text_accept_it_and_the_buffer_holds_the_checked_completi
     editor.type("Aa")
     assert editor.wait_ghost(10) == " + b"
     assert "return a" in json.dumps(model.generate_requests()[-1]["body"])
+    assert len(model.generate_requests()) == 1, "one typed character, one request"
+    # Typing what the suggestion predicts keeps the rest of it without asking the model again.
+    editor.type(" ")
+    assert editor.wait_ghost(10) == "+ b"
+    print(f"Neovim: model requests for two typed characters: {len(model.generate_requests())}")
+    assert len(model.generate_requests()) == 1, model.generate_requests()
     editor.type("<Tab>")
     editor.wait_for("require('spackle.ghost').stats.accepted == 1")
     assert editor.lines()[:2] == ["def add(a, b):", "    return a + b"]

@@ -22,6 +22,7 @@ use crate::engine::{Completion, Engine, EngineError};
 use crate::index::environment::Environment;
 use crate::index::{Index, IndexOptions, SharedIndex};
 use crate::llm::ModelError;
+use crate::reuse::LastAnswers;
 use crate::store::{Document, Snapshot, Store, TextChange};
 use crate::text::PositionEncoding;
 
@@ -35,6 +36,8 @@ struct SharedInner {
     /// The latest completion request per document; a newer one supersedes older ones.
     requests: Mutex<HashMap<String, watch::Sender<u64>>>,
     request_counter: AtomicU64,
+    /// The last answer per document, reused while the user types what it predicted.
+    last_answers: Mutex<LastAnswers>,
     /// Error kinds the user has already been shown in a pop-up this session.
     shown_errors: Mutex<HashSet<String>>,
     /// Configuration warnings found in `initialize`, shown in `initialized`.
@@ -75,6 +78,7 @@ impl Default for Shared {
             }),
             requests: Mutex::new(HashMap::new()),
             request_counter: AtomicU64::new(0),
+            last_answers: Mutex::new(LastAnswers::default()),
             shown_errors: Mutex::new(HashSet::new()),
             pending_warnings: Mutex::new(Vec::new()),
             index: RwLock::new(None),
@@ -283,6 +287,7 @@ impl Shared {
         state.engine = Arc::new(crate::engine::engine_for(config.clone()));
         state.config = config;
         lock(&self.0.shown_errors).clear();
+        lock(&self.0.last_answers).clear();
         warnings
     }
 }
@@ -346,24 +351,42 @@ impl Server {
 
     /// Runs the engine for the cursor in `uri` at `position`, honouring supersession and
     /// staleness. `None` means "no completion" (the reason is logged or shown once).
+    ///
+    /// The model is asked once per pause: the last answer is reused for the same text and cursor
+    /// and while the user types what it predicted (`reuse.rs`). `invoked` (the user asked
+    /// explicitly) skips the debounce, and asks the model again when the last answer was empty.
     async fn complete_at(
         &self,
         uri: &Uri,
         position: Position,
         progress: Option<ProgressToken>,
+        invoked: bool,
     ) -> Option<(Snapshot, Vec<Completion>)> {
         let key = from_proto::document_key(uri);
         let snapshot = self.shared.snapshot(&key).await?;
         let encoding = self.shared.encoding();
         let offset =
             crate::text::offset_of(&snapshot.rope, from_proto::line_col(position), encoding);
+        let offset = crate::text::floor_char_boundary(&snapshot.rope, offset);
         let (request_id, mut superseded) = self.shared.begin_request(&key);
-        tracing::debug!(uri = %key, request_id, version = snapshot.version, offset, "completion requested");
+        tracing::debug!(uri = %key, request_id, version = snapshot.version, offset, invoked, "completion requested");
         let engine = self.engine();
         if !engine.config.completion.enable {
             return None;
         }
-        let debounce = Duration::from_millis(engine.config.completion.debounce_ms);
+        let text = snapshot.text();
+        let reused = lock(&self.shared.0.last_answers).reuse(&key, &text, offset);
+        if let Some(completions) = reused {
+            if !(invoked && completions.is_empty()) {
+                tracing::debug!(uri = %key, request_id, items = completions.len(), "the last answer still holds; the model is not asked");
+                return Some((snapshot, completions));
+            }
+        }
+        let debounce = if invoked {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(engine.config.completion.debounce_ms)
+        };
         let work = async {
             if !debounce.is_zero() {
                 tokio::time::sleep(debounce).await;
@@ -430,6 +453,11 @@ impl Server {
                     return None;
                 }
                 lock(&self.shared.0.shown_errors).clear();
+                let store = &self.shared.0.store;
+                let mut last_answers = lock(&self.shared.0.last_answers);
+                last_answers.retain(|other| other == key || store.version(other).is_some());
+                last_answers.remember(&key, text, offset, outcome.completions.clone());
+                drop(last_answers);
                 Some((snapshot, outcome.completions))
             }
             Err(EngineError::Model(error)) => {
@@ -453,8 +481,14 @@ impl Server {
     ) -> RpcResult<Option<InlineCompletionResponse>> {
         let position = params.text_document_position;
         let progress = params.work_done_progress_params.work_done_token;
+        let invoked = params.context.trigger_kind == InlineCompletionTriggerKind::INVOKED;
         let Some((snapshot, completions)) = self
-            .complete_at(&position.text_document.uri, position.position, progress)
+            .complete_at(
+                &position.text_document.uri,
+                position.position,
+                progress,
+                invoked,
+            )
             .await
         else {
             tracing::debug!("inline completion: no items");
@@ -931,8 +965,15 @@ impl LanguageServer for Server {
     async fn completion(&self, params: CompletionParams) -> RpcResult<Option<CompletionResponse>> {
         let position = params.text_document_position;
         let progress = params.work_done_progress_params.work_done_token;
+        // Clients send `Invoked` for completion as you type too, so this is never taken as an
+        // explicit request.
         let Some((snapshot, completions)) = self
-            .complete_at(&position.text_document.uri, position.position, progress)
+            .complete_at(
+                &position.text_document.uri,
+                position.position,
+                progress,
+                false,
+            )
             .await
         else {
             return Ok(None);

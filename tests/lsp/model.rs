@@ -588,3 +588,144 @@ async fn the_users_own_code_gets_spackle_diagnostics() {
     );
     client.shutdown().await;
 }
+
+async fn change(
+    client: &mut LspClient,
+    uri: &str,
+    version: i64,
+    line: u32,
+    character: u32,
+    text: &str,
+) {
+    let at = json!({"line": line, "character": character});
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version},
+                   "contentChanges": [{"range": {"start": at, "end": at}, "text": text}]}),
+        )
+        .await;
+}
+
+fn inline_at(uri: &str, line: u32, character: u32, trigger_kind: u32) -> Value {
+    json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character},
+           "context": {"triggerKind": trigger_kind}})
+}
+
+/// Editors ask on every change and cursor move; the model is asked once. Asking again for the
+/// same text and cursor, and typing what the suggestion predicted, reuse its answer.
+#[tokio::test]
+async fn typing_what_the_suggestion_predicted_does_not_ask_the_model_again() {
+    let server = ScriptedServer::start([Reply::stream(Backend::Ollama, &["return x * 2"])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    let mut shown = Vec::new();
+    for _ in 0..2 {
+        let result = client
+            .request("textDocument/inlineCompletion", inline_at(&uri, 1, 4, 2))
+            .await
+            .unwrap();
+        shown.push(items(&result)[0]["insertText"].clone());
+    }
+    for (version, (character, typed)) in [(4, "r"), (5, "e"), (6, "t")].into_iter().enumerate() {
+        change(&mut client, &uri, version as i64 + 1, 1, character, typed).await;
+        let result = client
+            .request(
+                "textDocument/inlineCompletion",
+                inline_at(&uri, 1, character + 1, 2),
+            )
+            .await
+            .unwrap();
+        let items = items(&result);
+        assert_eq!(items.len(), 1, "{result}");
+        assert_eq!(
+            items[0]["range"]["start"],
+            json!({"line": 1, "character": character + 1})
+        );
+        shown.push(items[0]["insertText"].clone());
+    }
+    assert_eq!(
+        shown,
+        [
+            "return x * 2",
+            "return x * 2",
+            "eturn x * 2",
+            "turn x * 2",
+            "urn x * 2"
+        ]
+    );
+    assert_eq!(server.requests().len(), 1, "the model was asked once");
+    client.shutdown().await;
+}
+
+/// Typing something the suggestion did not predict asks the model again.
+#[tokio::test]
+async fn typing_something_else_asks_the_model_again() {
+    let server = ScriptedServer::start([
+        Reply::stream(Backend::Ollama, &["return x * 2"]),
+        Reply::stream(Backend::Ollama, &[" * x"]),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, uri) = start(dir.path(), &server.url()).await;
+    client
+        .request("textDocument/inlineCompletion", inline_at(&uri, 1, 4, 2))
+        .await
+        .unwrap();
+    change(&mut client, &uri, 1, 1, 4, "return ").await;
+    let result = client
+        .request("textDocument/inlineCompletion", inline_at(&uri, 1, 11, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        items(&result)[0]["insertText"],
+        "x * 2",
+        "predicted: reused"
+    );
+    change(&mut client, &uri, 2, 1, 11, "2").await;
+    let result = client
+        .request("textDocument/inlineCompletion", inline_at(&uri, 1, 12, 2))
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), 2, "not predicted: asked again");
+    assert_eq!(items(&result)[0]["insertText"], " * x", "{result}");
+    client.shutdown().await;
+}
+
+/// An automatic request reuses an empty answer for the same text; the user asking explicitly
+/// (`Invoked`) asks the model again.
+#[tokio::test]
+async fn an_explicit_request_asks_again_after_an_empty_answer() {
+    let server = ScriptedServer::start([
+        Reply::stream(Backend::Ollama, &[""]),
+        Reply::stream(Backend::Ollama, &["return x * 2"]),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = Start::new(dir.path());
+    options.initialization_options = settings(&server.url());
+    // No repair round: the empty first answer is the whole answer.
+    options.initialization_options["completion"]["rounds"] = json!(0);
+    let (mut client, _) = LspClient::start(options).await;
+    let uri = file_uri(&dir.path().join("double.py"));
+    client.open(&uri, SOURCE).await;
+    for _ in 0..2 {
+        let result = client
+            .request("textDocument/inlineCompletion", inline_at(&uri, 1, 4, 2))
+            .await
+            .unwrap();
+        assert!(items(&result).is_empty(), "{result}");
+    }
+    assert_eq!(server.requests().len(), 1, "the empty answer was reused");
+    let result = client
+        .request("textDocument/inlineCompletion", inline_at(&uri, 1, 4, 1))
+        .await
+        .unwrap();
+    assert_eq!(items(&result)[0]["insertText"], "return x * 2");
+    assert_eq!(server.requests().len(), 2);
+    client.shutdown().await;
+}

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as readline from 'node:readline';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
@@ -22,6 +23,7 @@ import {
 } from 'vscode-languageclient/node';
 
 import { findBinary } from './binary';
+import { parseLogLine } from './logs';
 import { describeSettings, needsRestart, toSpackleSettings } from './settings';
 import { Status, describeVerification, isIndexing, statusView, stripPrefix } from './status';
 
@@ -128,6 +130,15 @@ class Spackle implements vscode.Disposable {
       ],
       initializationOptions: currentSettings(),
       outputChannel: this.output,
+      // spackle logs on stderr with its own levels; the default would tag every line [error].
+      stdioOptions: {
+        stdout: (input, channel) => readline.createInterface({ input, crlfDelay: Infinity }).on('line', (line) => channel.info(line)),
+        stderr: (input, channel) =>
+          readline.createInterface({ input, crlfDelay: Infinity }).on('line', (line) => {
+            const { level, message } = parseLogLine(line);
+            channel[level](message);
+          }),
+      },
       middleware: {
         provideInlineCompletionItems: async (document, position, context, token, next) => {
           this.setStatus({ kind: 'waiting' });
