@@ -309,6 +309,11 @@ fn union_elements(union: &str) -> Vec<&str> {
 /// The class a displayed type names: `type[pkg.Cart]`, `Cart[int]` or `Cart & ~AlwaysFalsy` →
 /// `Cart`.
 fn class_name(displayed: &str) -> &str {
+    // `<super: <class 'Mixin'>, Self@m>`: at run time `super()` reaches the classes after
+    // `Mixin` in the instance's MRO, which the index answers for `Mixin` (its subclasses' bases).
+    if let Some(rest) = displayed.strip_prefix("<super: <class '") {
+        return rest.split('\'').next().unwrap_or(rest);
+    }
     let mut name = displayed.split(" & ").next().unwrap_or(displayed).trim();
     if let Some(inner) = name
         .strip_prefix("type[")
@@ -709,7 +714,7 @@ mod tests {
     fn members_the_workspace_supplies_at_run_time_are_not_unknown() {
         // The mixin's own module, as the index has it from the open buffer.
         let mixin = "class SessionMixin:\n    def rebuild(self) -> bool:\n        <CURSOR>\n";
-        let session = "from shop.checkout import SessionMixin\n\n\nclass Session(SessionMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n";
+        let session = "from shop.checkout import SessionMixin\n\n\nclass Transport:\n    def send(self) -> int:\n        return 1\n\n\nclass Session(SessionMixin, Transport):\n    def __init__(self) -> None:\n        self.trust_env = True\n";
         let workspace = Workspace::new(&[
             ("shop/__init__.py", ""),
             ("shop/checkout.py", &mixin.replace("<CURSOR>", "")),
@@ -798,6 +803,10 @@ mod tests {
         assert_eq!(super::class_name("type[pkg.Cart]"), "Cart");
         assert_eq!(super::class_name("Flask & ~AlwaysFalsy"), "Flask");
         assert_eq!(super::class_name("Box[int]"), "Box");
+        assert_eq!(
+            super::class_name("<super: <class 'Mixin'>, Self@save>"),
+            "Mixin"
+        );
         assert_eq!(
             super::union_elements("A | list[B | C] | None"),
             ["A", "list[B | C]", "None"]
