@@ -34,6 +34,8 @@ pub enum CallProblem {
     MissingArgument,
     /// A parameter given both by position and by keyword, or twice by keyword.
     AlreadyAssigned,
+    /// `None` passed where the parameter's declared type does not accept it.
+    NoneArgument,
 }
 
 /// The kind of a problem, for callers that branch on it.

@@ -157,6 +157,9 @@ impl Judge<'_> {
             && match finding.rule {
                 "unresolved-attribute" => self.member_is_unknown(finding),
                 "unresolved-import" => self.import_is_of_the_workspace(finding),
+                // Of the argument types, only `None` where the parameter's declared type does not
+                // take it: a certain crash, while other mismatches often reflect imprecise types.
+                "invalid-argument-type" => finding.message.ends_with("found `None`"),
                 rule if rule.contains("argument") => !calls_the_object_constructor(finding),
                 _ => true,
             };
@@ -376,6 +379,13 @@ fn problem(text: &str, finding: &Finding) -> Problem {
             ProblemKind::Call(CallProblem::MissingArgument),
             callee(finding, source),
         ),
+        "invalid-argument-type" => {
+            let function = first_quoted(&finding.message).unwrap_or(source);
+            (
+                ProblemKind::Call(CallProblem::NoneArgument),
+                function.rsplit('.').next().unwrap_or(function).to_string(),
+            )
+        }
         "parameter-already-assigned" => (
             ProblemKind::Call(CallProblem::AlreadyAssigned),
             callee(finding, source),

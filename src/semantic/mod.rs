@@ -31,7 +31,7 @@ use db::SemanticDb;
 
 /// The rules spackle reports, chosen for precision: each is a certain error when the types it
 /// relies on are known, and ty stays silent when they are not (`Unknown` has every member).
-pub const RULES: [&str; 7] = [
+pub const RULES: [&str; 8] = [
     "unresolved-attribute",
     "unresolved-reference",
     "unresolved-import",
@@ -39,6 +39,7 @@ pub const RULES: [&str; 7] = [
     "unknown-argument",
     "missing-argument",
     "parameter-already-assigned",
+    "invalid-argument-type",
 ];
 
 /// The rule name of syntax errors (not a lint: ty reports them whatever the selection).
