@@ -239,13 +239,18 @@ impl Judge<'_> {
             }
         }
         !receivers.iter().any(|receiver| {
-            let class = match class_name(receiver) {
-                name if name.starts_with("Self@") || name.starts_with("Self'") => {
-                    self.enclosing_class(finding.start)
-                }
-                name => Some(name),
+            let name = class_name(receiver);
+            let own = name.starts_with("Self@") || name.starts_with("Self'");
+            let class = if own {
+                self.enclosing_class(finding.start)
+            } else {
+                Some(name)
             };
-            class.is_some_and(|class| index.member_may_exist(class, member))
+            // A mixin for hosts outside the workspace (no subclass here, no state of its own)
+            // reads its `self` state from classes the workspace does not show.
+            class.is_some_and(|class| {
+                index.member_may_exist(class, member) || (own && index.is_stateless(class))
+            })
         })
     }
 

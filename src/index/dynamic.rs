@@ -66,6 +66,40 @@ impl Index {
             })
     }
 
+    /// Whether the workspace class named `class` is a mixin for hosts outside the workspace: no
+    /// workspace class derives from it, and it keeps no state of its own (no constructor or
+    /// `setUp`, no `self.x = ...`, no decorator such as `@dataclass`, no `__slots__`). The `self`
+    /// its methods read belongs to a class the workspace does not show. (With subclasses in the
+    /// workspace, [`Index::member_may_exist`] answers from them instead.)
+    pub fn is_stateless(&self, class: &str) -> bool {
+        let mut classes: Vec<&ClassInfo> = Vec::new();
+        for module in self.workspace_modules() {
+            collect(&module.classes, &mut classes);
+        }
+        if classes
+            .iter()
+            .any(|candidate| candidate.bases.iter().any(|base| base_name(base) == class))
+        {
+            return false;
+        }
+        let mut named = classes
+            .iter()
+            .filter(|candidate| candidate.name == class)
+            .peekable();
+        named.peek().is_some()
+            && named.all(|candidate| {
+                candidate.instance_attributes.is_empty()
+                    && candidate.decorators.is_empty()
+                    && candidate.slots.is_none()
+                    && !candidate.methods.iter().any(|method| {
+                        matches!(
+                            method.name.as_str(),
+                            "__init__" | "__new__" | "__post_init__" | "setUp"
+                        )
+                    })
+            })
+    }
+
     /// Whether some module of the workspace gives the object named `name` attributes by computed
     /// name (`setattr(name, title, value)`).
     pub fn is_dynamic_object(&self, name: &str) -> bool {
@@ -169,6 +203,17 @@ mod tests {
             "a metaclass may add it"
         );
         assert!(!siblings.member_may_exist("Abstract", "_meta"));
+        assert!(
+            !siblings.is_stateless("FormMixin"),
+            "FormView derives from it here"
+        );
+        let outside = index_of(&[("mixins.py", "class AccessMixin:\n    login_url = None\n\n    def deny(self):\n        return self.request\n")]);
+        assert!(outside.is_stateless("AccessMixin"));
+        assert!(
+            !siblings.is_stateless("View"),
+            "setup() assigns self.request"
+        );
+        assert!(!siblings.is_stateless("Missing"));
     }
 
     #[test]
