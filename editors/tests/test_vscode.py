@@ -55,6 +55,8 @@ FILES = {
     "shop/double.py": "def double(total: int) -> int:\n    result = totl * 2\n    return result\n",
     "shop/price.py": "def price(item: str, count: int = 1) -> float:\n    if count < 0:\n        raise ValueError(count)\n    return 2.0 * count\n",
     "shop/status.py": 'from shop.models import Cart\n\n\ndef count(cart: Cart) -> int:\n    """How many items."""\n    \n',
+    "shop/tax.py": 'from shop.models import Cart\n\nTAX_RATE = 0.2\n\n\ndef tax(cart: Cart) -> float:\n    """The tax on the cart."""\n    \n',
+    "shop/paused.py": 'from shop.models import Cart\n\n\ndef first(cart: Cart) -> str:\n    """The name of the first item."""\n    \n',
 }
 
 TOTAL = "return cart.subtotal() * (1 + TAX_RATE)"
@@ -196,6 +198,58 @@ def test_write_a_docstring_applies_through_the_command_palette(vscode, model):
     assert "ValueError: If count is negative." in vscode.lines()
 
 
+def test_ctrl_right_accepts_a_word_and_alt_down_the_rest_of_the_line(vscode, model):
+    from vscode_harness import until
+
+    rest = " = cart.subtotal()\n    return subtotal * TAX_RATE"
+    model.script.rules = [Rule("    s<|fim_suffix|>", "ubtotal" + rest), Rule("    subtotal<|fim_suffix|>", rest)]
+    vscode.open("shop/tax.py")
+    vscode.wait_status("ready", 90)
+    vscode.go_to(8, 5)
+    vscode.type("s")
+    assert vscode.wait_ghost().startswith("ubtotal = cart.subtotal()")
+    # VS Code's own key for editor.action.inlineSuggest.acceptNextWord.
+    vscode.press("Control+ArrowRight")
+    until(lambda: (vscode.ghost_text() or "").lstrip().startswith("= cart"), 10, "the ghost text after the first word")
+    vscode.press("Escape")
+    vscode.press("Control+S")
+    text = vscode.until_saved("shop/tax.py", lambda text: "subtotal" in text)
+    assert text.splitlines()[7].rstrip() == "    subtotal", text
+    # The extension's key for acceptNextLine: the rest of the line, not the line below.
+    vscode.press("End")
+    vscode.press("Alt+Backslash")
+    until(lambda: "cart.subtotal()" in (vscode.ghost_text() or ""), 20, "the ghost text again")
+    vscode.press("Alt+ArrowDown")
+    vscode.press("Escape")
+    vscode.press("Control+S")
+    text = vscode.until_saved("shop/tax.py", lambda text: "cart.subtotal()" in text)
+    assert text.splitlines()[7].rstrip() == "    subtotal = cart.subtotal()", text
+    assert "return" not in text, text
+
+
+def test_paused_suggestions_ask_the_model_nothing_until_asked_or_resumed(vscode, model):
+    model.script.rules = [Rule("name of the first item", "return cart.items[0].name")]
+    vscode.open("shop/paused.py")
+    vscode.wait_status("ready", 90)
+    vscode.go_to(6, 5)
+    vscode.command("spackle: Pause automatic suggestions")
+    try:
+        assert "paused" in vscode.wait_status("paused", 10)
+        before = len(model.generate_requests())
+        vscode.type("r")
+        time.sleep(2)
+        assert vscode.ghost_text() is None
+        assert requests_since(model, before) == []
+        # Asking explicitly still works while paused.
+        vscode.press("Backspace")
+        vscode.press("Alt+Backslash")
+        assert vscode.wait_ghost() == "return cart.items[0].name"
+        vscode.press("Escape")
+    finally:
+        vscode.command("spackle: Resume automatic suggestions")
+    vscode.wait_status("ready", 10)
+
+
 def test_the_status_bar_shows_waiting_then_an_error_and_a_click_runs_doctor(vscode, model):
     model.script.rules = [Rule("How many items", "return len(cart.items)")]
     model.script.first_chunk_delay = 3
@@ -219,3 +273,4 @@ def test_the_status_bar_shows_waiting_then_an_error_and_a_click_runs_doctor(vsco
     doctor.click()
     report = vscode.until_output(lambda text: "doctor" in text and "exit" in text, "the doctor report")
     assert model.endpoint.split("//")[1] in report, report
+

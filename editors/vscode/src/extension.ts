@@ -1,6 +1,7 @@
 // The VS Code side of spackle: starts `spackle serve`, lets vscode-languageclient register inline
 // completions for Python, and adds the commands, the settings bridge and the status bar item.
-// The logic that needs no VS Code API lives in settings.ts, binary.ts and status.ts (unit-tested).
+// The logic that needs no VS Code API lives in settings.ts, binary.ts, pause.ts and status.ts
+// (unit-tested). Partial accept (next word, next line) is VS Code's own, on spackle's items.
 
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,7 +25,8 @@ import {
 
 import { findBinary } from './binary';
 import { parseLogLine } from './logs';
-import { describeSettings, needsRestart, toSpackleSettings } from './settings';
+import { shouldAsk } from './pause';
+import { SETTING_KEYS, describeSettings, needsRestart, toSpackleSettings } from './settings';
 import { Status, describeVerification, isIndexing, statusView, stripPrefix } from './status';
 
 const SERVER_COMMANDS = { docstring: 'spackle.generateDocstring', comment: 'spackle.comment' };
@@ -92,8 +94,12 @@ class Spackle implements vscode.Disposable {
   }
 
   private readyStatus(): Status {
-    if (!vscode.workspace.getConfiguration('spackle').get<boolean>('completion.enable', true)) {
+    const config = vscode.workspace.getConfiguration('spackle');
+    if (!config.get<boolean>('completion.enable', true)) {
       return { kind: 'disabled' };
+    }
+    if (config.get<boolean>('completion.paused', false)) {
+      return { kind: 'paused' };
     }
     const info = this.client?.initializeResult?.serverInfo;
     return { kind: 'idle', version: info?.version };
@@ -141,6 +147,15 @@ class Spackle implements vscode.Disposable {
       },
       middleware: {
         provideInlineCompletionItems: async (document, position, context, token, next) => {
+          const config = vscode.workspace.getConfiguration('spackle');
+          const ask = shouldAsk({
+            enabled: config.get<boolean>('completion.enable', true),
+            paused: config.get<boolean>('completion.paused', false),
+            invoked: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke,
+          });
+          if (!ask) {
+            return undefined;
+          }
           this.setStatus({ kind: 'waiting' });
           try {
             const result = await next(document, position, context, token);
@@ -241,6 +256,13 @@ class Spackle implements vscode.Disposable {
     }
     if (needsRestart((section) => event.affectsConfiguration(section)) || !this.client) {
       await this.restart();
+      return;
+    }
+    // Pausing is the extension's own business: the server hears nothing of it.
+    if (!SETTING_KEYS.some((key) => event.affectsConfiguration(`spackle.${key.vscode}`))) {
+      if (this.status.kind === 'idle' || this.status.kind === 'paused' || this.status.kind === 'disabled') {
+        this.setStatus(this.readyStatus());
+      }
       return;
     }
     const settings = currentSettings();
@@ -361,11 +383,28 @@ class Spackle implements vscode.Disposable {
     this.output.show(true);
   }
 
+  /**
+   * Pauses or resumes automatic suggestions (`spackle.completion.paused`), as `:SpackleToggle` does
+   * in Neovim; Alt+\ still asks. When suggestions are turned off (`spackle.completion.enable`),
+   * turns them on again instead, unpaused.
+   */
   async toggle(): Promise<void> {
     const config = vscode.workspace.getConfiguration('spackle');
-    const enabled = config.get<boolean>('completion.enable', true);
-    await config.update('completion.enable', !enabled, vscode.ConfigurationTarget.Global);
-    void vscode.window.showInformationMessage(`spackle: suggestions ${enabled ? 'off' : 'on'}.`);
+    if (!config.get<boolean>('completion.enable', true)) {
+      await config.update('completion.enable', true, vscode.ConfigurationTarget.Global);
+      await this.setPaused(false);
+      return;
+    }
+    await this.setPaused(!config.get<boolean>('completion.paused', false));
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    const config = vscode.workspace.getConfiguration('spackle');
+    if (config.get<boolean>('completion.paused', false) !== paused) {
+      await config.update('completion.paused', paused, vscode.ConfigurationTarget.Global);
+    }
+    this.setStatus(this.readyStatus());
+    void vscode.window.setStatusBarMessage(`spackle: automatic suggestions ${paused ? 'paused' : 'on'}`, 3000);
   }
 
   async showStatus(): Promise<void> {
@@ -373,7 +412,9 @@ class Spackle implements vscode.Disposable {
       await this.start();
       return;
     }
-    const enabled = vscode.workspace.getConfiguration('spackle').get<boolean>('completion.enable', true);
+    const config = vscode.workspace.getConfiguration('spackle');
+    const enabled = config.get<boolean>('completion.enable', true);
+    const paused = config.get<boolean>('completion.paused', false);
     const actions: { label: string; run: () => unknown }[] = [];
     if (this.lastError) {
       const message = stripPrefix(this.lastError);
@@ -383,7 +424,11 @@ class Spackle implements vscode.Disposable {
       { label: '$(pulse) Run spackle doctor', run: () => this.doctor() },
       { label: '$(output) Show the log', run: () => this.showLog() },
       { label: '$(debug-restart) Restart the server', run: () => this.restart() },
-      { label: enabled ? '$(circle-slash) Turn suggestions off' : '$(check) Turn suggestions on', run: () => this.toggle() },
+      !enabled
+        ? { label: '$(check) Turn suggestions on', run: () => this.toggle() }
+        : paused
+          ? { label: '$(debug-start) Resume automatic suggestions', run: () => this.setPaused(false) }
+          : { label: '$(debug-pause) Pause automatic suggestions', run: () => this.setPaused(true) },
       { label: '$(gear) Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'spackle') },
     );
     const picked = await vscode.window.showQuickPick(actions, { title: statusView(this.status, this.lastAccepted).tooltip.split('\n')[0] });
@@ -405,6 +450,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   register('spackle.restart', () => instance.restart());
   register('spackle.showLog', () => instance.showLog());
   register('spackle.toggle', () => instance.toggle());
+  register('spackle.pause', () => instance.setPaused(true));
+  register('spackle.resume', () => instance.setPaused(false));
   register('spackle.doctor', () => instance.doctor());
   register('spackle.showStatus', () => instance.showStatus());
   // Run by VS Code when the user accepts a suggestion; the argument says what spackle verified.

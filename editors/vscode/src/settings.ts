@@ -36,7 +36,7 @@ export const SETTING_KEYS: readonly SettingKey[] = [
 ];
 
 /** Settings that belong to the extension itself and are never sent to the server. */
-export const CLIENT_ONLY_KEYS: readonly string[] = ['path', 'trace.server'];
+export const CLIENT_ONLY_KEYS: readonly string[] = ['path', 'trace.server', 'completion.paused'];
 
 /** spackle's settings as nested tables, e.g. `{ model: { name: "x" } }`. */
 export type SpackleSettings = { [table: string]: { [key: string]: unknown } };

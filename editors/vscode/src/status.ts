@@ -5,6 +5,7 @@ export type Status =
   | { kind: 'missing'; message: string }
   | { kind: 'idle'; version?: string; model?: string }
   | { kind: 'disabled' }
+  | { kind: 'paused' }
   | { kind: 'waiting' }
   | { kind: 'indexing'; message?: string; percentage?: number }
   | { kind: 'error'; message: string }
@@ -43,6 +44,12 @@ export function statusView(status: Status, lastAccepted?: string): StatusView {
     }
     case 'disabled':
       return { text: '$(circle-slash) spackle', tooltip: 'spackle: suggestions are off (click to turn them on)', severity: 'normal' };
+    case 'paused':
+      return {
+        text: '$(debug-pause) spackle',
+        tooltip: 'spackle: automatic suggestions are paused; Alt+\\ still asks (click to resume)',
+        severity: 'normal',
+      };
     case 'waiting':
       return { text: '$(loading~spin) spackle', tooltip: 'spackle: waiting for the model', severity: 'normal' };
     case 'indexing': {

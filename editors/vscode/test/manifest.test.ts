@@ -48,3 +48,25 @@ test('the extension starts for Python and ships a bundled entry point', () => {
   assert.equal(manifest.main, './dist/extension.js');
   assert.equal(manifest.dependencies['vscode-languageclient'], '11.0.0');
 });
+
+test('partial accept: a key for the next line; the next word keeps the Ctrl+Right of VS Code', () => {
+  const bindings: { command: string; key: string; when?: string }[] = manifest.contributes.keybindings;
+  const nextLine = bindings.find((binding) => binding.command === 'editor.action.inlineSuggest.acceptNextLine');
+  assert.ok(nextLine, 'no key for acceptNextLine (VS Code has none by default)');
+  assert.equal(nextLine.key, 'alt+down');
+  // Alt+Down moves lines otherwise: only while a suggestion shows, and without a selection.
+  assert.match(nextLine.when ?? '', /inlineSuggestionVisible/);
+  assert.match(nextLine.when ?? '', /!editorHasSelection/);
+  assert.ok(!bindings.some((binding) => binding.command === 'editor.action.inlineSuggest.acceptNextWord'));
+});
+
+test('pausing is a client-only boolean setting, off by default, with commands to set it', () => {
+  assert.equal(properties['spackle.completion.paused'].type, 'boolean');
+  assert.equal(properties['spackle.completion.paused'].default, false);
+  assert.ok(CLIENT_ONLY_KEYS.includes('completion.paused'));
+  assert.ok(!SETTING_KEYS.some((key) => key.vscode === 'completion.paused'));
+  const declared = manifest.contributes.commands.map((command: { command: string }) => command.command);
+  for (const name of ['spackle.toggle', 'spackle.pause', 'spackle.resume']) {
+    assert.ok(declared.includes(name), name);
+  }
+});
