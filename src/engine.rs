@@ -271,23 +271,15 @@ impl Engine {
                     unchecked.join("; ")
                 )];
                 tracing::info!(candidate = %clean.text, ?problems, "candidate passed checks that could not run");
-                if self.config.completion.show_unverified {
-                    outcome.completions.push(Completion {
-                        text: clean.text,
-                        start: offset,
-                        end: offset,
-                        verification: Verification {
-                            rounds: clean.round,
-                            checks: Vec::new(),
-                            problems,
-                        },
-                    });
-                } else {
-                    outcome.dropped.push(Dropped {
-                        candidate: clean.text,
-                        reason: problems.join("; "),
-                    });
-                }
+                let reason = problems.join("; ");
+                self.offer_unverified(
+                    &mut outcome,
+                    clean.text,
+                    offset,
+                    clean.round,
+                    problems,
+                    reason,
+                );
                 continue;
             }
             outcome.completions.push(Completion {
@@ -310,29 +302,50 @@ impl Engine {
                     if rounds_used == 1 { "" } else { "s" },
                     problems.join("; ")
                 );
-                if self.config.completion.show_unverified {
-                    outcome.completions.push(Completion {
-                        text: best.text,
-                        start: offset,
-                        end: offset,
-                        verification: Verification {
-                            rounds: rounds_used,
-                            checks: Vec::new(),
-                            problems,
-                        },
-                    });
-                } else {
-                    outcome.dropped.push(Dropped {
-                        candidate: best.text,
-                        reason,
-                    });
-                }
+                self.offer_unverified(
+                    &mut outcome,
+                    best.text,
+                    offset,
+                    rounds_used,
+                    problems,
+                    reason,
+                );
             }
             if let Some(stopped) = refined.stopped {
                 tracing::info!(%stopped, "no clean candidate");
             }
         }
         Ok(outcome)
+    }
+
+    /// A candidate the checks could not vouch for: shown marked with its problems when
+    /// `completion.show_unverified` is on, else dropped with `reason`.
+    fn offer_unverified(
+        &self,
+        outcome: &mut Outcome,
+        text: String,
+        offset: usize,
+        rounds: usize,
+        problems: Vec<String>,
+        reason: String,
+    ) {
+        if self.config.completion.show_unverified {
+            outcome.completions.push(Completion {
+                text,
+                start: offset,
+                end: offset,
+                verification: Verification {
+                    rounds,
+                    checks: Vec::new(),
+                    problems,
+                },
+            });
+        } else {
+            outcome.dropped.push(Dropped {
+                candidate: text,
+                reason,
+            });
+        }
     }
 }
 

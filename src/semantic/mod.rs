@@ -435,17 +435,8 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::Workspace;
     use super::*;
-
-    fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        for (relative, text) in files {
-            let path = dir.path().join(relative);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
-            std::fs::write(path, text).expect("write");
-        }
-        dir
-    }
 
     const MODELS: &str = "class Cart:\n    def __init__(self) -> None:\n        self.items: list[int] = []\n\n    def add(self, item: int) -> None:\n        self.items.append(item)\n";
 
@@ -455,13 +446,12 @@ mod tests {
 
     #[test]
     fn members_and_calls_of_a_class_in_another_module_are_known() {
-        let dir = workspace(&[
+        let workspace = Workspace::new(&[
             ("shop/__init__.py", ""),
             ("shop/models.py", MODELS),
             ("shop/checkout.py", ""),
         ]);
-        let root = dir.path().canonicalize().expect("root");
-        let semantic = Semantic::new(&root, &[]);
+        let (root, semantic) = (&workspace.root, &workspace.semantic);
         let text = "from shop.models import Cart\n\n\ndef total(cart: Cart) -> int:\n    cart.add(1, 2)\n    return cart.total()\n";
         let findings = semantic.findings(&root.join("shop/checkout.py"), text);
         assert_eq!(
@@ -477,13 +467,12 @@ mod tests {
 
     #[test]
     fn a_candidate_is_judged_by_what_it_introduces_and_the_buffer_comes_back() {
-        let dir = workspace(&[
+        let workspace = Workspace::new(&[
             ("shop/__init__.py", ""),
             ("shop/models.py", MODELS),
             ("shop/checkout.py", ""),
         ]);
-        let root = dir.path().canonicalize().expect("root");
-        let semantic = Semantic::new(&root, &[]);
+        let (root, semantic) = (&workspace.root, &workspace.semantic);
         let path = root.join("shop/checkout.py");
         // An unresolved name the user wrote elsewhere is not the candidate's problem.
         let before = "from shop.models import Cart\n\n\ndef total(cart: Cart) -> int:\n    \n\n\nprint(undefined_elsewhere)\n";
@@ -511,13 +500,12 @@ mod tests {
 
     #[test]
     fn type_ignore_comments_silence_a_line() {
-        let dir = workspace(&[
+        let workspace = Workspace::new(&[
             ("shop/__init__.py", ""),
             ("shop/models.py", MODELS),
             ("shop/a.py", ""),
         ]);
-        let root = dir.path().canonicalize().expect("root");
-        let semantic = Semantic::new(&root, &[]);
+        let (root, semantic) = (&workspace.root, &workspace.semantic);
         let text =
             "from shop.models import Cart\n\nCart().total()  # type: ignore\nCart().total()\n";
         assert_eq!(semantic.findings(&root.join("shop/a.py"), text).len(), 1);
@@ -533,17 +521,17 @@ mod tests {
             })
         );
         assert_eq!(parse_version("2.7"), None);
-        let dir = workspace(&[(
+        let dir = Workspace::new(&[(
             "pyproject.toml",
             "[project]\nrequires-python = \">=3.9, <4\"\n",
         )]);
         assert_eq!(
-            python_version(dir.path(), &[]).version,
+            python_version(&dir.root, &[]).version,
             PythonVersion { major: 3, minor: 9 }
         );
-        let site = dir.path().join(".venv/lib/python3.12/site-packages");
+        let site = dir.root.join(".venv/lib/python3.12/site-packages");
         assert_eq!(
-            python_version(dir.path(), &[site]).version,
+            python_version(&dir.root, &[site]).version,
             PythonVersion {
                 major: 3,
                 minor: 12
