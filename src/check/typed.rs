@@ -155,7 +155,9 @@ impl Judge<'_> {
     fn keep(&self, finding: &Finding) -> bool {
         let keep = !suppressed(self.text, finding.start, finding.end)
             && match finding.rule {
-                "unresolved-attribute" => self.member_is_unknown(finding),
+                "unresolved-attribute" | "possibly-missing-attribute" => {
+                    self.member_is_unknown(finding)
+                }
                 "unresolved-import" => self.import_is_of_the_workspace(finding),
                 // Of the argument types, only `None` where the parameter's declared type does not
                 // take it: a certain crash, while other mismatches often reflect imprecise types.
@@ -171,45 +173,99 @@ impl Judge<'_> {
 
     /// A member counts as unknown when no type the receiver may have at run time has it.
     ///
-    /// - Attribute stores never count: giving an object a new attribute is legal Python (ty
-    ///   words those findings "Unresolved attribute `x` on type `T`").
+    /// - An attribute store (ty: "Unresolved attribute `x` on type `T`") gives an object a new
+    ///   attribute, which is legal Python and how some programs attach state to objects of
+    ///   other classes (`response.connection = adapter`). It counts only on a class of the
+    ///   workspace when no module of the workspace reads that member: then nothing can be
+    ///   using what the store makes.
     /// - Dunder members (`__name__` of a callable) often exist at run time beyond what the
     ///   types declare, and models do not invent them.
-    /// - In a union, the member must be missing from every element, none may be `Unknown`
-    ///   (an undeclared attribute's `Unknown | Live` may be something else at run time), and
-    ///   some element must be other than `None`: `Cart | None` before narrowing names a real member, and the
-    ///   question is one of narrowing, not what these checks are for (ty words those findings
-    ///   "Attribute `x` is not defined on `A`, `B` in union `U`").
+    /// - In a union (ty: "Attribute `x` is not defined on `A`, `B` in union `U`"), the member
+    ///   must be missing from every element and some element must be other than `None`:
+    ///   `Cart | None` before narrowing names a real member, and the question is one of
+    ///   narrowing, not what these checks are for.
+    /// - A union with `Unknown` in it (ty's type for an attribute assigned without a
+    ///   declaration is `Unknown | T`; ty words some of those findings "Attribute `x` may be
+    ///   missing on object of type `U`") counts when every other element is a class of the
+    ///   workspace whose family lacks the member and no class of the workspace defines a member
+    ///   of that name: then the `Unknown` part is not some workspace object that has it.
     /// - A class of the workspace whose family gets members at run time (`__getattr__`,
     ///   `setattr`), or whose subclass defines the member (a mixin's `self`), may have it; so may
     ///   an object that the workspace fills with `setattr(name, computed, value)`.
     fn member_is_unknown(&self, finding: &Finding) -> bool {
         let message = finding.message.as_str();
-        if message.starts_with("Unresolved attribute") {
+        let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+        let store = message.starts_with("Unresolved attribute");
+        let possibly = message.contains("` may be missing on ");
+        // Whether the index knows every one of these classes whole (so that the `Unknown` beside
+        // them in a union is only ty's caution about undeclared attributes).
+        let of_the_workspace = |elements: &[&str]| {
+            self.typed.index.as_ref().is_some_and(|index| {
+                elements.iter().all(|element| {
+                    let name = class_name(element);
+                    name.starts_with("Self@") || name.starts_with("Self'") || index.has_class(name)
+                })
+            })
+        };
+        // What `Unknown` may be: when some class of the workspace defines the member, the
+        // unknown part may well be an instance of it.
+        let unknown_may_have = |member: &str| {
+            self.typed
+                .index
+                .as_ref()
+                .is_none_or(|index| index.some_class_defines(member))
+        };
+        let (member, receivers): (&str, Vec<&str>) = if possibly && quoted.len() >= 2 {
+            let known: Vec<&str> = union_elements(quoted[1])
+                .into_iter()
+                .filter(|element| !is_gradual(element) && *element != "None")
+                .collect();
+            if known.is_empty() || !of_the_workspace(&known) || unknown_may_have(quoted[0]) {
+                return false;
+            }
+            (quoted[0], known)
+        } else if message.starts_with("Attribute `") && quoted.len() >= 3 {
+            let union = quoted[quoted.len() - 1];
+            let missing: Vec<&str> = quoted[1..quoted.len() - 1]
+                .iter()
+                .copied()
+                .filter(|element| *element != "None")
+                .collect();
+            let elements = union_elements(union);
+            let has_it = elements.iter().any(|element| {
+                !is_gradual(element) && *element != "None" && !missing.contains(element)
+            });
+            let gradual = elements.iter().any(|element| is_gradual(element));
+            if has_it
+                || missing.is_empty()
+                || (gradual && (!of_the_workspace(&missing) || unknown_may_have(quoted[0])))
+            {
+                return false;
+            }
+            (quoted[0], missing)
+        } else {
+            match (quoted.first(), quoted.get(1)) {
+                (Some(member), Some(receiver)) if store => (*member, union_elements(receiver)),
+                (Some(receiver), Some(member)) if quoted.len() >= 2 => {
+                    let member = quoted.last().copied().unwrap_or(member);
+                    (member, union_elements(receiver))
+                }
+                _ => return false,
+            }
+        };
+        // A store on an object of another library's class (a stdlib loader, a function) may be
+        // for that library to read; one on the workspace's own class is read by the workspace
+        // if by anyone.
+        if store
+            && (!of_the_workspace(&receivers)
+                || self
+                    .typed
+                    .index
+                    .as_ref()
+                    .is_none_or(|index| index.member_is_read(member)))
+        {
             return false;
         }
-        let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
-        let (member, receivers): (&str, Vec<&str>) =
-            if message.starts_with("Attribute `") && quoted.len() >= 3 {
-                let union = quoted[quoted.len() - 1];
-                let missing: Vec<&str> = quoted[1..quoted.len() - 1].to_vec();
-                let elements = union_elements(union);
-                // A union with `Unknown` in it may hold a type that has the member.
-                let partial = elements
-                    .iter()
-                    .any(|element| !missing.contains(element) || is_gradual(element));
-                if partial || missing.iter().all(|element| *element == "None") {
-                    return false;
-                }
-                (quoted[0], missing)
-            } else {
-                match (quoted.first(), quoted.last()) {
-                    (Some(receiver), Some(member)) if quoted.len() >= 2 => {
-                        (*member, union_elements(receiver))
-                    }
-                    _ => return false,
-                }
-            };
         if member.starts_with("__") && member.ends_with("__") {
             return false;
         }
@@ -358,7 +414,7 @@ fn suppressed(text: &str, start: usize, end: usize) -> bool {
 fn problem(text: &str, finding: &Finding) -> Problem {
     let source = text.get(finding.start..finding.end).unwrap_or("");
     let (kind, name) = match finding.rule {
-        "unresolved-attribute" => (
+        "unresolved-attribute" | "possibly-missing-attribute" => (
             ProblemKind::UnknownMember,
             source
                 .rsplit('.')
@@ -715,7 +771,7 @@ mod tests {
         );
     }
 
-    const OPEN_WORLD: &str = "import functools\n\n\nclass RedirectMixin:\n    def rebuild(self) -> bool:\n        return True\n\n\nclass Session(RedirectMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n\n\nclass Lookup(dict):\n    pass\n\n\ncodes = Lookup()\nfor title in (\"ok\", \"found\"):\n    setattr(codes, title, 200)\n\n\nclass Live:\n    def stop(self) -> None:\n        pass\n\n\nclass Progress:\n    def __init__(self, live) -> None:\n        self.live = Live() if live else live\n\n\nclass Made:\n    pass\n\n\nclass Undeclared:\n    def __init__(self) -> None:\n        self.live = Live()\n\n\nclass Conditional:\n    if len(\"x\") > 3:\n        maybe = 1\n";
+    const OPEN_WORLD: &str = "import functools\n\n\nclass RedirectMixin:\n    def rebuild(self) -> bool:\n        return True\n\n\nclass Session(RedirectMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n\n\nclass Lookup(dict):\n    pass\n\n\ncodes = Lookup()\nfor title in (\"ok\", \"found\"):\n    setattr(codes, title, 200)\n\n\nclass Live:\n    def stop(self) -> None:\n        pass\n\n\nclass Progress:\n    def __init__(self, live) -> None:\n        self.live = Live() if live else live\n\n\nclass Made:\n    pass\n\n\nclass Undeclared:\n    def __init__(self) -> None:\n        self.live = Live()\n\n\nclass Conditional:\n    if len(\"x\") > 3:\n        maybe = 1\n\n\nclass Pausable:\n    def pause(self) -> None:\n        pass\n\n\ndef attach(live: Live) -> None:\n    live.owner = 1\n\n\ndef owner_of(thing: object) -> object:\n    return getattr(thing, \"owner\", None)\n";
 
     fn open_world() -> Workspace {
         Workspace::new(&[
@@ -774,20 +830,41 @@ mod tests {
             problems(
                 &workspace,
                 fixture,
-                "live = Live() if flag else other\n    return live.stops()"
+                "live = Live() if flag else other\n    return live.pause()"
             ),
             vec![],
-            "`Live | Unknown`: the unknown part may have it"
+            "`Live | Unknown`: the unknown part may be a `Pausable`"
+        );
+        assert_eq!(
+            problems(
+                &workspace,
+                fixture,
+                "live = Live() if flag else other\n    return live.stops()"
+            ),
+            vec![member("stops")],
+            "`Live | Unknown`: no class of the workspace has `stops`"
         );
     }
 
     #[test]
-    fn stores_dunders_suppressed_lines_and_synthesized_constructors_are_not_problems() {
+    fn stores_nobody_reads_are_problems_dunders_suppressed_lines_and_synthesized_constructors_not()
+    {
         let workspace = open_world();
         let fixture = "from typing import Callable\n\nfrom shop.world import Live, Made\n\n\ndef use(live: Live, f: Callable[..., int]) -> object:\n    <CURSOR>\n";
         assert_eq!(
+            problems(&workspace, fixture, "live.owner = 2\n    return live"),
+            vec![],
+            "the workspace reads `owner` (through getattr)"
+        );
+        assert_eq!(
+            problems(&workspace, fixture, "f.extra = 1\n    return live"),
+            vec![],
+            "a function is not the workspace's to know"
+        );
+        assert_eq!(
             problems(&workspace, fixture, "live.extra = 1\n    return live"),
-            vec![]
+            vec![member("extra")],
+            "nothing reads `extra`"
         );
         assert_eq!(problems(&workspace, fixture, "return f.__name__"), vec![]);
         assert_eq!(

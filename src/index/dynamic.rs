@@ -13,8 +13,9 @@ impl Index {
     /// other bases are mixed in too (a mixin's `self` reaches what its siblings define), so the
     /// classes that count are the class, its subclasses, and every base of those. The member may
     /// exist when one of them defines it, gets members at run time (`__getattr__`,
-    /// `setattr(self, computed, ...)`), or has a metaclass other than `ABCMeta` (which can add
-    /// anything when the class is created, as ORMs do).
+    /// `setattr(self, computed, ...)`), has a metaclass other than `ABCMeta` (which can add
+    /// anything when the class is created, as ORMs do), or is a descriptor (`__get__`: what a
+    /// class attribute holding one gives is whatever `__get__` returns).
     pub fn member_may_exist(&self, class: &str, member: &str) -> bool {
         let mut classes: Vec<&ClassInfo> = Vec::new();
         for module in self.workspace_modules() {
@@ -62,6 +63,8 @@ impl Index {
             .any(|candidate| {
                 candidate.dynamic_members
                     || has_custom_metaclass(candidate)
+                    // A descriptor (`cached_property`) stands for what its `__get__` returns.
+                    || defines(candidate, "__get__")
                     || defines(candidate, member)
             })
     }
@@ -105,6 +108,35 @@ impl Index {
     pub fn is_dynamic_object(&self, name: &str) -> bool {
         self.workspace_modules()
             .any(|module| module.dynamic_objects.iter().any(|object| object == name))
+    }
+
+    /// Whether the workspace defines a class named `class` (at any nesting).
+    pub fn has_class(&self, class: &str) -> bool {
+        let mut classes: Vec<&ClassInfo> = Vec::new();
+        for module in self.workspace_modules() {
+            collect(&module.classes, &mut classes);
+        }
+        classes.iter().any(|candidate| candidate.name == class)
+    }
+
+    /// Whether some class of the workspace defines a member named `member`.
+    pub fn some_class_defines(&self, member: &str) -> bool {
+        let mut classes: Vec<&ClassInfo> = Vec::new();
+        for module in self.workspace_modules() {
+            collect(&module.classes, &mut classes);
+        }
+        classes.iter().any(|class| defines(class, member))
+    }
+
+    /// Whether some module of the workspace reads the member `name` of something (`x.name`,
+    /// `getattr(x, "name")`).
+    pub fn member_is_read(&self, name: &str) -> bool {
+        self.workspace_modules().any(|module| {
+            module
+                .member_reads
+                .binary_search_by(|read| read.as_str().cmp(name))
+                .is_ok()
+        })
     }
 }
 
@@ -228,6 +260,17 @@ mod tests {
             "a Base may be a Dynamic"
         );
         assert!(!index.member_may_exist("Lookup", "anything"));
+        let descriptors = index_of(&[(
+            "functional.py",
+            "class cached_property:\n    def __get__(self, instance, owner=None):\n        return instance.__dict__[self.name]\n",
+        )]);
+        assert!(
+            descriptors.member_may_exist("cached_property", "get_lookup"),
+            "a descriptor stands for what `__get__` returns"
+        );
+        assert!(descriptors.has_class("cached_property"));
+        assert!(descriptors.some_class_defines("__get__"));
+        assert!(!descriptors.some_class_defines("get_lookup"));
         assert!(index.is_dynamic_object("codes"));
         assert!(!index.is_dynamic_object("Lookup"));
     }

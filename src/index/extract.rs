@@ -42,22 +42,42 @@ pub fn extract_module(name: &str, path: &str, source: &str, tree: &Tree) -> Modu
     extractor.module.source_hash = source_hash(source);
     extractor.module.docstring = block_docstring(root, source);
     extractor.module_statements(root, 0);
-    extractor.module.dynamic_objects = dynamic_objects(root, source);
+    let (dynamic_objects, member_reads) = dynamic_objects_and_member_reads(root, source);
+    extractor.module.dynamic_objects = dynamic_objects;
+    extractor.module.member_reads = member_reads;
     extractor.module
 }
 
-/// The names that `setattr(NAME, computed, value)` calls anywhere in the tree give attributes by
-/// computed name (not `self` or `cls`: those make their class dynamic, see `dynamic_members`).
-fn dynamic_objects(root: Node, source: &str) -> Vec<String> {
+/// Two walks in one over the whole tree:
+/// - the names that `setattr(NAME, computed, value)` calls give attributes by computed name (not
+///   `self` or `cls`: those make their class dynamic, see `dynamic_members`);
+/// - the member names the module reads: `x.name` anywhere but as an assignment's target, and
+///   `getattr(x, "name")` / `hasattr(x, "name")`. Sorted, without repeats.
+fn dynamic_objects_and_member_reads(root: Node, source: &str) -> (Vec<String>, Vec<String>) {
     let mut names: Vec<String> = Vec::new();
+    let mut reads: Vec<String> = Vec::new();
     let mut cursor = root.walk();
     'walk: loop {
         let node = cursor.node();
-        if node.kind() == "call"
-            && node
-                .child_by_field_name("function")
-                .is_some_and(|function| node_text(function, source) == "setattr")
-        {
+        if node.kind() == "attribute" && !is_assignment_target(node) {
+            if let Some(member) = node.child_by_field_name("attribute") {
+                reads.push(node_text(member, source).to_string());
+            }
+        }
+        let function = (node.kind() == "call")
+            .then(|| node.child_by_field_name("function"))
+            .flatten()
+            .map(|function| node_text(function, source));
+        if matches!(function, Some("getattr" | "hasattr")) {
+            let arguments = node.child_by_field_name("arguments");
+            if let Some(member) = arguments
+                .and_then(|a| a.named_child(1))
+                .and_then(|second| string_literal(second, source))
+            {
+                reads.push(member);
+            }
+        }
+        if function == Some("setattr") {
             let arguments = node.child_by_field_name("arguments");
             let first = arguments.and_then(|a| a.named_child(0));
             let second = arguments.and_then(|a| a.named_child(1));
@@ -84,7 +104,27 @@ fn dynamic_objects(root: Node, source: &str) -> Vec<String> {
             }
         }
     }
-    names
+    reads.sort_unstable();
+    reads.dedup();
+    (names, reads)
+}
+
+/// Whether `node` is what an assignment stores to (`x.a = 1`, `x.a, y = pair`), not a read.
+/// An augmented assignment (`x.a += 1`) reads its target too.
+fn is_assignment_target(node: Node) -> bool {
+    let mut child = node;
+    while let Some(parent) = child.parent() {
+        match parent.kind() {
+            "pattern_list" | "tuple_pattern" | "list_pattern" => child = parent,
+            "assignment" => {
+                return parent
+                    .child_by_field_name("left")
+                    .is_some_and(|left| left.id() == child.id());
+            }
+            _ => return false,
+        }
+    }
+    false
 }
 
 struct Extractor<'a> {
@@ -1280,6 +1320,15 @@ class Point(Base, Generic[T], metaclass=Meta):
     fn objects_given_attributes_by_computed_name_are_noted() {
         let source = "codes = LookupDict()\n\ndef _init():\n    for title in TITLES:\n        setattr(codes, title, 1)\n        setattr(other, 'fixed', 2)\n        setattr(self, title, 3)\n";
         assert_eq!(extract("m", "m.py", source).dynamic_objects, ["codes"]);
+    }
+
+    #[test]
+    fn member_reads_leave_out_assignment_targets() {
+        let source = "r.url = a.scheme\nr.hist, (r.cookies, y) = pair\nr.count += 1\nif hasattr(r, 'raw') and getattr(r, name):\n    r.close().reason\n";
+        assert_eq!(
+            extract("m", "m.py", source).member_reads,
+            ["close", "count", "raw", "reason", "scheme"]
+        );
     }
 
     #[test]

@@ -117,6 +117,11 @@ pub struct ModuleInfo {
     /// value)`): the objects they name have members no definition shows.
     #[serde(default)]
     pub dynamic_objects: Vec<String>,
+    /// The member names the module reads (`x.name` other than as an assignment's target,
+    /// `getattr(x, "name")`), sorted: a member stored on an object the module does not declare
+    /// it on is the program's own protocol when some module reads it.
+    #[serde(default)]
+    pub member_reads: Vec<String>,
     /// FNV-1a of the source text the entry was extracted from, so a caller holding the same text
     /// can reuse the entry instead of extracting again.
     #[serde(default)]

@@ -31,8 +31,9 @@ use db::SemanticDb;
 
 /// The rules spackle reports, chosen for precision: each is a certain error when the types it
 /// relies on are known, and ty stays silent when they are not (`Unknown` has every member).
-pub const RULES: [&str; 8] = [
+pub const RULES: [&str; 9] = [
     "unresolved-attribute",
+    "possibly-missing-attribute",
     "unresolved-reference",
     "unresolved-import",
     "too-many-positional-arguments",
