@@ -208,7 +208,18 @@ pub fn build_context(
     if hole.expected_type.is_none() {
         hole.expected_type = rank::expected_type_of_call(&overlay, &hole);
     }
-    let mut ranker = Ranker::new(&overlay, &hole);
+    let types = types_at_hole(index, &overlay, &hole, document_text, path, offset);
+    // A name without a written annotation shows the type the semantic layer inferred for it.
+    let inferred: HashMap<String, String> = types
+        .iter()
+        .flat_map(|types| &types.names)
+        .filter(|(_, classes)| !classes.is_empty())
+        .map(|(name, classes)| {
+            let names: Vec<&str> = classes.iter().map(|(_, class)| class.as_str()).collect();
+            (name.clone(), names.join(" | "))
+        })
+        .collect();
+    let mut ranker = Ranker::new(&overlay, &hole, types);
     ranker.rank();
     let scores = std::mem::take(&mut ranker.scores);
     let t2 = t0.elapsed();
@@ -220,9 +231,123 @@ pub fn build_context(
     context.names_in_scope = hole
         .names_in_scope
         .iter()
-        .map(|n| (n.name.clone(), n.type_text.clone()))
+        .map(|n| {
+            let written = n
+                .type_text
+                .clone()
+                .filter(|text| !text.starts_with("call:"));
+            (
+                n.name.clone(),
+                written.or_else(|| inferred.get(&n.name).cloned()),
+            )
+        })
         .collect();
     context
+}
+
+/// Asks the semantic layer for the classes of the names in scope at the hole, of `self`'s
+/// attributes and of the names in the expected type. `None` when it cannot analyse the file.
+fn types_at_hole(
+    index: &Index,
+    overlay: &Overlay,
+    hole: &hole::Hole,
+    text: &str,
+    path: &str,
+    offset: usize,
+) -> Option<rank::TypesAtHole> {
+    let mut expressions: Vec<String> = Vec::new();
+    let mut names = Vec::new();
+    for name in &hole.names_in_scope {
+        if !names.contains(&name.name) {
+            names.push(name.name.clone());
+            expressions.push(name.name.clone());
+        }
+    }
+    let mut attributes = Vec::new();
+    if let Some(class) = &hole.class_qualname {
+        for (_, attribute) in rank::self_attributes(overlay, &hole.module.name, class) {
+            if !attributes.contains(&attribute.name) {
+                attributes.push(attribute.name.clone());
+            }
+        }
+        // `self` is the enclosing function's first parameter in a method.
+        let receiver = hole
+            .function
+            .as_ref()
+            .and_then(|function| function.params.first())
+            .map(|first| first.name.clone())
+            .filter(|name| name == "self");
+        match receiver {
+            Some(receiver) => {
+                expressions.extend(
+                    attributes
+                        .iter()
+                        .map(|attribute| format!("{receiver}.{attribute}")),
+                );
+            }
+            None => attributes.clear(),
+        }
+    }
+    let mut expected_names = Vec::new();
+    if let Some(expected) = &hole.expected_type {
+        for name in expected.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')) {
+            let is_name = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_');
+            if is_name && !expected_names.iter().any(|known| known == name) {
+                expected_names.push(name.to_string());
+            }
+        }
+        expressions.extend(expected_names.iter().cloned());
+    }
+    expressions.truncate(crate::semantic::MAX_PROBED);
+    if expressions.is_empty() {
+        return Some(rank::TypesAtHole::default());
+    }
+    let absolute = index.root().join(path);
+    let answers = index
+        .semantic()
+        .classes_at(&absolute, text, offset, &expressions)?;
+    let mut answers = answers.into_iter().map(|classes| {
+        let mut keys: Vec<(String, String)> = classes
+            .into_iter()
+            .filter_map(|class| Some((module_of_path(index, &class.path)?, class.name)))
+            .collect();
+        keys.dedup();
+        keys
+    });
+    let mut types = rank::TypesAtHole::default();
+    for name in names {
+        types.names.insert(name, answers.next().unwrap_or_default());
+    }
+    for attribute in attributes {
+        types
+            .self_attributes
+            .insert(attribute, answers.next().unwrap_or_default());
+    }
+    for _ in expected_names {
+        types.expected.extend(answers.next().unwrap_or_default());
+    }
+    Some(types)
+}
+
+/// The dotted module name of a file of the workspace or of an installed package.
+fn module_of_path(index: &Index, path: &std::path::Path) -> Option<String> {
+    if path.starts_with(index.root()) {
+        return index.module_name_of(path);
+    }
+    let root = index
+        .environment()
+        .roots()
+        .iter()
+        .find(|root| path.starts_with(root))?;
+    let relative = path
+        .strip_prefix(root)
+        .ok()?
+        .to_string_lossy()
+        .replace('\\', "/");
+    crate::index::walk::module_name(&relative)
 }
 
 /// A part's identity: module, class qualname (for a class), name (for a module-level definition).
@@ -598,6 +723,36 @@ mod tests {
         assert!(context
             .describe()
             .contains("imported and not used elsewhere in the file"));
+    }
+
+    #[test]
+    fn types_come_from_the_semantic_layer_at_the_hole() {
+        let models = "class Cart:\n    def total(self) -> int:\n        return 0\n\n\nclass Shop:\n    def cart(self) -> Cart:\n        return Cart()\n\n\ndef open_shop() -> Shop:\n    return Shop()\n\n\nclass Unrelated:\n    pass\n";
+        let service = "from __future__ import annotations\n\nfrom typing import TYPE_CHECKING\n\nfrom shop.models import open_shop\n\nif TYPE_CHECKING:\n    from shop.models import Shop\n\n\nclass Checkout:\n    def __init__(self, shop: Shop) -> None:\n        self.shop = shop\n\n\ndef checkout():\n    cart = open_shop().cart()\n    <CURSOR>\n";
+        let workspace = crate::semantic::test_support::Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", models),
+            ("shop/service.py", &service.replace("<CURSOR>", "")),
+        ]);
+        let offset = service.find("<CURSOR>").expect("cursor");
+        let text = service.replace("<CURSOR>", "");
+        let context = build_context_for_file(
+            &workspace.index,
+            &workspace.path("shop/service.py"),
+            &text,
+            offset,
+            Budget::tokens(1500),
+        )
+        .expect("a context");
+        let described = context.describe();
+        // `cart` is assigned from a call chain no annotation names: ty infers `Cart`.
+        let cart = described
+            .lines()
+            .find(|line| line.contains("class Cart"))
+            .unwrap_or_default();
+        assert!(cart.contains("local variable type"), "{described}");
+        assert!(described.contains("cart: Cart"), "{described}");
+        assert!(!context.repository_text().contains("Unrelated"));
     }
 
     #[test]

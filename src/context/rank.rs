@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::index::model::{ClassInfo, FunctionInfo, FunctionKind, ModuleInfo};
+use crate::index::model::{ClassInfo, FunctionInfo, FunctionKind, ModuleInfo, VariableInfo};
 use crate::index::resolve::{self, find_class, resolve_dotted, resolve_name, Symbol};
 use crate::index::search;
 use crate::index::{Index, ModuleSource};
@@ -94,61 +94,40 @@ impl ModuleSource for Overlay<'_> {
     }
 }
 
+/// What the semantic layer says about the types at the hole, as `(module, class qualname)`
+/// pairs the index can render.
+#[derive(Debug, Clone, Default)]
+pub struct TypesAtHole {
+    /// The classes of each name in scope (parameters and locals).
+    pub names: HashMap<String, Vec<(String, String)>>,
+    /// The classes of `self.<attribute>` for the enclosing class's attributes.
+    pub self_attributes: HashMap<String, Vec<(String, String)>>,
+    /// The classes the expected type names.
+    pub expected: Vec<(String, String)>,
+}
+
 pub struct Ranker<'a> {
     source: &'a Overlay<'a>,
     hole: &'a Hole,
+    /// The semantic layer's answer; `None` when it could not analyse the file (then only written
+    /// annotations give types).
+    types: Option<TypesAtHole>,
     pub scores: HashMap<Key, Scored>,
     /// Classes already expanded, with the weight they were expanded at.
     expanded: HashMap<(String, String), f64>,
     nearby: HashSet<String>,
-    /// `class_members` results, computed once per class per request.
-    members_cache: std::cell::RefCell<MembersCache>,
 }
 
-/// `class_members` by `(module, qualname)`, for one request.
-type MembersCache = HashMap<(String, String), Option<std::rc::Rc<resolve::Members>>>;
-
 impl<'a> Ranker<'a> {
-    pub fn new(source: &'a Overlay<'a>, hole: &'a Hole) -> Ranker<'a> {
+    pub fn new(source: &'a Overlay<'a>, hole: &'a Hole, types: Option<TypesAtHole>) -> Ranker<'a> {
         let nearby = hole.nearby_identifiers.iter().cloned().collect();
         Ranker {
             source,
             hole,
+            types,
             scores: HashMap::new(),
             expanded: HashMap::new(),
             nearby,
-            members_cache: std::cell::RefCell::new(HashMap::new()),
-        }
-    }
-
-    fn members(&self, module: &str, qualname: &str) -> Option<std::rc::Rc<resolve::Members>> {
-        let key = (module.to_string(), qualname.to_string());
-        if let Some(found) = self.members_cache.borrow().get(&key) {
-            return found.clone();
-        }
-        let found = resolve::class_members(self.source, module, qualname).map(std::rc::Rc::new);
-        self.members_cache.borrow_mut().insert(key, found.clone());
-        found
-    }
-
-    /// The classes `self.method(...)` returns, for a method of `module.class` or its bases.
-    fn self_method_returns(
-        &self,
-        module: &str,
-        class: &str,
-        method: &str,
-    ) -> Vec<(String, String)> {
-        let Some(members) = self.members(module, class) else {
-            return Vec::new();
-        };
-        match members.get(method).map(|m| (&m.kind, &m.owner_module)) {
-            Some((resolve::MemberKind::Method(function), owner_module)) => {
-                match &function.returns {
-                    Some(returns) => self.classes_in_annotation(owner_module, returns),
-                    None => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
         }
     }
 
@@ -181,13 +160,19 @@ impl<'a> Ranker<'a> {
         tracing::trace!(typed = ?t1, imports = ?(t2 - t1), headers = ?(t3 - t2), retrieval = ?(t4 - t3), "ranked");
     }
 
-    /// Types of parameters, locals, `self`, its attributes and the expected type.
+    /// Types of parameters, locals, `self`, its attributes and the expected type: as the semantic
+    /// layer infers them at the hole, else as written in annotations.
     fn typed_names(&mut self) {
         let current = self.current().to_string();
-        if let Some(expected) = self.hole.expected_type.clone() {
-            for class in self.classes_in_annotation(&current, &expected) {
-                self.expand_class(&class.0, &class.1, 2.0, 0, "expected type");
-            }
+        let expected = match &self.types {
+            Some(types) if !types.expected.is_empty() => types.expected.clone(),
+            _ => match self.hole.expected_type.clone() {
+                Some(expected) => self.classes_in_annotation(&current, &expected),
+                None => Vec::new(),
+            },
+        };
+        for (module, qualname) in expected {
+            self.expand_class(&module, &qualname, 2.0, 0, "expected type");
         }
         let names = self.hole.names_in_scope.clone();
         for name in &names {
@@ -196,12 +181,14 @@ impl<'a> Ranker<'a> {
                 NameOrigin::Local => 1.6,
                 NameOrigin::SelfAttribute => 1.2,
             };
-            let Some(type_text) = &name.type_text else {
-                continue;
-            };
-            let classes = match type_text.strip_prefix("call:") {
-                Some(callee) => self.classes_of_call(&current, callee),
-                None => self.classes_in_annotation(&current, type_text),
+            let classes = match &self.types {
+                Some(types) => types.names.get(&name.name).cloned().unwrap_or_default(),
+                None => match &name.type_text {
+                    Some(annotation) if !annotation.starts_with("call:") => {
+                        self.classes_in_annotation(&current, annotation)
+                    }
+                    _ => Vec::new(),
+                },
             };
             let reason = match name.origin {
                 NameOrigin::Parameter => "parameter type",
@@ -244,23 +231,7 @@ impl<'a> Ranker<'a> {
             }
         }
         // Attributes of `self` (its own and inherited) whose types are known.
-        let mut attributes = Vec::new();
-        let members = self.members(module, qualname);
-        let mut owners = vec![(module.to_string(), class.clone())];
-        if let Some(members) = &members {
-            for (owner_module, owner_qualname) in members.classes.iter().skip(1) {
-                if let Some(owner) = resolve::class_info(self.source, owner_module, owner_qualname)
-                {
-                    owners.push((owner_module.clone(), owner));
-                }
-            }
-        }
-        for (owner_module, owner) in &owners {
-            for attribute in owner.attributes.iter().chain(&owner.instance_attributes) {
-                attributes.push((owner_module.clone(), owner.name.clone(), attribute.clone()));
-            }
-        }
-        for (owner_module, owner_name, attribute) in attributes {
+        for (owner_module, attribute) in self_attributes(self.source, module, qualname) {
             let used_near = self.nearby.contains(&attribute.name);
             let used_in_class = self
                 .hole
@@ -277,10 +248,14 @@ impl<'a> Ranker<'a> {
             } else {
                 0.5
             };
-            let classes = match (&attribute.annotation, &attribute.value) {
-                (Some(annotation), _) => self.classes_in_annotation(&owner_module, annotation),
-                (None, Some(value)) => self.classes_of_value(&owner_module, &owner_name, value),
-                _ => Vec::new(),
+            let classes = match (&self.types, &attribute.annotation) {
+                (Some(types), _) => types
+                    .self_attributes
+                    .get(&attribute.name)
+                    .cloned()
+                    .unwrap_or_default(),
+                (None, Some(annotation)) => self.classes_in_annotation(&owner_module, annotation),
+                (None, None) => Vec::new(),
             };
             for (module, qualname) in classes {
                 self.expand_class(&module, &qualname, weight, 0, "type of a self attribute");
@@ -335,74 +310,6 @@ impl<'a> Ranker<'a> {
         }
         out.dedup();
         out
-    }
-
-    /// The class a call produces: a constructor, or a function's or method's return annotation.
-    fn classes_of_call(&self, module: &str, callee: &str) -> Vec<(String, String)> {
-        let symbol = if let Some(method) = callee.strip_prefix("self.") {
-            let Some(class) = &self.hole.class_qualname else {
-                return Vec::new();
-            };
-            resolve::resolve_attribute(
-                self.source,
-                &Symbol::Class {
-                    module: module.to_string(),
-                    qualname: class.clone(),
-                },
-                method,
-            )
-        } else {
-            resolve_dotted(self.source, module, callee)
-        };
-        match symbol {
-            Some(Symbol::Class { module, qualname }) => vec![(module, qualname)],
-            Some(Symbol::Function { module, qualname }) => {
-                let Some(function) = self.function_info(&module, &qualname) else {
-                    return Vec::new();
-                };
-                match &function.returns {
-                    Some(returns) => self.classes_in_annotation(&module, returns),
-                    None => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The class a `self.x = value` assignment gives `x`, read off the value's text.
-    fn classes_of_value(
-        &self,
-        module: &str,
-        class_name: &str,
-        value: &str,
-    ) -> Vec<(String, String)> {
-        let Some(open) = value.find('(') else {
-            return Vec::new();
-        };
-        let callee = value[..open].trim();
-        if callee.is_empty()
-            || !callee
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
-        {
-            return Vec::new();
-        }
-        if let Some(method) = callee.strip_prefix("self.") {
-            return self.self_method_returns(module, class_name, method);
-        }
-        self.classes_of_call(module, callee)
-    }
-
-    fn function_info(&self, module: &str, qualname: &str) -> Option<FunctionInfo> {
-        let info = self.source.module(module)?;
-        match qualname.rsplit_once('.') {
-            Some((class, name)) => find_class(&info, class)?
-                .methods
-                .iter()
-                .find(|m| m.name == name)
-                .cloned(),
-            None => info.functions.iter().find(|f| f.name == qualname).cloned(),
-        }
     }
 
     /// Scores a class header and its members (and, more weakly, what it inherits and refers to).
@@ -812,6 +719,36 @@ impl<'a> Ranker<'a> {
             }
         }
     }
+}
+
+/// The attributes of instances of `module.qualname`, its own and inherited (class-level and
+/// assigned through `self`), each with the module of the class that defines it.
+pub fn self_attributes(
+    source: &dyn ModuleSource,
+    module: &str,
+    qualname: &str,
+) -> Vec<(String, VariableInfo)> {
+    let Some(info) = source.module(module) else {
+        return Vec::new();
+    };
+    let Some(class) = find_class(&info, qualname).cloned() else {
+        return Vec::new();
+    };
+    let mut owners = vec![(module.to_string(), class)];
+    if let Some(members) = resolve::class_members(source, module, qualname) {
+        for (owner_module, owner_qualname) in members.classes.iter().skip(1) {
+            if let Some(owner) = resolve::class_info(source, owner_module, owner_qualname) {
+                owners.push((owner_module.clone(), owner));
+            }
+        }
+    }
+    let mut attributes = Vec::new();
+    for (owner_module, owner) in owners {
+        for attribute in owner.attributes.iter().chain(&owner.instance_attributes) {
+            attributes.push((owner_module.clone(), attribute.clone()));
+        }
+    }
+    attributes
 }
 
 /// The annotation of the parameter the cursor's call argument binds to, when it can be resolved.

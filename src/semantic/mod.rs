@@ -9,6 +9,9 @@
 //! record the new text in a separate, briefly held map and never wait for a check to finish.
 
 mod db;
+mod types;
+
+pub use types::{ClassAt, MAX_PROBED};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

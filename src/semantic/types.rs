@@ -1,0 +1,201 @@
+//! Types at a place in a file: which classes the values of expressions there may be instances of,
+//! as ty infers them. The context builder asks this for the names in scope at a hole, `self`'s
+//! attributes and the expected type, and follows the classes it gets to their definitions.
+//!
+//! The question is put as a probe: a tuple of the expressions, inserted as a statement at the
+//! start of the cursor's line with that line's indentation, so that ty answers with everything it
+//! knows at that point (narrowing, `self`, locals assigned from calls, `TYPE_CHECKING` imports,
+//! string annotations, inherited attributes).
+
+use std::path::{Path, PathBuf};
+
+use ruff_db::files::File;
+use ruff_db::parsed::parsed_module;
+use ruff_db::source::source_text;
+use ruff_python_ast::visitor::source_order::{walk_node, SourceOrderVisitor, TraversalSignal};
+use ruff_python_ast::AnyNodeRef;
+use ruff_text_size::{Ranged, TextRange, TextSize};
+use ty_python_semantic::types::{Type, TypeDefinition};
+use ty_python_semantic::{Db as _, HasType, ProgramEnvironment, SemanticModel};
+
+use super::db::SemanticDb;
+use super::Semantic;
+
+/// A class, by the file that defines it and its name there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClassAt {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// The most expressions one probe asks about.
+pub const MAX_PROBED: usize = 96;
+/// How deep unions and intersections are followed.
+const MAX_TYPE_DEPTH: usize = 4;
+/// The most classes one expression's type contributes.
+const MAX_CLASSES: usize = 8;
+
+impl Semantic {
+    /// For each of `expressions` (Python expressions on one line each, such as `name` or
+    /// `self.attr`), the classes its value may be an instance of at byte `offset` of `text` (the
+    /// class itself for an expression that names a class), in the file at `path`. `None` when
+    /// the file cannot be analysed (unsaved, too large, or ty failed); an expression whose type
+    /// is unknown, or that did not parse where it stands, gets no classes.
+    pub fn classes_at(
+        &self,
+        path: &Path,
+        text: &str,
+        offset: usize,
+        expressions: &[String],
+    ) -> Option<Vec<Vec<ClassAt>>> {
+        let expressions = &expressions[..expressions.len().min(MAX_PROBED)];
+        if expressions.is_empty() || text.len() > super::MAX_BYTES {
+            return Some(vec![Vec::new(); expressions.len()]);
+        }
+        let offset = offset.min(text.len());
+        let offset = (0..=offset)
+            .rev()
+            .find(|at| text.is_char_boundary(*at))
+            .unwrap_or(0);
+        let line_start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+        let indent: &str = {
+            let line = &text[line_start..];
+            &line[..line.len() - line.trim_start_matches([' ', '\t']).len()]
+        };
+        let mut probe = format!("{indent}(");
+        // One range per expression; `None` for one that cannot stand on the probe's line.
+        let mut ranges = Vec::new();
+        for expression in expressions {
+            if expression.trim().is_empty() || expression.contains(['\n', '\r', '#']) {
+                ranges.push(None);
+                continue;
+            }
+            let start = line_start + probe.len();
+            probe.push_str(expression);
+            ranges.push(Some(TextRange::new(
+                TextSize::try_from(start).ok()?,
+                TextSize::try_from(start + expression.len()).ok()?,
+            )));
+            probe.push_str(", ");
+        }
+        probe.push_str(")\n");
+        let probed = format!("{}{probe}{}", &text[..line_start], &text[line_start..]);
+        let targets: Vec<TextRange> = ranges.iter().flatten().copied().collect();
+        let mut answers = self
+            .with_text(path, &probed, |db, file| {
+                classes_of_ranges(db, file, &targets)
+            })?
+            .into_iter();
+        Some(
+            ranges
+                .iter()
+                .map(|range| match range {
+                    Some(_) => answers.next().unwrap_or_default(),
+                    None => Vec::new(),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The classes of the expressions at exactly `ranges` in `file`.
+fn classes_of_ranges(db: &SemanticDb, file: File, ranges: &[TextRange]) -> Vec<Vec<ClassAt>> {
+    let model = SemanticModel::new(db, db.program_file(file));
+    let parsed = parsed_module(db, model.python_file()).load(db);
+    let environment = model.program_environment();
+    let mut found = FindExpressions {
+        ranges,
+        types: vec![None; ranges.len()],
+        model: &model,
+    };
+    walk_node(&mut found, AnyNodeRef::from(parsed.syntax()));
+    found
+        .types
+        .into_iter()
+        .map(|ty| {
+            let mut classes = Vec::new();
+            if let Some(ty) = ty {
+                collect_classes(db, &environment, ty, 0, &mut classes);
+            }
+            classes
+        })
+        .collect()
+}
+
+struct FindExpressions<'a, 'db> {
+    ranges: &'a [TextRange],
+    types: Vec<Option<Type<'db>>>,
+    model: &'a SemanticModel<'db>,
+}
+
+impl<'ast> SourceOrderVisitor<'ast> for FindExpressions<'_, '_> {
+    fn enter_node(&mut self, node: AnyNodeRef<'ast>) -> TraversalSignal {
+        let range = node.range();
+        if !self
+            .ranges
+            .iter()
+            .any(|target| range.contains_range(*target))
+        {
+            return TraversalSignal::Skip;
+        }
+        if let Some(at) = self.ranges.iter().position(|target| *target == range) {
+            if self.types[at].is_none() {
+                if let Some(expression) = node.as_expr_ref() {
+                    self.types[at] = expression.inferred_type(self.model);
+                }
+            }
+        }
+        TraversalSignal::Traverse
+    }
+}
+
+/// The classes a type names: an instance's class, a class object, each element of a union, the
+/// positive elements of an intersection.
+fn collect_classes<'db>(
+    db: &'db SemanticDb,
+    environment: &ProgramEnvironment<'db>,
+    ty: Type<'db>,
+    depth: usize,
+    out: &mut Vec<ClassAt>,
+) {
+    if depth > MAX_TYPE_DEPTH || out.len() >= MAX_CLASSES {
+        return;
+    }
+    match ty {
+        Type::Union(union) => {
+            for element in union.elements(db) {
+                collect_classes(db, environment, *element, depth + 1, out);
+            }
+        }
+        Type::Intersection(intersection) => {
+            for element in intersection.iter_positive(db) {
+                collect_classes(db, environment, element, depth + 1, out);
+            }
+        }
+        _ => {
+            let Some(TypeDefinition::StaticClass(definition)) = ty.definition(db, environment)
+            else {
+                return;
+            };
+            let Some(range) = TypeDefinition::StaticClass(definition).focus_range(db) else {
+                return;
+            };
+            let file = range.file();
+            let Some(path) = file.path(db).as_system_path() else {
+                // typeshed's classes: the standard library is not what a context is for.
+                return;
+            };
+            let source = source_text(db, file);
+            let Some(name) = source.as_str().get(range.range().to_std_range()) else {
+                return;
+            };
+            let class = ClassAt {
+                path: path.as_std_path().to_path_buf(),
+                name: name.to_string(),
+            };
+            if !out.contains(&class) {
+                out.push(class);
+            }
+        }
+    }
+}
