@@ -124,6 +124,7 @@ impl Prepared {
 fn prepare(
     case: &HoleCase,
     cache: &Path,
+    site_packages: &[PathBuf],
     workspaces: &mut HashMap<String, Index>,
 ) -> anyhow::Result<Prepared> {
     let (name, version) = case
@@ -166,7 +167,7 @@ fn prepare(
             };
             Index::build(
                 root.clone(),
-                Arc::new(Environment::none()),
+                Arc::new(Environment::with_roots(site_packages.to_vec())),
                 &options,
                 &mut |_| {},
             )
@@ -191,15 +192,25 @@ struct Arguments {
     checks: PathBuf,
     cache: PathBuf,
     out: PathBuf,
+    /// Installed packages the checked packages may import (holebench's wheels come alone).
+    site_packages: Vec<PathBuf>,
 }
 
 fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
     let mut positional = Vec::new();
     let mut cache = None;
     let mut out = None;
+    let mut site_packages = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
+            "--site-packages" => {
+                let folder = PathBuf::from(iter.next().context("--site-packages needs a folder")?);
+                if !folder.is_dir() {
+                    bail!("--site-packages {}: no such folder", folder.display());
+                }
+                site_packages.push(folder);
+            }
             "--cache" => {
                 cache = Some(PathBuf::from(
                     iter.next().context("--cache needs a folder")?,
@@ -210,8 +221,7 @@ fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
             other => positional.push(PathBuf::from(other)),
         }
     }
-    let usage =
-        "usage: spackle bench checks HOLES.jsonl CHECKS.jsonl --cache DIR --out RESULTS.jsonl";
+    let usage = "usage: spackle bench checks HOLES.jsonl CHECKS.jsonl --cache DIR --out RESULTS.jsonl [--site-packages DIR]...";
     if positional.len() != 2 {
         bail!("{usage}");
     }
@@ -230,6 +240,7 @@ fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
         checks,
         cache,
         out: out.context(usage)?,
+        site_packages,
     })
 }
 
@@ -271,7 +282,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         if !prepared.contains_key(row.case.as_str()) {
             prepared.insert(
                 row.case.as_str(),
-                prepare(case, &arguments.cache, &mut workspaces)?,
+                prepare(
+                    case,
+                    &arguments.cache,
+                    &arguments.site_packages,
+                    &mut workspaces,
+                )?,
             );
         }
         let hole = &prepared[row.case.as_str()];
@@ -433,7 +449,7 @@ mod tests {
         .unwrap();
         let mut environments = HashMap::new();
         let holes_read: Vec<HoleCase> = read_jsonl(&holes).unwrap();
-        let prepared = prepare(&holes_read[0], cache.path(), &mut environments).unwrap();
+        let prepared = prepare(&holes_read[0], cache.path(), &[], &mut environments).unwrap();
         let rows: Vec<CheckCase> = read_jsonl(&checks).unwrap();
         for row in &rows {
             let body = prepared.candidate(row).unwrap();

@@ -22,12 +22,14 @@ in bytes (default: `context.repository_tokens`); --explain writes why each part 
     ),
     (
         "checks",
-        "spackle bench checks HOLES.jsonl CHECKS.jsonl --cache DIR --out RESULTS.jsonl
+        "spackle bench checks HOLES.jsonl CHECKS.jsonl --cache DIR --out RESULTS.jsonl [--site-packages DIR]...
 
 Runs the static checks on holebench's check cases (real bodies and injected mistakes, one package
 at a time) and writes what they found to RESULTS.jsonl, for `holebench.py checks`. It also checks
 every file of each package whole, as the editor's diagnostics do, and lists what it reports there:
-on real code each report is a false alarm or a real bug.",
+on real code each report is a false alarm or a real bug. holebench's wheels come without their
+dependencies; --site-packages names a folder of installed packages they may import (a
+virtualenv's `lib/pythonX.Y/site-packages`), as a user's environment would have them.",
     ),
     (
         "diagnostics",

@@ -191,7 +191,8 @@ impl Judge<'_> {
     ///   of that name: then the `Unknown` part is not some workspace object that has it.
     /// - A class of the workspace whose family gets members at run time (`__getattr__`,
     ///   `setattr`), or whose subclass defines the member (a mixin's `self`), may have it; so may
-    ///   an object that the workspace fills with `setattr(name, computed, value)`.
+    ///   an object that the workspace fills with `setattr(name, computed, value)`, and any object
+    ///   when the workspace gives some object that member from outside its class.
     fn member_is_unknown(&self, finding: &Finding) -> bool {
         let message = finding.message.as_str();
         let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
@@ -294,6 +295,12 @@ impl Judge<'_> {
                 return false;
             }
         }
+        // The workspace gives objects this member from outside their class (a factory's
+        // `type(name, bases, namespace)`, `form_set.extra = 1`, a middleware's
+        // `request.user = ...`): the types cannot say which objects have it.
+        if !store && index.member_is_assigned(member) {
+            return false;
+        }
         !receivers.iter().any(|receiver| {
             let name = class_name(receiver);
             let own = name.starts_with("Self@") || name.starts_with("Self'");
@@ -377,6 +384,11 @@ fn class_name(displayed: &str) -> &str {
     // `Mixin` in the instance's MRO, which the index answers for `Mixin` (its subclasses' bases).
     if let Some(rest) = displayed.strip_prefix("<super: <class '") {
         return rest.split('\'').next().unwrap_or(rest);
+    }
+    // A class object: `<class 'Table'>`.
+    if let Some(rest) = displayed.strip_prefix("<class '") {
+        let name = rest.split('\'').next().unwrap_or(rest);
+        return name.rsplit('.').next().unwrap_or(name);
     }
     let mut name = displayed.split(" & ").next().unwrap_or(displayed).trim();
     if let Some(inner) = name
@@ -800,6 +812,27 @@ mod tests {
             problems(&workspace, mixin, "return self.trust_envv"),
             vec![member("trust_envv")]
         );
+        // A factory builds the subclasses that give the base's `self` its settings.
+        let base = "class BaseFormSet:\n    def __init__(self) -> None:\n        self.forms: list[int] = []\n\n    def total(self) -> int:\n        <CURSOR>\n";
+        let factory = "from shop.checkout import BaseFormSet\n\n\ndef formset_factory(extra: int, formset=BaseFormSet):\n    attrs = {\"extra\": extra, \"max_num\": 1000}\n    made = type(\"FormSet\", (formset,), attrs)\n    made.prefix = \"form\"\n    return made\n";
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/checkout.py", &base.replace("<CURSOR>", "")),
+            ("shop/factories.py", factory),
+        ]);
+        assert_eq!(
+            problems(
+                &workspace,
+                base,
+                "return self.extra + self.max_num + len(self.prefix)"
+            ),
+            vec![],
+            "the factory gives them"
+        );
+        assert_eq!(
+            problems(&workspace, base, "return self.extras"),
+            vec![member("extras")]
+        );
         let workspace = open_world();
         let codes = "from shop.world import codes\n\n\ndef status() -> int:\n    <CURSOR>\n";
         assert_eq!(
@@ -895,6 +928,7 @@ mod tests {
         assert_eq!(super::class_name("type[pkg.Cart]"), "Cart");
         assert_eq!(super::class_name("Flask & ~AlwaysFalsy"), "Flask");
         assert_eq!(super::class_name("Box[int]"), "Box");
+        assert_eq!(super::class_name("<class 'Table'>"), "Table");
         assert_eq!(
             super::class_name("<super: <class 'Mixin'>, Self@save>"),
             "Mixin"

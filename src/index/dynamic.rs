@@ -128,6 +128,17 @@ impl Index {
         classes.iter().any(|class| defines(class, member))
     }
 
+    /// Whether some module of the workspace gives objects the member `name` from outside their
+    /// class (`obj.name = ...`, `setattr(obj, "name", ...)`, a `type()` namespace).
+    pub fn member_is_assigned(&self, name: &str) -> bool {
+        self.workspace_modules().any(|module| {
+            module
+                .assigned_members
+                .binary_search_by(|assigned| assigned.as_str().cmp(name))
+                .is_ok()
+        })
+    }
+
     /// Whether some module of the workspace reads the member `name` of something (`x.name`,
     /// `getattr(x, "name")`).
     pub fn member_is_read(&self, name: &str) -> bool {

@@ -42,53 +42,77 @@ pub fn extract_module(name: &str, path: &str, source: &str, tree: &Tree) -> Modu
     extractor.module.source_hash = source_hash(source);
     extractor.module.docstring = block_docstring(root, source);
     extractor.module_statements(root, 0);
-    let (dynamic_objects, member_reads) = dynamic_objects_and_member_reads(root, source);
-    extractor.module.dynamic_objects = dynamic_objects;
-    extractor.module.member_reads = member_reads;
+    let members = member_uses(root, source);
+    extractor.module.dynamic_objects = members.dynamic_objects;
+    extractor.module.member_reads = members.reads;
+    extractor.module.assigned_members = members.assigned;
     extractor.module
 }
 
-/// Two walks in one over the whole tree:
-/// - the names that `setattr(NAME, computed, value)` calls give attributes by computed name (not
-///   `self` or `cls`: those make their class dynamic, see `dynamic_members`);
-/// - the member names the module reads: `x.name` anywhere but as an assignment's target, and
-///   `getattr(x, "name")` / `hasattr(x, "name")`. Sorted, without repeats.
-fn dynamic_objects_and_member_reads(root: Node, source: &str) -> (Vec<String>, Vec<String>) {
+/// What the module does with members, by name, across the whole tree.
+#[derive(Default)]
+struct MemberUses {
+    /// Names that `setattr(NAME, computed, value)` calls give attributes by computed name (not
+    /// `self` or `cls`: those make their class dynamic, see `dynamic_members`).
+    dynamic_objects: Vec<String>,
+    /// Members read: `x.name` anywhere but as an assignment's target, `getattr(x, "name")`,
+    /// `hasattr(x, "name")`. Sorted, without repeats.
+    reads: Vec<String>,
+    /// Members given to objects from outside their class: `x.name = ...` and
+    /// `setattr(x, "name", ...)` for `x` other than `self`/`cls`, and the keys of the namespace
+    /// a class built with `type(name, bases, namespace)` gets. Sorted, without repeats.
+    assigned: Vec<String>,
+}
+
+fn member_uses(root: Node, source: &str) -> MemberUses {
     let mut names: Vec<String> = Vec::new();
     let mut reads: Vec<String> = Vec::new();
+    let mut assigned: Vec<String> = Vec::new();
     let mut cursor = root.walk();
     'walk: loop {
         let node = cursor.node();
-        if node.kind() == "attribute" && !is_assignment_target(node) {
+        if node.kind() == "attribute" {
             if let Some(member) = node.child_by_field_name("attribute") {
-                reads.push(node_text(member, source).to_string());
+                let member = node_text(member, source).to_string();
+                if !is_assignment_target(node) {
+                    reads.push(member);
+                } else if node
+                    .child_by_field_name("object")
+                    .is_some_and(|object| !matches!(node_text(object, source), "self" | "cls"))
+                {
+                    assigned.push(member);
+                }
             }
         }
         let function = (node.kind() == "call")
             .then(|| node.child_by_field_name("function"))
             .flatten()
             .map(|function| node_text(function, source));
+        let arguments = node.child_by_field_name("arguments");
+        let argument = |at: usize| arguments.and_then(|a| a.named_child(at));
         if matches!(function, Some("getattr" | "hasattr")) {
-            let arguments = node.child_by_field_name("arguments");
-            if let Some(member) = arguments
-                .and_then(|a| a.named_child(1))
-                .and_then(|second| string_literal(second, source))
-            {
+            if let Some(member) = argument(1).and_then(|second| string_literal(second, source)) {
                 reads.push(member);
             }
         }
+        if function == Some("type") && arguments.is_some_and(|a| a.named_child_count() == 3) {
+            if let Some(namespace) = argument(2) {
+                assigned.extend(namespace_keys(namespace, source));
+            }
+        }
         if function == Some("setattr") {
-            let arguments = node.child_by_field_name("arguments");
-            let first = arguments.and_then(|a| a.named_child(0));
-            let second = arguments.and_then(|a| a.named_child(1));
-            if let (Some(first), Some(second)) = (first, second) {
+            if let (Some(first), Some(second)) = (argument(0), argument(1)) {
                 let name = node_text(first, source);
-                if first.kind() == "identifier"
-                    && !matches!(name, "self" | "cls")
-                    && string_literal(second, source).is_none()
-                    && !names.iter().any(|known| known == name)
-                {
-                    names.push(name.to_string());
+                if !matches!(name, "self" | "cls") {
+                    match string_literal(second, source) {
+                        Some(member) => assigned.push(member),
+                        None if first.kind() == "identifier"
+                            && !names.iter().any(|known| known == name) =>
+                        {
+                            names.push(name.to_string())
+                        }
+                        None => {}
+                    }
                 }
             }
         }
@@ -106,7 +130,69 @@ fn dynamic_objects_and_member_reads(root: Node, source: &str) -> (Vec<String>, V
     }
     reads.sort_unstable();
     reads.dedup();
-    (names, reads)
+    assigned.sort_unstable();
+    assigned.dedup();
+    MemberUses {
+        dynamic_objects: names,
+        reads,
+        assigned,
+    }
+}
+
+/// The string keys of the namespace given to `type(name, bases, namespace)`: a dict literal, or
+/// a name bound to one in the same function (or module).
+fn namespace_keys(namespace: Node, source: &str) -> Vec<String> {
+    let keys_of = |dictionary: Node| -> Vec<String> {
+        let mut cursor = dictionary.walk();
+        dictionary
+            .named_children(&mut cursor)
+            .filter(|pair| pair.kind() == "pair")
+            .filter_map(|pair| string_literal(pair.child_by_field_name("key")?, source))
+            .collect()
+    };
+    match namespace.kind() {
+        "dictionary" => keys_of(namespace),
+        "identifier" => {
+            let name = node_text(namespace, source);
+            let mut scope = namespace;
+            while let Some(parent) = scope.parent() {
+                scope = parent;
+                if scope.kind() == "function_definition" {
+                    break;
+                }
+            }
+            let mut keys = Vec::new();
+            let mut cursor = scope.walk();
+            'walk: loop {
+                let node = cursor.node();
+                if node.kind() == "assignment"
+                    && node
+                        .child_by_field_name("left")
+                        .is_some_and(|left| node_text(left, source) == name)
+                {
+                    if let Some(right) = node
+                        .child_by_field_name("right")
+                        .filter(|right| right.kind() == "dictionary")
+                    {
+                        keys.extend(keys_of(right));
+                    }
+                }
+                if cursor.goto_first_child() {
+                    continue;
+                }
+                loop {
+                    if cursor.goto_next_sibling() {
+                        continue 'walk;
+                    }
+                    if !cursor.goto_parent() || cursor.node().id() == scope.id() {
+                        break 'walk;
+                    }
+                }
+            }
+            keys
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Whether `node` is what an assignment stores to (`x.a = 1`, `x.a, y = pair`), not a read.
@@ -1320,6 +1406,15 @@ class Point(Base, Generic[T], metaclass=Meta):
     fn objects_given_attributes_by_computed_name_are_noted() {
         let source = "codes = LookupDict()\n\ndef _init():\n    for title in TITLES:\n        setattr(codes, title, 1)\n        setattr(other, 'fixed', 2)\n        setattr(self, title, 3)\n";
         assert_eq!(extract("m", "m.py", source).dynamic_objects, ["codes"]);
+    }
+
+    #[test]
+    fn members_given_from_outside_their_class_are_noted() {
+        let source = "def factory(form, base):\n    attrs = {'form': form, 'max_num': 3}\n    made = type('Made', (base,), attrs)\n    made.extra = 1\n    setattr(made, 'prefix', 'p')\n    return type('Other', (base,), {'can_delete': True})\n\nclass C:\n    def __init__(self):\n        self.own = 1\n";
+        assert_eq!(
+            extract("m", "m.py", source).assigned_members,
+            ["can_delete", "extra", "form", "max_num", "prefix"]
+        );
     }
 
     #[test]

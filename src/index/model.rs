@@ -122,6 +122,11 @@ pub struct ModuleInfo {
     /// it on is the program's own protocol when some module reads it.
     #[serde(default)]
     pub member_reads: Vec<String>,
+    /// Members the module gives objects from outside their class (`form_set.extra = 1`,
+    /// `setattr(obj, "name", v)`, the namespace of `type(name, bases, namespace)`), sorted: such
+    /// a member may exist on instances whose class definition does not show it.
+    #[serde(default)]
+    pub assigned_members: Vec<String>,
     /// FNV-1a of the source text the entry was extracted from, so a caller holding the same text
     /// can reuse the entry instead of extracting again.
     #[serde(default)]
