@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use ruff_db::diagnostic::{Diagnostic, DiagnosticId, Severity};
-use ruff_db::files::{system_path_to_file, File};
+use ruff_db::files::{system_path_to_file, vendored_path_to_file, File};
 use ruff_db::source::source_text;
-use ruff_db::system::{OsSystem, SystemPathBuf};
+use ruff_db::system::{OsSystem, SystemPathBuf, SystemVirtualPath};
+use ruff_db::vendored::VendoredPath;
+use ruff_db::Db as _;
 use ruff_python_ast::PythonVersion;
 use salsa::Setter as _;
 use ty_module_resolver::SearchPathSettings;
@@ -100,6 +102,12 @@ impl Semantic {
         }
     }
 
+    /// Whether a file with this text is small enough for the typed checks ([`MAX_LINES`],
+    /// [`MAX_BYTES`]).
+    pub fn can_analyse(text: &str) -> bool {
+        text.len() <= MAX_BYTES && text.bytes().filter(|&byte| byte == b'\n').count() <= MAX_LINES
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -136,8 +144,7 @@ impl Semantic {
     /// faster than linearly on some such files (thousands of rebindings of one name), and a check
     /// must stay interactive.
     pub fn findings(&self, path: &Path, text: &str) -> Vec<Finding> {
-        if text.len() > MAX_BYTES || text.bytes().filter(|&byte| byte == b'\n').count() > MAX_LINES
-        {
+        if !Semantic::can_analyse(text) {
             tracing::debug!(path = %path.display(), bytes = text.len(), "too large for the typed checks");
             return Vec::new();
         }
@@ -212,9 +219,22 @@ impl Semantic {
         for (changed, buffer) in pending {
             database.apply_buffer(&changed, buffer);
         }
-        // A buffer that was never saved has no file on disk, and ty knows no file it cannot find:
-        // such a buffer gets the syntax and name checks only.
-        let file = system_path_to_file(&database.db, &system_path).ok()?;
+        // A buffer that was never saved has no file on disk: ty analyses it as a virtual file
+        // (its imports of other modules resolve; its relative imports cannot, see `findings_of`).
+        let file = match system_path_to_file(&database.db, &system_path) {
+            Ok(file) => file,
+            Err(_) => {
+                let virtual_path = SystemVirtualPath::new(system_path.as_str());
+                match database.db.files().try_virtual_file(virtual_path) {
+                    Some(existing) => existing.file(),
+                    None => database
+                        .db
+                        .files()
+                        .virtual_file(&database.db, virtual_path)
+                        .file(),
+                }
+            }
+        };
         database.set_text(file, Some(text));
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| query(&database.db, file)));
@@ -298,8 +318,16 @@ impl Database {
         if current.as_deref() == text {
             return;
         }
+        // ruff_db builds source texts only from others; a virtual file's own has its read error
+        // (there is nothing to read), so it takes the shape of a file that reads cleanly.
+        let template = if file.path(&self.db).is_system_virtual_path() {
+            vendored_path_to_file(&self.db, VendoredPath::new("stdlib/builtins.pyi"))
+                .unwrap_or(file)
+        } else {
+            file
+        };
         let source = text.map(|text| {
-            source_text(&self.db, file).with_text(text.to_string(), &Default::default())
+            source_text(&self.db, template).with_text(text.to_string(), &Default::default())
         });
         file.set_source_text_override(&mut self.db).to(source);
     }
@@ -320,7 +348,15 @@ fn rule_selection() -> RuleSelection {
 /// The findings of the selected rules in `file`, in order, without those a `# type: ignore`
 /// comment silences (ty drops those itself).
 fn findings_of(db: &SemanticDb, file: File) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = db.check_file(file).iter().filter_map(finding).collect();
+    // A file that exists only as a buffer has no module name, so its relative imports cannot
+    // resolve: whether they would is not known.
+    let is_virtual = file.path(db).is_system_virtual_path();
+    let mut findings: Vec<Finding> = db
+        .check_file(file)
+        .iter()
+        .filter_map(finding)
+        .filter(|finding| !(is_virtual && finding.rule == "unresolved-import"))
+        .collect();
     findings.sort_by_key(|finding| (finding.start, finding.end));
     findings
 }
@@ -467,6 +503,28 @@ mod tests {
             "{findings:?}"
         );
         assert_eq!(&text[findings[1].start..findings[1].end], "cart.total");
+    }
+
+    #[test]
+    fn a_buffer_never_saved_is_analysed_too() {
+        let workspace = Workspace::new(&[("shop/__init__.py", ""), ("shop/models.py", MODELS)]);
+        let (root, semantic) = (&workspace.root, &workspace.semantic);
+        let unsaved = root.join("shop/draft.py");
+        assert!(!unsaved.exists());
+        let text = "from shop.models import Cart\nfrom .models import Cart as Same\n\n\ndef total(cart: Cart) -> int:\n    return cart.total()\n";
+        semantic.buffer_changed(&unsaved, text);
+        let findings = semantic.findings(&unsaved, text);
+        // The relative import's module is unknown without a file, so it is not reported.
+        assert_eq!(
+            rules(&findings),
+            vec!["unresolved-attribute"],
+            "{findings:?}"
+        );
+        let fixed = text.replace("cart.total()", "len(cart.items)");
+        assert_eq!(
+            rules(&semantic.findings(&unsaved, &fixed)),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

@@ -467,6 +467,35 @@ async fn start_indexed(dir: &std::path::Path, settings: Value) -> LspClient {
     client
 }
 
+/// A file too large for the typed checks gets the fast ones, and the suggestion says so: it
+/// claims the syntax and name checks only.
+#[tokio::test]
+async fn a_suggestion_claims_only_the_checks_that_ran() {
+    let server =
+        ScriptedServer::repeating(Reply::stream(Backend::Ollama, &["return cart.total()"]))
+            .await
+            .unwrap();
+    let (dir, text) = shop_workspace();
+    let text = format!("{text}\n{}", "# padding\n".repeat(20_001));
+    std::fs::write(dir.path().join("shop/pay.py"), &text).unwrap();
+    let mut client = start_indexed(dir.path(), settings(&server.url())).await;
+    let uri = file_uri(&dir.path().join("shop/pay.py"));
+    client.open(&uri, &text).await;
+    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
+    let result = client
+        .request("textDocument/inlineCompletion", params)
+        .await
+        .unwrap();
+    let items = items(&result);
+    assert_eq!(items.len(), 1, "{result}");
+    assert_eq!(
+        items[0]["command"]["arguments"][0]["checks"],
+        json!(["syntax", "names"]),
+        "{result}"
+    );
+    client.shutdown().await;
+}
+
 /// The model's first answer calls a member that does not exist; the repair prompt tells it so;
 /// its second answer is right, and only the second reaches the editor.
 #[tokio::test]
@@ -490,6 +519,10 @@ async fn a_hallucinated_member_is_repaired_before_the_editor_sees_it() {
     assert_eq!(items.len(), 1, "{result}");
     assert_eq!(items[0]["insertText"], "return cart.total()");
     assert_eq!(items[0]["command"]["arguments"][0]["rounds"], 2);
+    assert_eq!(
+        items[0]["command"]["arguments"][0]["checks"],
+        json!(["syntax", "names", "members", "calls"])
+    );
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     let repair = requests[1].json.to_string();

@@ -272,6 +272,38 @@ async fn a_package_opened_as_the_workspace_is_indexed_from_the_folder_above() {
     client.shutdown().await;
 }
 
+/// A new file the user has not saved yet is checked with the types too: the hallucinated
+/// `cart.total()` is caught there as in a saved file.
+#[tokio::test]
+async fn a_buffer_never_saved_gets_the_typed_checks() {
+    let server = ScriptedServer::repeating(spackle::llm::scripted::Reply::stream(
+        spackle::config::Backend::Ollama,
+        &["return cart.total()"],
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (shop, text) = shop_package(dir.path());
+    std::fs::remove_file(shop.join("checkout.py")).unwrap();
+    let mut client = start_indexed(&shop, model_settings(&server.url(), false)).await;
+    let uri = file_uri(&shop.join("draft.py"));
+    client.open(&uri, &text).await;
+    let result = client
+        .request(
+            "textDocument/inlineCompletion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result, json!([]), "no verified suggestion: {result}");
+    let repair = server.requests()[1].json.to_string();
+    assert!(
+        repair.contains("total"),
+        "the model was told that Cart has no `total`: {repair}"
+    );
+    client.shutdown().await;
+}
+
 /// When an import the candidate relies on does not resolve, the checks cannot judge it: the
 /// candidate is not marked verified (shown as unverified when asked for), and the model is not
 /// asked to repair what is not its mistake.
