@@ -290,6 +290,13 @@ pub fn check_candidate(
 /// finding of the typed checks' rules.
 pub fn check_document(document: &str, typed: Option<&TypedFile>) -> Vec<Problem> {
     let mut problems = check_candidate("", 0, document, None);
+    // A line the author marked for a type checker (`# type: ignore`, any codes) is one they
+    // know to be beyond static analysis, for names as for types (`get_ipython` in a notebook).
+    // In a candidate such a comment is the model's text, and silences nothing.
+    problems.retain(|problem| {
+        problem.kind != ProblemKind::UnresolvedName
+            || !typed::suppressed(document, problem.start, problem.end)
+    });
     if let Some(typed) = typed {
         problems.extend(typed::document_problems(document, typed));
     }

@@ -11,6 +11,7 @@ use tree_sitter::Tree;
 
 use super::{CallProblem, Problem, ProblemKind, Spliced};
 use crate::index::Index;
+use crate::index::ModuleSource as _;
 use crate::semantic::{Finding, Semantic, INVALID_SYNTAX};
 use crate::store::parse_python;
 
@@ -334,6 +335,28 @@ impl Judge<'_> {
         let Some(module) = first_quoted(&finding.message) else {
             return false;
         };
+        // A module importing a name it defines from itself (a demo under `if __name__ ==
+        // "__main__":`) gets a second copy of itself at run time, with that name in it.
+        let member = finding.message.split('`').nth(3);
+        let defines_it = self.typed.index.as_ref().is_some_and(|index| {
+            index.module_name_of(&self.typed.path).as_deref() == Some(module)
+                && member.is_some_and(|member| {
+                    index.module(module).is_some_and(|info| {
+                        info.classes.iter().any(|class| class.name == member)
+                            || info
+                                .functions
+                                .iter()
+                                .any(|function| function.name == member)
+                            || info
+                                .variables
+                                .iter()
+                                .any(|variable| variable.name == member)
+                    })
+                })
+        });
+        if defines_it {
+            return false;
+        }
         if module.starts_with('.') {
             return true;
         }
@@ -404,7 +427,7 @@ fn class_name(displayed: &str) -> &str {
 /// Whether a `# type: ignore[...]`, `# pyright: ignore[...]` or `# ty: ignore[...]` comment, with
 /// any codes, sits on a line of `start..end`. ty honours only its own codes; a line the user
 /// marked for another checker is one they know to be beyond static types.
-fn suppressed(text: &str, start: usize, end: usize) -> bool {
+pub(crate) fn suppressed(text: &str, start: usize, end: usize) -> bool {
     let first = text[..start.min(text.len())]
         .rfind('\n')
         .map_or(0, |at| at + 1);
@@ -740,6 +763,24 @@ mod tests {
             ),
             vec![]
         );
+        let own = "def pay() -> None:\n    pass\n\n\nif __name__ == \"__main__\":\n    <CURSOR>\n";
+        let workspace_with_pay = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/checkout.py", &own.replace("<CURSOR>", "pass")),
+        ]);
+        assert_eq!(
+            problems(
+                &workspace_with_pay,
+                own,
+                "from shop.checkout import pay as run"
+            ),
+            vec![],
+            "a module may import what it defines from itself"
+        );
+        assert_eq!(
+            problems(&workspace_with_pay, own, "from shop.checkout import payy"),
+            vec![(ProblemKind::UnresolvedImport, "shop.checkout".to_string())]
+        );
         let relative = problems(&workspace, fixture, "from .modelz import Cart");
         assert_eq!(
             relative,
@@ -781,6 +822,24 @@ mod tests {
                 member("totl")
             ]
         );
+    }
+
+    #[test]
+    fn names_on_lines_marked_for_a_type_checker_are_not_reported() {
+        let text = "try:\n    get_ipython  # type: ignore[name-defined]\nexcept NameError:\n    pass\nshell = get_ipython()  # pyright: ignore\nother = undefined_thing\n";
+        let names: Vec<String> = check_document(text, None)
+            .into_iter()
+            .map(|problem| problem.name)
+            .collect();
+        assert_eq!(names, ["undefined_thing"]);
+        // In a candidate the comment is the model's own text: it hides nothing.
+        let candidate = check_candidate(
+            "def f():\n    \n",
+            13,
+            "return undefined_thing  # type: ignore",
+            None,
+        );
+        assert_eq!(candidate.len(), 1, "{candidate:?}");
     }
 
     const OPEN_WORLD: &str = "import functools\n\n\nclass RedirectMixin:\n    def rebuild(self) -> bool:\n        return True\n\n\nclass Session(RedirectMixin):\n    def __init__(self) -> None:\n        self.trust_env = True\n\n\nclass Lookup(dict):\n    pass\n\n\ncodes = Lookup()\nfor title in (\"ok\", \"found\"):\n    setattr(codes, title, 200)\n\n\nclass Live:\n    def stop(self) -> None:\n        pass\n\n\nclass Progress:\n    def __init__(self, live) -> None:\n        self.live = Live() if live else live\n\n\nclass Made:\n    pass\n\n\nclass Undeclared:\n    def __init__(self) -> None:\n        self.live = Live()\n\n\nclass Conditional:\n    if len(\"x\") > 3:\n        maybe = 1\n\n\nclass Pausable:\n    def pause(self) -> None:\n        pass\n\n\ndef attach(live: Live) -> None:\n    live.owner = 1\n\n\ndef owner_of(thing: object) -> object:\n    return getattr(thing, \"owner\", None)\n";
