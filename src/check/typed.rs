@@ -313,7 +313,9 @@ impl Judge<'_> {
             // A mixin for hosts outside the workspace (no subclass here, no state of its own)
             // reads its `self` state from classes the workspace does not show.
             class.is_some_and(|class| {
-                index.member_may_exist(class, member) || (own && index.is_stateless(class))
+                index.member_may_exist(class, member)
+                    || (own && index.is_stateless(class))
+                    || index.implementation_defines(class, member)
             })
         })
     }

@@ -7,6 +7,9 @@ use std::collections::{HashMap, HashSet};
 use super::model::ClassInfo;
 use super::Index;
 
+/// The largest implementation file read beside a stub.
+const MAX_IMPLEMENTATION_BYTES: usize = 4 << 20;
+
 impl Index {
     /// Whether instances of the workspace class named `class` may have `member` although its
     /// definition does not show it. At run time such an instance belongs to some subclass, whose
@@ -117,6 +120,39 @@ impl Index {
             collect(&module.classes, &mut classes);
         }
         classes.iter().any(|candidate| candidate.name == class)
+    }
+
+    /// Whether the implementation (`.py`) beside a stub (`.pyi`) of the workspace defines
+    /// `member` in a class named `class`. The index, like a type checker, reads the stub; a
+    /// stub may leave out what the code has (private helpers the package itself calls).
+    pub fn implementation_defines(&self, class: &str, member: &str) -> bool {
+        self.workspace_modules()
+            .filter(|module| module.path.ends_with(".pyi"))
+            .filter(|module| {
+                let mut classes = Vec::new();
+                collect(&module.classes, &mut classes);
+                classes.iter().any(|candidate| candidate.name == class)
+            })
+            .any(|module| {
+                let relative = &module.path[..module.path.len() - 1];
+                let Ok(text) = std::fs::read_to_string(self.root().join(relative)) else {
+                    return false;
+                };
+                if text.len() > MAX_IMPLEMENTATION_BYTES {
+                    return false;
+                }
+                let Some(tree) = crate::store::parse_python(&text, None) else {
+                    return false;
+                };
+                let implementation =
+                    super::extract::extract_module(&module.name, relative, &text, &tree);
+                let mut classes = Vec::new();
+                collect(&implementation.classes, &mut classes);
+                classes.iter().any(|candidate| {
+                    candidate.name == class
+                        && (candidate.dynamic_members || defines(candidate, member))
+                })
+            })
     }
 
     /// Whether some class of the workspace defines a member named `member`.
@@ -271,6 +307,16 @@ mod tests {
             "a Base may be a Dynamic"
         );
         assert!(!index.member_may_exist("Lookup", "anything"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+        let stub = "class VersionInfo:\n    @property\n    def year(self) -> int: ...\n";
+        let code = "class VersionInfo:\n    @classmethod\n    def _from_string(cls, s):\n        return cls()\n";
+        std::fs::write(dir.path().join("pkg/version.pyi"), stub).unwrap();
+        std::fs::write(dir.path().join("pkg/version.py"), code).unwrap();
+        let mut stubbed = Index::empty(dir.path().to_path_buf(), Arc::new(Environment::none()));
+        stubbed.update_buffer(&dir.path().join("pkg/version.pyi"), stub);
+        assert!(stubbed.implementation_defines("VersionInfo", "_from_string"));
+        assert!(!stubbed.implementation_defines("VersionInfo", "_from_strings"));
         let descriptors = index_of(&[(
             "functional.py",
             "class cached_property:\n    def __get__(self, instance, owner=None):\n        return instance.__dict__[self.name]\n",
