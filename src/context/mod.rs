@@ -256,12 +256,22 @@ fn types_at_hole(
     offset: usize,
 ) -> Option<rank::TypesAtHole> {
     let mut expressions: Vec<String> = Vec::new();
-    let mut names = Vec::new();
+    // Each name's value, and the names its written annotation mentions (`*items: Item` holds a
+    // `tuple[Item, ...]`, `list[Item]` a list: the classes that matter are in the annotation).
+    let mut names: Vec<(String, Vec<String>)> = Vec::new();
     for name in &hole.names_in_scope {
-        if !names.contains(&name.name) {
-            names.push(name.name.clone());
-            expressions.push(name.name.clone());
+        if names.iter().any(|(known, _)| *known == name.name) {
+            continue;
         }
+        let annotation = name
+            .type_text
+            .as_deref()
+            .filter(|text| !text.starts_with("call:"))
+            .map(names_in_annotation)
+            .unwrap_or_default();
+        expressions.push(name.name.clone());
+        expressions.extend(annotation.iter().cloned());
+        names.push((name.name.clone(), annotation));
     }
     let mut attributes = Vec::new();
     if let Some(class) = &hole.class_qualname {
@@ -288,19 +298,12 @@ fn types_at_hole(
             None => attributes.clear(),
         }
     }
-    let mut expected_names = Vec::new();
-    if let Some(expected) = &hole.expected_type {
-        for name in expected.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')) {
-            let is_name = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_alphabetic() || c == '_');
-            if is_name && !expected_names.iter().any(|known| known == name) {
-                expected_names.push(name.to_string());
-            }
-        }
-        expressions.extend(expected_names.iter().cloned());
-    }
+    let expected_names = hole
+        .expected_type
+        .as_deref()
+        .map(names_in_annotation)
+        .unwrap_or_default();
+    expressions.extend(expected_names.iter().cloned());
     expressions.truncate(crate::semantic::MAX_PROBED);
     if expressions.is_empty() {
         return Some(rank::TypesAtHole::default());
@@ -318,8 +321,16 @@ fn types_at_hole(
         keys
     });
     let mut types = rank::TypesAtHole::default();
-    for name in names {
-        types.names.insert(name, answers.next().unwrap_or_default());
+    for (name, annotation) in names {
+        let mut classes = answers.next().unwrap_or_default();
+        for _ in annotation {
+            for class in answers.next().unwrap_or_default() {
+                if !classes.contains(&class) {
+                    classes.push(class);
+                }
+            }
+        }
+        types.names.insert(name, classes);
     }
     for attribute in attributes {
         types
@@ -330,6 +341,23 @@ fn types_at_hole(
         types.expected.extend(answers.next().unwrap_or_default());
     }
     Some(types)
+}
+
+/// The (dotted) names an annotation mentions, each once: `Optional["pkg.Cart"]` → `Optional`,
+/// `pkg.Cart`.
+fn names_in_annotation(annotation: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in annotation.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')) {
+        let is_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && !name.ends_with('.');
+        if is_name && !names.iter().any(|known| known == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
 }
 
 /// The dotted module name of a file of the workspace or of an installed package.
@@ -753,6 +781,15 @@ mod tests {
         assert!(cart.contains("local variable type"), "{described}");
         assert!(described.contains("cart: Cart"), "{described}");
         assert!(!context.repository_text().contains("Unrelated"));
+    }
+
+    #[test]
+    fn annotations_name_the_classes_a_value_holds() {
+        assert_eq!(
+            names_in_annotation("Optional[\"pkg.Cart\"] | list[Item]"),
+            ["Optional", "pkg.Cart", "list", "Item"]
+        );
+        assert_eq!(names_in_annotation("tuple[int, ...]"), ["tuple", "int"]);
     }
 
     #[test]
