@@ -245,37 +245,20 @@ fn model_settings(endpoint: &str, show_unverified: bool) -> Value {
 /// `cart.total()` is caught instead of being returned as verified.
 #[tokio::test]
 async fn a_package_opened_as_the_workspace_is_indexed_from_the_folder_above() {
-    let server = ScriptedServer::repeating(spackle::llm::scripted::Reply::stream(
-        spackle::config::Backend::Ollama,
-        &["return cart.total()"],
-    ))
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (shop, text) = shop_package(dir.path());
-    let mut client = start_indexed(&shop, model_settings(&server.url(), false)).await;
-    let uri = file_uri(&shop.join("checkout.py"));
-    client.open(&uri, &text).await;
-    let result = client
-        .request(
-            "textDocument/inlineCompletion",
-            json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(result, json!([]), "no verified suggestion: {result}");
-    let repair = server.requests()[1].json.to_string();
-    assert!(
-        repair.contains("total"),
-        "the model was told that Cart has no `total`: {repair}"
-    );
-    client.shutdown().await;
+    hallucinated_total_is_repaired_in("checkout.py").await;
 }
 
 /// A new file the user has not saved yet is checked with the types too: the hallucinated
 /// `cart.total()` is caught there as in a saved file.
 #[tokio::test]
 async fn a_buffer_never_saved_gets_the_typed_checks() {
+    hallucinated_total_is_repaired_in("draft.py").await;
+}
+
+/// Opens `file` of the `proj/shop` package (on disk when it is `checkout.py`, an unsaved buffer
+/// otherwise) with `pay(cart)`'s empty body, and checks that the model's `cart.total()` is not
+/// shown but sent back for repair.
+async fn hallucinated_total_is_repaired_in(file: &str) {
     let server = ScriptedServer::repeating(spackle::llm::scripted::Reply::stream(
         spackle::config::Backend::Ollama,
         &["return cart.total()"],
@@ -284,9 +267,9 @@ async fn a_buffer_never_saved_gets_the_typed_checks() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (shop, text) = shop_package(dir.path());
-    std::fs::remove_file(shop.join("checkout.py")).unwrap();
+    assert_eq!(shop.join(file).exists(), file == "checkout.py");
     let mut client = start_indexed(&shop, model_settings(&server.url(), false)).await;
-    let uri = file_uri(&shop.join("draft.py"));
+    let uri = file_uri(&shop.join(file));
     client.open(&uri, &text).await;
     let result = client
         .request(
