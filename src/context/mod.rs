@@ -205,10 +205,24 @@ pub fn build_context(
         index,
         current: hole.module.clone(),
     };
-    if hole.expected_type.is_none() {
-        hole.expected_type = rank::expected_type_of_call(&overlay, &hole);
+    // In a call's argument, the type expected is the parameter's, from the callee's signature.
+    let mut expected_from_call = None;
+    if let (None, Some(call)) = (&hole.expected_type, &hole.call_argument) {
+        if let Some(parameter) = index.semantic().parameter_at(
+            &index.root().join(path),
+            document_text,
+            offset,
+            call.position,
+            call.keyword.as_deref(),
+        ) {
+            hole.expected_type = Some(parameter.type_text);
+            expected_from_call = Some(classes_in_index(index, parameter.classes));
+        }
     }
-    let types = types_at_hole(index, &overlay, &hole, document_text, path, offset);
+    let mut types = types_at_hole(index, &overlay, &hole, document_text, path, offset);
+    if let (Some(types), Some(expected)) = (types.as_mut(), expected_from_call) {
+        types.expected = expected;
+    }
     // A name without a written annotation shows the type the semantic layer inferred for it.
     let inferred: HashMap<String, String> = types
         .iter()
@@ -312,14 +326,9 @@ fn types_at_hole(
     let answers = index
         .semantic()
         .classes_at(&absolute, text, offset, &expressions)?;
-    let mut answers = answers.into_iter().map(|classes| {
-        let mut keys: Vec<(String, String)> = classes
-            .into_iter()
-            .filter_map(|class| Some((module_of_path(index, &class.path)?, class.name)))
-            .collect();
-        keys.dedup();
-        keys
-    });
+    let mut answers = answers
+        .into_iter()
+        .map(|classes| classes_in_index(index, classes));
     let mut types = rank::TypesAtHole::default();
     for (name, annotation) in names {
         let mut classes = answers.next().unwrap_or_default();
@@ -341,6 +350,19 @@ fn types_at_hole(
         types.expected.extend(answers.next().unwrap_or_default());
     }
     Some(types)
+}
+
+/// The semantic layer's classes as the index names them, `(module, qualname)`.
+fn classes_in_index(
+    index: &Index,
+    classes: Vec<crate::semantic::ClassAt>,
+) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = classes
+        .into_iter()
+        .filter_map(|class| Some((module_of_path(index, &class.path)?, class.name)))
+        .collect();
+    keys.dedup();
+    keys
 }
 
 /// The (dotted) names an annotation mentions, each once: `Optional["pkg.Cart"]` → `Optional`,
@@ -781,6 +803,39 @@ mod tests {
         assert!(cart.contains("local variable type"), "{described}");
         assert!(described.contains("cart: Cart"), "{described}");
         assert!(!context.repository_text().contains("Unrelated"));
+    }
+
+    #[test]
+    fn a_call_argument_expects_the_parameters_type_from_the_signature() {
+        let models = "class Cart:\n    def total(self) -> int:\n        return 0\n\n\nclass Shop:\n    def checkout(self, cart: Cart, note: str = \"\") -> None:\n        pass\n\n\ndef open_shop() -> Shop:\n    return Shop()\n";
+        let service = "from shop.models import open_shop\n\n\ndef pay():\n    open_shop().checkout(<CURSOR>)\n";
+        let workspace = crate::semantic::test_support::Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", models),
+            ("shop/service.py", &service.replace("<CURSOR>", "")),
+        ]);
+        let context_at = |fixture: &str| {
+            let offset = fixture.find("<CURSOR>").expect("cursor");
+            let text = fixture.replace("<CURSOR>", "");
+            build_context_for_file(
+                &workspace.index,
+                &workspace.path("shop/service.py"),
+                &text,
+                offset,
+                Budget::tokens(1500),
+            )
+            .expect("a context")
+        };
+        let context = context_at(service);
+        assert_eq!(context.expected_type.as_deref(), Some("Cart"));
+        let described = context.describe();
+        let cart = described
+            .lines()
+            .find(|line| line.contains("class Cart"))
+            .unwrap_or_default();
+        assert!(cart.contains("expected type"), "{described}");
+        let keyword = context_at(&service.replace("<CURSOR>", "note=<CURSOR>"));
+        assert_eq!(keyword.expected_type.as_deref(), Some("str"));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 mod db;
 mod types;
 
-pub use types::{ClassAt, MAX_PROBED};
+pub use types::{ClassAt, ParameterAt, MAX_PROBED};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

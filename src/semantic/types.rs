@@ -15,6 +15,7 @@ use ruff_db::source::source_text;
 use ruff_python_ast::visitor::source_order::{walk_node, SourceOrderVisitor, TraversalSignal};
 use ruff_python_ast::AnyNodeRef;
 use ruff_text_size::{Ranged, TextRange, TextSize};
+use ty_python_semantic::types::ide_support::call_signature_details;
 use ty_python_semantic::types::{Type, TypeDefinition};
 use ty_python_semantic::{Db as _, HasType, ProgramEnvironment, SemanticModel};
 
@@ -95,6 +96,105 @@ impl Semantic {
                 })
                 .collect(),
         )
+    }
+}
+
+/// The parameter a call's argument binds to, as the callee's signature declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterAt {
+    /// The parameter's declared type, as ty displays it (`Cart | None`).
+    pub type_text: String,
+    /// The classes that type names.
+    pub classes: Vec<ClassAt>,
+}
+
+impl Semantic {
+    /// The parameter that the argument at byte `offset` of `text` binds to, in the innermost
+    /// call whose parentheses hold `offset`: the `position`-th positional argument, or the one
+    /// named `keyword`. `None` when the file cannot be analysed, the callee's type is unknown,
+    /// or no parameter takes that argument.
+    pub fn parameter_at(
+        &self,
+        path: &Path,
+        text: &str,
+        offset: usize,
+        position: usize,
+        keyword: Option<&str>,
+    ) -> Option<ParameterAt> {
+        if !Semantic::can_analyse(text) {
+            return None;
+        }
+        let offset = TextSize::try_from(offset.min(text.len())).ok()?;
+        self.with_text(path, text, |db, file| {
+            parameter_of_call(db, file, offset, position, keyword)
+        })?
+    }
+}
+
+fn parameter_of_call(
+    db: &SemanticDb,
+    file: File,
+    offset: TextSize,
+    position: usize,
+    keyword: Option<&str>,
+) -> Option<ParameterAt> {
+    let model = SemanticModel::new(db, db.program_file(file));
+    let parsed = parsed_module(db, model.python_file()).load(db);
+    let mut finder = InnermostCall {
+        offset,
+        found: None,
+    };
+    walk_node(&mut finder, AnyNodeRef::from(parsed.syntax()));
+    let call = finder.found?;
+    let environment = model.program_environment();
+    for signature in call_signature_details(&model, call) {
+        let parameter = match keyword {
+            Some(keyword) => signature
+                .parameters
+                .iter()
+                .find(|parameter| parameter.name == keyword),
+            None => signature
+                .parameters
+                .iter()
+                .filter(|parameter| !parameter.is_keyword_variadic)
+                .take_while(|parameter| !parameter.label.starts_with("**"))
+                .enumerate()
+                .find(|(at, parameter)| *at == position || parameter.is_variadic)
+                .map(|(_, parameter)| parameter),
+        };
+        if let Some(parameter) = parameter {
+            let mut classes = Vec::new();
+            collect_classes(db, &environment, parameter.ty, 0, &mut classes);
+            return Some(ParameterAt {
+                type_text: parameter.ty.display(db, &environment).to_string(),
+                classes,
+            });
+        }
+    }
+    None
+}
+
+/// The innermost call whose argument list (inside its parentheses) holds `offset`.
+struct InnermostCall<'ast> {
+    offset: TextSize,
+    found: Option<&'ast ruff_python_ast::ExprCall>,
+}
+
+impl<'ast> SourceOrderVisitor<'ast> for InnermostCall<'ast> {
+    fn enter_node(&mut self, node: AnyNodeRef<'ast>) -> TraversalSignal {
+        let range = node.range();
+        if !(range.start() <= self.offset && self.offset <= range.end()) {
+            return TraversalSignal::Skip;
+        }
+        if let AnyNodeRef::ExprCall(call) = node {
+            let arguments = call.arguments.range();
+            if arguments.start() < self.offset
+                && (self.offset < arguments.end() || arguments.is_empty())
+            {
+                self.found = Some(call);
+            }
+        }
+        TraversalSignal::Traverse
     }
 }
 
