@@ -775,25 +775,39 @@ mod tests {
             .contains("imported and not used elsewhere in the file"));
     }
 
-    #[test]
-    fn types_come_from_the_semantic_layer_at_the_hole() {
-        let models = "class Cart:\n    def total(self) -> int:\n        return 0\n\n\nclass Shop:\n    def cart(self) -> Cart:\n        return Cart()\n\n\ndef open_shop() -> Shop:\n    return Shop()\n\n\nclass Unrelated:\n    pass\n";
-        let service = "from __future__ import annotations\n\nfrom typing import TYPE_CHECKING\n\nfrom shop.models import open_shop\n\nif TYPE_CHECKING:\n    from shop.models import Shop\n\n\nclass Checkout:\n    def __init__(self, shop: Shop) -> None:\n        self.shop = shop\n\n\ndef checkout():\n    cart = open_shop().cart()\n    <CURSOR>\n";
-        let workspace = crate::semantic::test_support::Workspace::new(&[
+    /// `shop/models.py` and `shop/service.py` (the fixture without its cursor) on disk, indexed,
+    /// with their semantic layer.
+    fn shop_on_disk(models: &str, service: &str) -> crate::semantic::test_support::Workspace {
+        crate::semantic::test_support::Workspace::new(&[
             ("shop/__init__.py", ""),
             ("shop/models.py", models),
             ("shop/service.py", &service.replace("<CURSOR>", "")),
-        ]);
-        let offset = service.find("<CURSOR>").expect("cursor");
-        let text = service.replace("<CURSOR>", "");
-        let context = build_context_for_file(
+        ])
+    }
+
+    /// The context at `<CURSOR>` of `fixture` as the text of `shop/service.py`.
+    fn context_on_disk(
+        workspace: &crate::semantic::test_support::Workspace,
+        fixture: &str,
+    ) -> HoleContext {
+        let offset = fixture.find("<CURSOR>").expect("cursor");
+        let text = fixture.replace("<CURSOR>", "");
+        build_context_for_file(
             &workspace.index,
             &workspace.path("shop/service.py"),
             &text,
             offset,
             Budget::tokens(1500),
         )
-        .expect("a context");
+        .expect("a context")
+    }
+
+    #[test]
+    fn types_come_from_the_semantic_layer_at_the_hole() {
+        let models = "class Cart:\n    def total(self) -> int:\n        return 0\n\n\nclass Shop:\n    def cart(self) -> Cart:\n        return Cart()\n\n\ndef open_shop() -> Shop:\n    return Shop()\n\n\nclass Unrelated:\n    pass\n";
+        let service = "from __future__ import annotations\n\nfrom typing import TYPE_CHECKING\n\nfrom shop.models import open_shop\n\nif TYPE_CHECKING:\n    from shop.models import Shop\n\n\nclass Checkout:\n    def __init__(self, shop: Shop) -> None:\n        self.shop = shop\n\n\ndef checkout():\n    cart = open_shop().cart()\n    <CURSOR>\n";
+        let workspace = shop_on_disk(models, service);
+        let context = context_on_disk(&workspace, service);
         let described = context.describe();
         // `cart` is assigned from a call chain no annotation names: ty infers `Cart`.
         let cart = described
@@ -809,23 +823,8 @@ mod tests {
     fn a_call_argument_expects_the_parameters_type_from_the_signature() {
         let models = "class Cart:\n    def total(self) -> int:\n        return 0\n\n\nclass Shop:\n    def checkout(self, cart: Cart, note: str = \"\") -> None:\n        pass\n\n\ndef open_shop() -> Shop:\n    return Shop()\n";
         let service = "from shop.models import open_shop\n\n\ndef pay():\n    open_shop().checkout(<CURSOR>)\n";
-        let workspace = crate::semantic::test_support::Workspace::new(&[
-            ("shop/__init__.py", ""),
-            ("shop/models.py", models),
-            ("shop/service.py", &service.replace("<CURSOR>", "")),
-        ]);
-        let context_at = |fixture: &str| {
-            let offset = fixture.find("<CURSOR>").expect("cursor");
-            let text = fixture.replace("<CURSOR>", "");
-            build_context_for_file(
-                &workspace.index,
-                &workspace.path("shop/service.py"),
-                &text,
-                offset,
-                Budget::tokens(1500),
-            )
-            .expect("a context")
-        };
+        let workspace = shop_on_disk(models, service);
+        let context_at = |fixture: &str| context_on_disk(&workspace, fixture);
         let context = context_at(service);
         assert_eq!(context.expected_type.as_deref(), Some("Cart"));
         let described = context.describe();
