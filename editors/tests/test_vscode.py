@@ -265,7 +265,7 @@ def test_the_status_bar_shows_waiting_then_an_error_and_a_click_runs_doctor(vsco
     model.script.first_chunk_delay = 0
     model.script.models = ("another-model",)
     vscode.type("x")  # not what the last suggestion predicted, so the model is asked
-    status = vscode.wait_status("qwen2.5-coder:1.5b", 20)
+    status = vscode.wait_status("qwen2.5-coder:1.5b", 20, starts="warning")
     assert status.startswith("warning"), status
     vscode.status_item().click()
     doctor = vscode.page.locator(".quick-input-list .monaco-list-row", has_text="Run spackle doctor").first

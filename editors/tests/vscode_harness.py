@@ -190,9 +190,12 @@ class VsCode:
     def output_text(self) -> str:
         return self.page.locator(".panel .monaco-editor .view-lines").first.inner_text().replace("\u00a0", " ")
 
-    def wait_status(self, fragment: str, timeout: float) -> str:
-        """Waits until the status bar item's label contains `fragment`; returns the label."""
-        return until(lambda: (label := self.status()) and fragment in label and label, timeout,
+    def wait_status(self, fragment: str, timeout: float, starts: str = "") -> str:
+        """Waits until the status bar item's label contains `fragment` (and starts with `starts`:
+        its icon); returns the label. The item's outer and inner labels are read separately and
+        VS Code updates them one after the other, so a label may briefly hold two states."""
+        return until(lambda: (label := self.status()) and fragment in label
+                     and label.startswith(starts) and label, timeout,
                      f"the status bar to say {fragment!r} (it says {self.status()!r})")
 
     def until_lines(self, check, what: str, timeout: float = 20) -> str:
