@@ -68,9 +68,7 @@ fn member_uses(root: Node, source: &str) -> MemberUses {
     let mut names: Vec<String> = Vec::new();
     let mut reads: Vec<String> = Vec::new();
     let mut assigned: Vec<String> = Vec::new();
-    let mut cursor = root.walk();
-    'walk: loop {
-        let node = cursor.node();
+    walk_preorder(root, |node| {
         if node.kind() == "attribute" {
             if let Some(member) = node.child_by_field_name("attribute") {
                 let member = node_text(member, source).to_string();
@@ -116,18 +114,7 @@ fn member_uses(root: Node, source: &str) -> MemberUses {
                 }
             }
         }
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+    });
     reads.sort_unstable();
     reads.dedup();
     assigned.sort_unstable();
@@ -162,9 +149,7 @@ fn namespace_keys(namespace: Node, source: &str) -> Vec<String> {
                 }
             }
             let mut keys = Vec::new();
-            let mut cursor = scope.walk();
-            'walk: loop {
-                let node = cursor.node();
+            walk_preorder(scope, |node| {
                 if node.kind() == "assignment"
                     && node
                         .child_by_field_name("left")
@@ -177,21 +162,30 @@ fn namespace_keys(namespace: Node, source: &str) -> Vec<String> {
                         keys.extend(keys_of(right));
                     }
                 }
-                if cursor.goto_first_child() {
-                    continue;
-                }
-                loop {
-                    if cursor.goto_next_sibling() {
-                        continue 'walk;
-                    }
-                    if !cursor.goto_parent() || cursor.node().id() == scope.id() {
-                        break 'walk;
-                    }
-                }
-            }
+            });
             keys
         }
         _ => Vec::new(),
+    }
+}
+
+/// Calls `visit` on `root` and on every node below it, in source order. (A cursor made from
+/// `root` never leaves it.)
+fn walk_preorder<'tree>(root: Node<'tree>, mut visit: impl FnMut(Node<'tree>)) {
+    let mut cursor = root.walk();
+    'walk: loop {
+        visit(cursor.node());
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
     }
 }
 
