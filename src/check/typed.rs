@@ -12,7 +12,7 @@ use tree_sitter::Tree;
 use super::{CallProblem, Problem, ProblemKind, Spliced};
 use crate::index::Index;
 use crate::index::ModuleSource as _;
-use crate::semantic::{Finding, Semantic, INVALID_SYNTAX};
+use crate::semantic::{Finding, Semantic, INVALID_SYNTAX, UNKNOWN_RECEIVER};
 use crate::store::parse_python;
 
 /// A document the semantic layer can analyse: its workspace's layer, the file's path, and the
@@ -52,6 +52,7 @@ pub fn introduced_problems(spliced: &Spliced, typed: &TypedFile) -> Vec<Problem>
         text: &spliced.text,
         tree: &spliced.tree,
         typed,
+        before: Some(&spliced.before.text),
     };
     findings
         .iter()
@@ -79,6 +80,7 @@ pub fn document_problems(text: &str, typed: &TypedFile) -> Vec<Problem> {
         text,
         tree: &tree,
         typed,
+        before: None,
     };
     findings
         .iter()
@@ -150,6 +152,8 @@ struct Judge<'a> {
     text: &'a str,
     tree: &'a Tree,
     typed: &'a TypedFile,
+    /// The document without the candidate, when a candidate is judged.
+    before: Option<&'a str>,
 }
 
 impl Judge<'_> {
@@ -159,6 +163,7 @@ impl Judge<'_> {
                 "unresolved-attribute" | "possibly-missing-attribute" => {
                     self.member_is_unknown(finding)
                 }
+                UNKNOWN_RECEIVER => self.nothing_names(finding),
                 "unresolved-import" => self.import_is_of_the_workspace(finding),
                 // Of the argument types, only `None` where the parameter's declared type does not
                 // take it: a certain crash, while other mismatches often reflect imprecise types.
@@ -320,6 +325,30 @@ impl Judge<'_> {
         })
     }
 
+    /// A member read on a value ty types as `Unknown` counts when nothing in the program's world
+    /// spells its name: no code, string or comment of the workspace or the document, of the
+    /// installed packages, or of the standard library's stubs. Whatever the value is at run
+    /// time, its class is defined somewhere in that world, and a member it has is named there
+    /// (or computed, which strings and `setattr` show). The world must be known whole: without
+    /// an index, or with more installed packages than the vocabulary reads, nothing counts.
+    fn nothing_names(&self, finding: &Finding) -> bool {
+        let (Some(index), Some(before)) = (&self.typed.index, self.before) else {
+            return false;
+        };
+        let source = self.text.get(finding.start..finding.end).unwrap_or("");
+        let member = source.rsplit('.').next().unwrap_or("").trim();
+        if member.is_empty() || (member.starts_with("__") && member.ends_with("__")) {
+            return false;
+        }
+        let installed = index.environment().vocabulary();
+        let named = index.mentions(member)
+            || crate::index::vocabulary::Vocabulary::of_texts([before]).contains(member)
+            || !installed.is_complete()
+            || installed.contains(member)
+            || crate::semantic::stdlib_vocabulary().contains(member);
+        !named
+    }
+
     /// The name of the class whose body holds `offset`.
     fn enclosing_class(&self, offset: usize) -> Option<&str> {
         let path = super::path_to(self.tree.root_node(), offset, offset);
@@ -451,7 +480,7 @@ pub(crate) fn suppressed(text: &str, start: usize, end: usize) -> bool {
 fn problem(text: &str, finding: &Finding) -> Problem {
     let source = text.get(finding.start..finding.end).unwrap_or("");
     let (kind, name) = match finding.rule {
-        "unresolved-attribute" | "possibly-missing-attribute" => (
+        "unresolved-attribute" | "possibly-missing-attribute" | UNKNOWN_RECEIVER => (
             ProblemKind::UnknownMember,
             source
                 .rsplit('.')
@@ -937,6 +966,58 @@ mod tests {
             ),
             vec![member("stops")],
             "`Live | Unknown`: no class of the workspace has `stops`"
+        );
+    }
+
+    #[test]
+    fn a_member_of_an_untyped_value_counts_when_nothing_in_the_world_names_it() {
+        let helpers = "RETRY_HEADER = \"retry_after\"\n\n\nclass Reply:\n    def __init__(self) -> None:\n        self.status_code = 200\n";
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/helpers.py", helpers),
+            ("shop/checkout.py", ""),
+        ]);
+        let untyped = "def fetch(response):\n    <CURSOR>\n";
+        for known in [
+            "return response.status_code",
+            "return response.read()",
+            "return response.retry_after",
+            "return response.__wrapped__",
+            "response.status_codes = 1",
+        ] {
+            assert_eq!(problems(&workspace, untyped, known), vec![], "{known}");
+        }
+        assert_eq!(
+            problems(&workspace, untyped, "return response.status_codes"),
+            vec![member("status_codes")]
+        );
+        let mentioned = "# response.status_codes is filled in by the proxy\ndef fetch(response):\n    <CURSOR>\n";
+        assert_eq!(
+            problems(&workspace, mentioned, "return response.status_codes"),
+            vec![],
+            "the document names it"
+        );
+        // A module nobody can read may have made the value: its names are not known.
+        let holes = "import not_installed_anywhere\n\n\ndef fetch(response):\n    <CURSOR>\n";
+        assert_eq!(
+            problems(&workspace, holes, "return response.status_codes"),
+            vec![]
+        );
+        // The installed packages' names count as the workspace's do.
+        let workspace = Workspace::with_installed(
+            &[("shop/__init__.py", ""), ("shop/checkout.py", "")],
+            &[(
+                "transport/__init__.py",
+                "class Pool:\n    def status_codes(self): ...\n",
+            )],
+        );
+        assert_eq!(
+            problems(&workspace, untyped, "return response.status_codes"),
+            vec![]
+        );
+        assert_eq!(
+            problems(&workspace, untyped, "return response.status_code_all"),
+            vec![member("status_code_all")]
         );
     }
 

@@ -18,7 +18,7 @@ use super::model::ModuleInfo;
 
 const MAGIC: &[u8; 8] = b"SPKINDEX";
 /// Bump when `ModuleInfo` or this file's layout changes.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// One file of the workspace as it was indexed.
 #[derive(Debug, Clone, Serialize, Deserialize)]

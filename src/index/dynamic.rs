@@ -175,6 +175,14 @@ impl Index {
         })
     }
 
+    /// Whether some module of the workspace spells the identifier `name` (in code, a string or a
+    /// comment).
+    pub fn mentions(&self, name: &str) -> bool {
+        let hash = super::vocabulary::identifier_hash(name);
+        self.workspace_modules()
+            .any(|module| module.identifiers.binary_search(&hash).is_ok())
+    }
+
     /// Whether some module of the workspace reads the member `name` of something (`x.name`,
     /// `getattr(x, "name")`).
     pub fn member_is_read(&self, name: &str) -> bool {

@@ -8,9 +8,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::model::ModuleInfo;
+use super::vocabulary::Vocabulary;
 
 /// Installed modules larger than this are not indexed.
 const MAX_INSTALLED_MODULE_BYTES: u64 = 2 * 1024 * 1024;
@@ -20,6 +21,7 @@ const MAX_INSTALLED_MODULE_BYTES: u64 = 2 * 1024 * 1024;
 pub struct Environment {
     roots: Vec<PathBuf>,
     loaded: Mutex<HashMap<String, Option<Arc<ModuleInfo>>>>,
+    vocabulary: OnceLock<Vocabulary>,
 }
 
 impl std::fmt::Debug for Environment {
@@ -41,6 +43,7 @@ impl Environment {
         Environment {
             roots,
             loaded: Mutex::new(HashMap::new()),
+            vocabulary: OnceLock::new(),
         }
     }
 
@@ -82,6 +85,13 @@ impl Environment {
             loaded.insert(name.to_string(), found.clone());
         }
         found
+    }
+
+    /// Every identifier the installed packages spell, read on first use (a second or so for a
+    /// large environment; `spackle serve` reads it in the background after indexing).
+    pub fn vocabulary(&self) -> &Vocabulary {
+        self.vocabulary
+            .get_or_init(|| Vocabulary::of_folders(&self.roots))
     }
 
     /// How many installed modules were indexed so far.

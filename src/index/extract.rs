@@ -46,6 +46,7 @@ pub fn extract_module(name: &str, path: &str, source: &str, tree: &Tree) -> Modu
     extractor.module.dynamic_objects = members.dynamic_objects;
     extractor.module.member_reads = members.reads;
     extractor.module.assigned_members = members.assigned;
+    extractor.module.identifiers = super::vocabulary::identifier_hashes(source);
     extractor.module
 }
 

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod model;
 pub mod resolve;
 pub mod search;
+pub mod vocabulary;
 pub mod walk;
 pub mod workspace;
 

@@ -127,6 +127,10 @@ pub struct ModuleInfo {
     /// a member may exist on instances whose class definition does not show it.
     #[serde(default)]
     pub assigned_members: Vec<String>,
+    /// The hashes of every identifier the text spells, in code, strings or comments (see
+    /// `vocabulary::identifier_hashes`), sorted.
+    #[serde(default)]
+    pub identifiers: Vec<u64>,
     /// FNV-1a of the source text the entry was extracted from, so a caller holding the same text
     /// can reuse the entry instead of extracting again.
     #[serde(default)]

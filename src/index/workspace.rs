@@ -692,6 +692,13 @@ impl SharedIndex {
                 skipped = report.skipped.len(),
                 "workspace indexed"
             );
+            // The names of the installed packages and the standard library, which the checks
+            // judge members of untyped values by, are read now rather than at the first check.
+            let environment = Arc::clone(scratch.environment());
+            std::thread::spawn(move || {
+                environment.vocabulary();
+                crate::semantic::stdlib_vocabulary();
+            });
             report
         })
     }

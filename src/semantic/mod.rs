@@ -48,6 +48,35 @@ pub const RULES: [&str; 9] = [
     "invalid-argument-type",
 ];
 
+/// The rule name of member reads on values ty types as `Unknown` (spackle's own, not ty's): the
+/// checks judge their names against the program's vocabulary.
+pub const UNKNOWN_RECEIVER: &str = "attribute-of-unknown";
+
+/// Every identifier typeshed's standard library stubs spell, read once (about a tenth of a
+/// second).
+pub fn stdlib_vocabulary() -> &'static crate::index::vocabulary::Vocabulary {
+    static VOCABULARY: std::sync::OnceLock<crate::index::vocabulary::Vocabulary> =
+        std::sync::OnceLock::new();
+    VOCABULARY.get_or_init(|| {
+        let system = ty_vendored::file_system();
+        let mut texts = Vec::new();
+        let mut folders = vec![ruff_db::vendored::VendoredPathBuf::from("stdlib")];
+        while let Some(folder) = folders.pop() {
+            for entry in system.read_directory(&folder) {
+                let path = entry.path();
+                if entry.file_type().is_directory() {
+                    folders.push(path.to_path_buf());
+                } else if path.extension() == Some("pyi") {
+                    if let Ok(text) = system.read_to_string(path) {
+                        texts.push(text);
+                    }
+                }
+            }
+        }
+        crate::index::vocabulary::Vocabulary::of_texts(texts.iter().map(String::as_str))
+    })
+}
+
 /// The rule name of syntax errors (not a lint: ty reports them whatever the selection).
 pub const INVALID_SYNTAX: &str = "invalid-syntax";
 
@@ -163,7 +192,25 @@ impl Semantic {
         start: usize,
         end: usize,
     ) -> Vec<Finding> {
-        let after = self.findings(path, spliced);
+        if !Semantic::can_analyse(spliced) {
+            return Vec::new();
+        }
+        // Reads on values of unknown type are reported only when every import of the document
+        // resolves: a module ty cannot find is a part of the program's world whose names nobody
+        // knows, and its objects reach values through calls, attributes and parameters alike.
+        let Some(mut after) = self.with_text(path, spliced, |db, file| {
+            let mut after = findings_of(db, file);
+            if !after
+                .iter()
+                .any(|finding| finding.rule == "unresolved-import")
+            {
+                after.extend(types::unknown_receiver_reads(db, file, start, end));
+            }
+            after
+        }) else {
+            return Vec::new();
+        };
+        after.sort_by_key(|finding| (finding.start, finding.end));
         let touching = |finding: &Finding| {
             finding.start < end && finding.end > start
                 || (finding.start == finding.end && (start..=end).contains(&finding.start))
@@ -438,8 +485,23 @@ pub(crate) mod test_support {
 
     impl Workspace {
         pub fn new(files: &[(&str, &str)]) -> Workspace {
+            Workspace::with_installed(files, &[])
+        }
+
+        /// A workspace whose environment has the packages `installed` (relative path in
+        /// site-packages, text), in a `.venv` of its own.
+        pub fn with_installed(files: &[(&str, &str)], installed: &[(&str, &str)]) -> Workspace {
             let dir = tempfile::tempdir().expect("temporary folder");
-            for (relative, text) in files {
+            let site_packages = ".venv/lib/python3.11/site-packages";
+            let installed: Vec<(String, &str)> = installed
+                .iter()
+                .map(|(relative, text)| (format!("{site_packages}/{relative}"), *text))
+                .collect();
+            let all = files
+                .iter()
+                .map(|(relative, text)| (relative.to_string(), *text))
+                .chain(installed.iter().cloned());
+            for (relative, text) in all {
                 let path = dir.path().join(relative);
                 std::fs::create_dir_all(path.parent().expect("parent")).expect("folders");
                 std::fs::write(path, text).expect("write");
@@ -449,7 +511,11 @@ pub(crate) mod test_support {
                 cache_dir: None,
                 ..crate::index::IndexOptions::default()
             };
-            let environment = Arc::new(crate::index::environment::Environment::none());
+            let environment = Arc::new(if installed.is_empty() {
+                crate::index::environment::Environment::none()
+            } else {
+                crate::index::environment::Environment::with_roots(vec![root.join(site_packages)])
+            });
             let (index, _) =
                 crate::index::Index::build(root.clone(), environment, &options, &mut |_| {});
             let semantic = index.semantic().clone();

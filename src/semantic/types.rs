@@ -16,7 +16,7 @@ use ruff_python_ast::visitor::source_order::{walk_node, SourceOrderVisitor, Trav
 use ruff_python_ast::AnyNodeRef;
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use ty_python_semantic::types::ide_support::call_signature_details;
-use ty_python_semantic::types::{Type, TypeDefinition};
+use ty_python_semantic::types::{DynamicType, Type, TypeDefinition};
 use ty_python_semantic::{Db as _, HasType, ProgramEnvironment, SemanticModel};
 
 use super::db::SemanticDb;
@@ -297,5 +297,77 @@ fn collect_classes<'db>(
                 out.push(class);
             }
         }
+    }
+}
+
+/// Member reads (`value.name`, not stores) in bytes `start..end` of `file` whose value ty types as
+/// `Unknown`: an unannotated parameter, an untyped container's element, an object of a class
+/// with an unresolved base. ty has nothing to say of them; the checks judge the name against the
+/// names the program's world spells (`check::typed`).
+pub(super) fn unknown_receiver_reads(
+    db: &SemanticDb,
+    file: File,
+    start: usize,
+    end: usize,
+) -> Vec<super::Finding> {
+    let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else {
+        return Vec::new();
+    };
+    let model = SemanticModel::new(db, db.program_file(file));
+    let parsed = parsed_module(db, model.python_file()).load(db);
+    let mut reads = UnknownReceiverReads {
+        range: TextRange::new(TextSize::new(start), TextSize::new(end.max(start))),
+        model: &model,
+        source: source_text(db, file),
+        found: Vec::new(),
+    };
+    walk_node(&mut reads, AnyNodeRef::from(parsed.syntax()));
+    reads.found
+}
+
+struct UnknownReceiverReads<'a, 'db> {
+    range: TextRange,
+    model: &'a SemanticModel<'db>,
+    source: ruff_db::source::SourceText,
+    found: Vec<super::Finding>,
+}
+
+impl<'ast> SourceOrderVisitor<'ast> for UnknownReceiverReads<'_, '_> {
+    fn enter_node(&mut self, node: AnyNodeRef<'ast>) -> TraversalSignal {
+        let range = node.range();
+        if range
+            .intersect(self.range)
+            .is_none_or(|common| common.is_empty())
+        {
+            return TraversalSignal::Skip;
+        }
+        if let AnyNodeRef::ExprAttribute(attribute) = node {
+            if attribute.ctx.is_load() && self.range.contains_range(range) {
+                let unknown = matches!(
+                    attribute.value.inferred_type(self.model),
+                    Some(Type::Dynamic(DynamicType::Unknown))
+                );
+                if unknown {
+                    let receiver = self
+                        .source
+                        .as_str()
+                        .get(attribute.value.range().to_std_range())
+                        .unwrap_or("");
+                    let receiver: String = receiver.chars().take(40).collect();
+                    self.found.push(super::Finding {
+                        rule: super::UNKNOWN_RECEIVER,
+                        message: format!(
+                            "The type of `{receiver}` is not known, and no code of the \
+                             workspace, its installed packages or the standard library names \
+                             a member `{}`",
+                            attribute.attr.id
+                        ),
+                        start: range.start().to_usize(),
+                        end: range.end().to_usize(),
+                    });
+                }
+            }
+        }
+        TraversalSignal::Traverse
     }
 }
