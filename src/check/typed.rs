@@ -991,6 +991,16 @@ mod tests {
             problems(&workspace, untyped, "return response.status_codes"),
             vec![member("status_codes")]
         );
+        // Narrowing an untyped value by `isinstance` leaves ty's type partly unknown.
+        let narrowed = "from shop.helpers import Reply\n\n\ndef fetch(response):\n    if isinstance(response, Reply):\n        <CURSOR>\n";
+        assert_eq!(
+            problems(&workspace, narrowed, "return response.status_codes"),
+            vec![member("status_codes")]
+        );
+        assert_eq!(
+            problems(&workspace, narrowed, "return response.status_code"),
+            vec![]
+        );
         let mentioned = "# response.status_codes is filled in by the proxy\ndef fetch(response):\n    <CURSOR>\n";
         assert_eq!(
             problems(&workspace, mentioned, "return response.status_codes"),

@@ -325,6 +325,23 @@ pub(super) fn unknown_receiver_reads(
     reads.found
 }
 
+/// Whether ty knows nothing of what a value of type `ty` has: `Unknown`, a recursive inference
+/// ty gave up on, or an intersection with one of those (an untyped value narrowed by
+/// `isinstance`: ty lets it have any member). An explicit `Any` is the author's choice and is not
+/// unknown.
+fn is_unknown(db: &dyn ty_python_semantic::Db, ty: Type<'_>) -> bool {
+    match ty {
+        Type::Dynamic(DynamicType::Unknown) | Type::Divergent(_) => true,
+        Type::Intersection(intersection) => intersection.iter_positive(db).any(|element| {
+            matches!(
+                element,
+                Type::Dynamic(DynamicType::Unknown) | Type::Divergent(_)
+            )
+        }),
+        _ => false,
+    }
+}
+
 struct UnknownReceiverReads<'a, 'db> {
     range: TextRange,
     model: &'a SemanticModel<'db>,
@@ -343,10 +360,10 @@ impl<'ast> SourceOrderVisitor<'ast> for UnknownReceiverReads<'_, '_> {
         }
         if let AnyNodeRef::ExprAttribute(attribute) = node {
             if attribute.ctx.is_load() && self.range.contains_range(range) {
-                let unknown = matches!(
-                    attribute.value.inferred_type(self.model),
-                    Some(Type::Dynamic(DynamicType::Unknown))
-                );
+                let unknown = attribute
+                    .value
+                    .inferred_type(self.model)
+                    .is_some_and(|ty| is_unknown(self.model.db(), ty));
                 if unknown {
                     let receiver = self
                         .source
