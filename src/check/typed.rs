@@ -330,11 +330,15 @@ impl Judge<'_> {
     /// installed packages, or of the standard library's stubs. Whatever the value is at run
     /// time, its class is defined somewhere in that world, and a member it has is named there
     /// (or computed, which strings and `setattr` show). The world must be known whole: without
-    /// an index, or with more installed packages than the vocabulary reads, nothing counts.
+    /// an index, while it is being built or when the workspace passes its file limit, or with
+    /// more installed packages than the vocabulary reads, nothing counts.
     fn nothing_names(&self, finding: &Finding) -> bool {
         let (Some(index), Some(before)) = (&self.typed.index, self.before) else {
             return false;
         };
+        if !index.is_whole() {
+            return false;
+        }
         let source = self.text.get(finding.start..finding.end).unwrap_or("");
         let member = source.rsplit('.').next().unwrap_or("").trim();
         if member.is_empty() || (member.starts_with("__") && member.ends_with("__")) {

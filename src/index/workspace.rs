@@ -60,6 +60,8 @@ pub struct IndexReport {
     pub files: usize,
     pub parsed: usize,
     pub from_cache: usize,
+    /// Files were left out for the workspace's file limit: the index does not hold every module.
+    pub truncated: bool,
     /// Files left out, with the reason (not UTF-8, too large, vanished, no module name).
     pub skipped: Vec<(PathBuf, String)>,
 }
@@ -74,6 +76,9 @@ struct FileState {
     from_buffer: bool,
 }
 
+/// Why files past the workspace's file limit are not indexed.
+const LIMIT_REACHED: &str = "workspace file limit reached";
+
 /// A snapshot of the repository index. Implements [`ModuleSource`].
 #[derive(Clone)]
 pub struct Index {
@@ -85,6 +90,9 @@ pub struct Index {
     symbol_docs: Arc<super::search::SymbolDocs>,
     /// ty's view of the same workspace and environment, shared by every snapshot.
     semantic: Arc<Semantic>,
+    /// Every Python file of the workspace has been indexed (the build finished within the file
+    /// limit): what the index does not name, the workspace does not name.
+    whole: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -121,6 +129,7 @@ impl Index {
             environment,
             symbol_docs: Arc::default(),
             semantic,
+            whole: false,
         }
     }
 
@@ -170,11 +179,16 @@ impl Index {
             );
             walked.skipped.extend(
                 left.into_iter()
-                    .map(|f| (f.path, "workspace file limit reached".to_string())),
+                    .map(|f| (f.path, LIMIT_REACHED.to_string())),
             );
         }
+        let truncated = walked
+            .skipped
+            .iter()
+            .any(|(_, reason)| reason == LIMIT_REACHED);
         let mut report = IndexReport {
             files: walked.files.len(),
+            truncated,
             skipped: walked.skipped,
             ..IndexReport::default()
         };
@@ -251,6 +265,7 @@ impl Index {
             });
         }
         cached.clear();
+        self.whole = !report.truncated;
         if let Some(path) = cache_path {
             if report.parsed > 0 || report.from_cache != total {
                 if let Err(error) = cache::save(&path, &root, self.cache_entries()) {
@@ -310,6 +325,12 @@ impl Index {
         if owned {
             Arc::make_mut(&mut self.modules).remove(&state.module);
         }
+    }
+
+    /// Whether every Python file of the workspace is in the index (a build finished within the
+    /// file limit).
+    pub fn is_whole(&self) -> bool {
+        self.whole
     }
 
     pub fn root(&self) -> &Path {
@@ -692,6 +713,7 @@ impl SharedIndex {
                 skipped = report.skipped.len(),
                 "workspace indexed"
             );
+            shared.write().whole = !report.truncated;
             // The names of the installed packages and the standard library, which the checks
             // judge members of untyped values by, are read now rather than at the first check.
             let environment = Arc::clone(scratch.environment());
@@ -921,7 +943,9 @@ mod tests {
             .join()
             .expect("indexing thread");
         assert_eq!(report.files, 4);
+        assert!(report.truncated);
         let snapshot = shared.snapshot();
+        assert!(!snapshot.is_whole(), "files were left out");
         let mut indexed: Vec<&str> = snapshot
             .workspace_modules()
             .map(|module| module.name.as_str())
@@ -948,12 +972,14 @@ mod tests {
             },
         );
         shared.buffer_changed(&root.join("m.py"), "def from_buffer(): ...\n");
+        assert!(!shared.snapshot().is_whole(), "not indexed yet");
         let report = shared
             .spawn_indexing(|_| {})
             .join()
             .expect("indexing thread");
         assert_eq!(report.files, 2);
         let snapshot = shared.snapshot();
+        assert!(snapshot.is_whole());
         assert_eq!(
             snapshot.module("m").expect("indexed").functions[0].name,
             "from_buffer"
