@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use super::model::ModuleInfo;
 use super::vocabulary::Vocabulary;
@@ -21,7 +22,9 @@ const MAX_INSTALLED_MODULE_BYTES: u64 = 2 * 1024 * 1024;
 pub struct Environment {
     roots: Vec<PathBuf>,
     loaded: Mutex<HashMap<String, Option<Arc<ModuleInfo>>>>,
-    vocabulary: OnceLock<Vocabulary>,
+    /// The installed packages' vocabulary and the modification times of the site-packages
+    /// folders it was read at (installing or removing a package changes them).
+    vocabulary: Mutex<Option<(Vec<Option<SystemTime>>, Arc<Vocabulary>)>>,
 }
 
 impl std::fmt::Debug for Environment {
@@ -43,7 +46,7 @@ impl Environment {
         Environment {
             roots,
             loaded: Mutex::new(HashMap::new()),
-            vocabulary: OnceLock::new(),
+            vocabulary: Mutex::new(None),
         }
     }
 
@@ -87,11 +90,27 @@ impl Environment {
         found
     }
 
-    /// Every identifier the installed packages spell, read on first use (a second or so for a
-    /// large environment; `spackle serve` reads it in the background after indexing).
-    pub fn vocabulary(&self) -> &Vocabulary {
-        self.vocabulary
-            .get_or_init(|| Vocabulary::of_folders(&self.roots))
+    /// Every identifier the installed packages spell, read on first use and again after a
+    /// package is installed or removed (a second or so for a large environment; `spackle serve`
+    /// reads it in the background after indexing).
+    pub fn vocabulary(&self) -> Arc<Vocabulary> {
+        let stamps: Vec<Option<SystemTime>> = self
+            .roots
+            .iter()
+            .map(|root| std::fs::metadata(root).and_then(|m| m.modified()).ok())
+            .collect();
+        let mut current = self
+            .vocabulary
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match current.as_ref() {
+            Some((read_at, vocabulary)) if *read_at == stamps => vocabulary.clone(),
+            _ => {
+                let vocabulary = Arc::new(Vocabulary::of_folders(&self.roots));
+                *current = Some((stamps, vocabulary.clone()));
+                vocabulary
+            }
+        }
     }
 
     /// How many installed modules were indexed so far.
@@ -185,6 +204,26 @@ fn site_packages_of(environment: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vocabulary_is_read_again_after_a_package_is_installed() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let site = dir.path().join("site-packages");
+        std::fs::create_dir_all(site.join("first")).expect("folders");
+        std::fs::write(site.join("first/__init__.py"), "def first_api(): ...\n").expect("write");
+        let environment = Environment::with_roots(vec![site.clone()]);
+        let before = environment.vocabulary();
+        assert!(before.contains("first_api") && !before.contains("second_api"));
+        assert!(Arc::ptr_eq(&before, &environment.vocabulary()), "read once");
+        std::fs::create_dir_all(site.join("second")).expect("folders");
+        std::fs::write(site.join("second/__init__.py"), "def second_api(): ...\n").expect("write");
+        // The folder's time as an installer leaves it (set, since a clock tick may be coarse).
+        let later = std::time::UNIX_EPOCH + std::time::Duration::from_secs(4_000_000_000);
+        std::fs::File::open(&site)
+            .and_then(|folder| folder.set_modified(later))
+            .expect("folder time");
+        assert!(environment.vocabulary().contains("second_api"));
+    }
 
     #[test]
     fn installed_modules_are_read_lazily_and_stubs_win() {
