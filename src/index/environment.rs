@@ -24,8 +24,11 @@ pub struct Environment {
     loaded: Mutex<HashMap<String, Option<Arc<ModuleInfo>>>>,
     /// The installed packages' vocabulary and the modification times of the site-packages
     /// folders it was read at (installing or removing a package changes them).
-    vocabulary: Mutex<Option<(Vec<Option<SystemTime>>, Arc<Vocabulary>)>>,
+    vocabulary: Mutex<Option<(FolderTimes, Arc<Vocabulary>)>>,
 }
+
+/// The modification times of the site-packages folders.
+type FolderTimes = Vec<Option<SystemTime>>;
 
 impl std::fmt::Debug for Environment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,7 +97,7 @@ impl Environment {
     /// package is installed or removed (a second or so for a large environment; `spackle serve`
     /// reads it in the background after indexing).
     pub fn vocabulary(&self) -> Arc<Vocabulary> {
-        let stamps: Vec<Option<SystemTime>> = self
+        let stamps: FolderTimes = self
             .roots
             .iter()
             .map(|root| std::fs::metadata(root).and_then(|m| m.modified()).ok())
