@@ -15,6 +15,7 @@ pub use types::{ClassAt, ParameterAt, MAX_PROBED};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use ruff_db::diagnostic::{Diagnostic, DiagnosticId, Severity};
@@ -103,6 +104,19 @@ pub struct Semantic {
     /// Buffer changes not yet applied to the database: the open text, or `None` once closed or
     /// changed on disk (the file on disk speaks again).
     pending: Mutex<HashMap<PathBuf, Option<String>>>,
+    /// How many buffer and file changes were announced: findings computed before a change may
+    /// not hold after it.
+    changes: AtomicU64,
+    /// The findings of the last text asked about by [`Semantic::findings`]: the document as the
+    /// user wrote it, which every candidate for it is compared with.
+    recent: Mutex<Option<Recent>>,
+}
+
+struct Recent {
+    path: PathBuf,
+    text: String,
+    changes: u64,
+    findings: Vec<Finding>,
 }
 
 impl std::fmt::Debug for Semantic {
@@ -128,6 +142,8 @@ impl Semantic {
             site_packages: site_packages.to_vec(),
             database: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
+            changes: AtomicU64::new(0),
+            recent: Mutex::new(None),
         }
     }
 
@@ -145,6 +161,9 @@ impl Semantic {
     pub fn buffer_changed(&self, path: &Path, text: &str) {
         self.pending_map()
             .insert(path.to_path_buf(), Some(text.to_string()));
+        // Counted after the change is recorded: a query that read the count before it then
+        // applies the change anyway, and only its cached answer is wasted.
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A buffer was closed, or a file changed on disk: the file on disk speaks again.
@@ -153,11 +172,14 @@ impl Semantic {
         if !matches!(pending.get(path), Some(Some(_))) {
             pending.insert(path.to_path_buf(), None);
         }
+        drop(pending);
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A buffer was closed.
     pub fn buffer_closed(&self, path: &Path) {
         self.pending_map().insert(path.to_path_buf(), None);
+        self.changes.fetch_add(1, Ordering::AcqRel);
     }
 
     fn pending_map(&self) -> MutexGuard<'_, HashMap<PathBuf, Option<String>>> {
@@ -177,7 +199,33 @@ impl Semantic {
             tracing::debug!(path = %path.display(), bytes = text.len(), "too large for the typed checks");
             return Vec::new();
         }
-        self.with_text(path, text, findings_of).unwrap_or_default()
+        let changes = self.changes.load(Ordering::Acquire);
+        let recent = |recent: &Recent| {
+            recent.changes == changes && recent.path == path && recent.text == text
+        };
+        if let Some(found) = self
+            .recent_findings()
+            .as_ref()
+            .filter(|found| recent(found))
+        {
+            return found.findings.clone();
+        }
+        let Some(findings) = self.with_text(path, text, findings_of) else {
+            return Vec::new();
+        };
+        *self.recent_findings() = Some(Recent {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+            changes,
+            findings: findings.clone(),
+        });
+        findings
+    }
+
+    fn recent_findings(&self) -> MutexGuard<'_, Option<Recent>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The problems a candidate introduces: `spliced` is the document with the candidate in bytes
@@ -623,6 +671,35 @@ mod tests {
         assert_eq!(
             rules(&semantic.findings(&path, before)),
             vec!["invalid-syntax", "unresolved-reference"]
+        );
+    }
+
+    #[test]
+    fn findings_of_the_same_text_follow_changes_to_other_buffers() {
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", MODELS),
+            ("shop/checkout.py", ""),
+        ]);
+        let (root, semantic) = (&workspace.root, &workspace.semantic);
+        let path = root.join("shop/checkout.py");
+        let text = "from shop.models import Cart\n\n\ndef total(cart: Cart) -> int:\n    return cart.total()\n";
+        assert_eq!(
+            rules(&semantic.findings(&path, text)),
+            vec!["unresolved-attribute"]
+        );
+        assert_eq!(
+            rules(&semantic.findings(&path, text)),
+            vec!["unresolved-attribute"]
+        );
+        // Another module's buffer gives `Cart` the member: the same text is judged afresh.
+        let grown = format!("{MODELS}\n    def total(self) -> int:\n        return 0\n");
+        semantic.buffer_changed(&root.join("shop/models.py"), &grown);
+        assert_eq!(rules(&semantic.findings(&path, text)), Vec::<&str>::new());
+        semantic.buffer_closed(&root.join("shop/models.py"));
+        assert_eq!(
+            rules(&semantic.findings(&path, text)),
+            vec!["unresolved-attribute"]
         );
     }
 
