@@ -594,17 +594,22 @@ mod tests {
 
     const MODELS: &str = "class Cart:\n    def __init__(self) -> None:\n        self.items: list[int] = []\n\n    def add(self, item: int) -> None:\n        self.items.append(item)\n";
 
+    /// A package `shop` with `Cart` in `shop.models` and an empty `shop.checkout`.
+    fn shop() -> Workspace {
+        Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/models.py", MODELS),
+            ("shop/checkout.py", ""),
+        ])
+    }
+
     fn rules(findings: &[Finding]) -> Vec<&'static str> {
         findings.iter().map(|finding| finding.rule).collect()
     }
 
     #[test]
     fn members_and_calls_of_a_class_in_another_module_are_known() {
-        let workspace = Workspace::new(&[
-            ("shop/__init__.py", ""),
-            ("shop/models.py", MODELS),
-            ("shop/checkout.py", ""),
-        ]);
+        let workspace = shop();
         let (root, semantic) = (&workspace.root, &workspace.semantic);
         let text = "from shop.models import Cart\n\n\ndef total(cart: Cart) -> int:\n    cart.add(1, 2)\n    return cart.total()\n";
         let findings = semantic.findings(&root.join("shop/checkout.py"), text);
@@ -643,11 +648,7 @@ mod tests {
 
     #[test]
     fn a_candidate_is_judged_by_what_it_introduces_and_the_buffer_comes_back() {
-        let workspace = Workspace::new(&[
-            ("shop/__init__.py", ""),
-            ("shop/models.py", MODELS),
-            ("shop/checkout.py", ""),
-        ]);
+        let workspace = shop();
         let (root, semantic) = (&workspace.root, &workspace.semantic);
         let path = root.join("shop/checkout.py");
         // An unresolved name the user wrote elsewhere is not the candidate's problem.
@@ -676,11 +677,7 @@ mod tests {
 
     #[test]
     fn findings_of_the_same_text_follow_changes_to_other_buffers() {
-        let workspace = Workspace::new(&[
-            ("shop/__init__.py", ""),
-            ("shop/models.py", MODELS),
-            ("shop/checkout.py", ""),
-        ]);
+        let workspace = shop();
         let (root, semantic) = (&workspace.root, &workspace.semantic);
         let path = root.join("shop/checkout.py");
         let text = "from shop.models import Cart\n\n\ndef total(cart: Cart) -> int:\n    return cart.total()\n";
