@@ -301,8 +301,8 @@ fn collect_classes<'db>(
 }
 
 /// Member reads (`value.name`, not stores) in bytes `start..end` of `file` whose value ty types as
-/// `Unknown`: an unannotated parameter, an untyped container's element, an object of a class
-/// with an unresolved base. ty has nothing to say of them; the checks judge the name against the
+/// unknown (see `is_unknown`): an unannotated parameter, an untyped container's element, either
+/// narrowed by `isinstance`. ty has nothing to say of them; the checks judge the name against the
 /// names the program's world spells (`check::typed`).
 pub(super) fn unknown_receiver_reads(
     db: &SemanticDb,
