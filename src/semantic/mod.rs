@@ -247,11 +247,8 @@ impl Semantic {
         // resolves: a module ty cannot find is a part of the program's world whose names nobody
         // knows, and its objects reach values through calls, attributes and parameters alike.
         let Some(mut after) = self.with_text(path, spliced, |db, file| {
-            let mut after = findings_of(db, file);
-            if !after
-                .iter()
-                .any(|finding| finding.rule == "unresolved-import")
-            {
+            let (mut after, every_import_resolves) = checked(db, file);
+            if every_import_resolves {
                 after.extend(types::unknown_receiver_reads(db, file, start, end));
             }
             after
@@ -443,17 +440,80 @@ fn rule_selection() -> RuleSelection {
 /// The findings of the selected rules in `file`, in order, without those a `# type: ignore`
 /// comment silences (ty drops those itself).
 fn findings_of(db: &SemanticDb, file: File) -> Vec<Finding> {
-    // A file that exists only as a buffer has no module name, so its relative imports cannot
-    // resolve: whether they would is not known.
+    checked(db, file).0
+}
+
+/// The findings of `file`, and whether every import of it resolves.
+///
+/// A file that exists only as a buffer has no module name, so its relative imports cannot
+/// resolve: whether they would is not known, and they are not reported (but they do leave the
+/// file's imports unresolved).
+fn checked(db: &SemanticDb, file: File) -> (Vec<Finding>, bool) {
     let is_virtual = file.path(db).is_system_virtual_path();
+    let mut every_import_resolves = true;
     let mut findings: Vec<Finding> = db
         .check_file(file)
         .iter()
         .filter_map(finding)
-        .filter(|finding| !(is_virtual && finding.rule == "unresolved-import"))
+        .filter(|finding| {
+            if finding.rule != "unresolved-import" {
+                return true;
+            }
+            every_import_resolves = false;
+            !(is_virtual && in_relative_import(db, file, finding))
+        })
         .collect();
     findings.sort_by_key(|finding| (finding.start, finding.end));
-    findings
+    (findings, every_import_resolves)
+}
+
+/// Whether `finding` lies in a relative import (`from . import x`, `from .models import Cart`),
+/// at any depth (`try`, `if TYPE_CHECKING:`, a function's body).
+fn in_relative_import(db: &SemanticDb, file: File, finding: &Finding) -> bool {
+    use ruff_python_ast::{ExceptHandler, Stmt};
+    use ruff_text_size::Ranged as _;
+    let (Ok(start), Ok(end)) = (u32::try_from(finding.start), u32::try_from(finding.end)) else {
+        return false;
+    };
+    let range = ruff_text_size::TextRange::new(start.into(), end.max(start).into());
+    let parsed = ruff_db::parsed::parsed_module(db, db.program_file(file).python_file(db)).load(db);
+    let mut bodies: Vec<&[Stmt]> = vec![parsed.suite()];
+    while let Some(body) = bodies.pop() {
+        for statement in body {
+            if !statement.range().contains_range(range) {
+                continue;
+            }
+            match statement {
+                Stmt::ImportFrom(import) => return import.level > 0,
+                Stmt::FunctionDef(function) => bodies.push(&function.body),
+                Stmt::ClassDef(class) => bodies.push(&class.body),
+                Stmt::If(branch) => {
+                    bodies.push(&branch.body);
+                    for clause in &branch.elif_else_clauses {
+                        bodies.push(&clause.body);
+                    }
+                }
+                Stmt::Try(attempt) => {
+                    bodies.extend(
+                        [&attempt.body, &attempt.orelse, &attempt.finalbody]
+                            .map(|body| body.as_slice()),
+                    );
+                    for ExceptHandler::ExceptHandler(handler) in &attempt.handlers {
+                        bodies.push(&handler.body);
+                    }
+                }
+                Stmt::With(with) => bodies.push(&with.body),
+                Stmt::For(each) => {
+                    bodies.extend([&each.body, &each.orelse].map(|body| body.as_slice()))
+                }
+                Stmt::While(each) => {
+                    bodies.extend([&each.body, &each.orelse].map(|body| body.as_slice()))
+                }
+                _ => {}
+            }
+        }
+    }
+    false
 }
 
 fn finding(diagnostic: &Diagnostic) -> Option<Finding> {
@@ -644,6 +704,23 @@ mod tests {
             rules(&semantic.findings(&unsaved, &fixed)),
             Vec::<&str>::new()
         );
+        // An absolute import that does not resolve is reported as in any file.
+        let missing = format!("import not_installed_anywhere\n{fixed}");
+        assert_eq!(
+            rules(&semantic.findings(&unsaved, &missing)),
+            vec!["unresolved-import"]
+        );
+        // Its relative imports leave what their names hold unknown: reads on untyped values
+        // are not judged.
+        let untyped = |imports: &str| {
+            let before = format!("{imports}def fetch(response):\n    \n");
+            let at = before.len() - 1;
+            let candidate = "return response.status_codes";
+            let spliced = format!("{}{candidate}\n", &before[..at]);
+            rules(&semantic.introduced(&unsaved, &before, &spliced, at, at + candidate.len()))
+        };
+        assert_eq!(untyped(""), vec![UNKNOWN_RECEIVER]);
+        assert_eq!(untyped("from .models import Cart\n"), Vec::<&str>::new());
     }
 
     #[test]
