@@ -376,6 +376,32 @@ pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
             "none (defaults)".into()
         }
     )?;
+    let environment = Environment::discover(&root, &[]);
+    if environment.roots().is_empty() {
+        writeln!(
+            out,
+            "installed packages: none found (.venv, venv, $VIRTUAL_ENV); imports of installed \
+             packages do not resolve, and the typed checks say nothing of what they give"
+        )?;
+    } else {
+        for folder in environment.roots() {
+            writeln!(out, "installed packages: {}", folder.display())?;
+        }
+        let vocabulary = environment.vocabulary();
+        if vocabulary.is_complete() {
+            writeln!(
+                out,
+                "installed packages' names: {} (members of untyped values are judged by them)",
+                vocabulary.len()
+            )?;
+        } else {
+            writeln!(
+                out,
+                "installed packages' names: too much Python to read; members of untyped values \
+                 are not judged"
+            )?;
+        }
+    }
     for (variable, value) in crate::config::environment_overrides() {
         let value = if variable == "SPACKLE_ENDPOINT" {
             llm::http::redact_url(&value)

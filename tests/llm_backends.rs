@@ -1340,8 +1340,19 @@ async fn endpoint_credentials_never_appear_in_errors_or_output() {
         "def answer() -> int:\n    return \n",
     )
     .unwrap();
+    let site_packages = dir
+        .path()
+        .join(".venv/lib/python3.11/site-packages/transport");
+    std::fs::create_dir_all(&site_packages).unwrap();
+    std::fs::write(site_packages.join("__init__.py"), "def send_all(): ...\n").unwrap();
     let root = dir.path().to_path_buf();
     let doctor = run_spackle(&root, &["doctor", "."], &endpoint).await;
+    assert!(
+        doctor.contains("installed packages: ")
+            && doctor.contains(".venv/lib/python3.11/site-packages")
+            && doctor.contains("installed packages' names: "),
+        "{doctor}"
+    );
     assert!(
         doctor.contains("model server: ok")
             && doctor.contains("environment: SPACKLE_ENDPOINT=http://***@"),
@@ -1367,6 +1378,7 @@ async fn run_spackle(root: &std::path::Path, args: &[&str], endpoint: &str) -> S
         .env("SPACKLE_CACHE_DIR", cache.path())
         .env("SPACKLE_ENDPOINT", endpoint)
         .env("SPACKLE_LOG", "spackle=trace")
+        .env_remove("VIRTUAL_ENV")
         .env_remove("SPACKLE_BACKEND")
         .env_remove("SPACKLE_MODEL");
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())

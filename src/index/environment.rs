@@ -64,7 +64,9 @@ impl Environment {
             roots.extend(site_packages_of(&environment));
         }
         roots.extend(extra.iter().filter(|p| p.is_dir()).cloned());
-        roots.dedup();
+        // A virtualenv's `lib64` is a link to its `lib`: one folder, read once.
+        let mut seen = std::collections::HashSet::new();
+        roots.retain(|root| seen.insert(root.canonicalize().unwrap_or_else(|_| root.clone())));
         if !roots.is_empty() {
             tracing::info!(
                 ?roots,
@@ -207,6 +209,22 @@ fn site_packages_of(environment: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_virtualenvs_lib64_link_is_one_folder_with_its_lib() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let venv = dir.path().join(".venv");
+        std::fs::create_dir_all(venv.join("lib/python3.11/site-packages")).expect("folders");
+        std::os::unix::fs::symlink("lib", venv.join("lib64")).expect("link");
+        let environment = Environment::discover(dir.path(), &[]);
+        // (`$VIRTUAL_ENV` may add the environment the tests run in.)
+        let ours: Vec<&PathBuf> = environment
+            .roots()
+            .iter()
+            .filter(|root| root.starts_with(&venv))
+            .collect();
+        assert_eq!(ours, [&venv.join("lib/python3.11/site-packages")]);
+    }
 
     #[test]
     fn the_vocabulary_is_read_again_after_a_package_is_installed() {

@@ -133,6 +133,15 @@ impl Vocabulary {
         self.hashes.contains(&identifier_hash(name))
     }
 
+    /// How many names the vocabulary holds.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
     /// Whether every file the vocabulary was asked to read was read.
     pub fn is_complete(&self) -> bool {
         self.complete
