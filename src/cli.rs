@@ -380,8 +380,8 @@ pub async fn doctor(path: Option<&Path>) -> anyhow::Result<ExitCode> {
     if environment.roots().is_empty() {
         writeln!(
             out,
-            "installed packages: none found (.venv, venv, $VIRTUAL_ENV); imports of installed \
-             packages do not resolve, and the typed checks say nothing of what they give"
+            "installed packages: none found (.venv, venv, $VIRTUAL_ENV): their imports do not \
+             resolve"
         )?;
     } else {
         for folder in environment.roots() {
