@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ropey::Rope;
-use tree_sitter::{Parser, Tree};
+use tree_sitter::{Node, Parser, Tree};
 
 use crate::text::{self, LineCol, PositionEncoding};
 
@@ -47,6 +47,26 @@ pub struct Document {
 
 /// A read-only view of a document at one version.
 pub type Snapshot = Document;
+
+/// Calls `visit` on `root` and on the nodes below it, in source order, going below a node only
+/// when `visit` returns `true`. An explicit cursor walk, since documents can nest deeper than the
+/// stack would allow a recursion; a cursor made from `root` never leaves it.
+pub fn walk_preorder<'tree>(root: Node<'tree>, mut visit: impl FnMut(Node<'tree>) -> bool) {
+    let mut cursor = root.walk();
+    'walk: loop {
+        if visit(cursor.node()) && cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+}
 
 /// Parses Python source with tree-sitter-python.
 pub fn parse_python(source: &str, old_tree: Option<&Tree>) -> Option<Tree> {

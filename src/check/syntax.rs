@@ -3,6 +3,7 @@
 use tree_sitter::Tree;
 
 use super::{Problem, ProblemKind, Spliced};
+use crate::store::walk_preorder;
 
 /// One ERROR node (outermost only) or MISSING node of a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,39 +21,21 @@ pub fn error_nodes(tree: &Tree) -> Vec<ErrorNode> {
     if !root.has_error() {
         return found;
     }
-    let mut cursor = root.walk();
-    // An explicit walk: documents can nest deeper than the stack would allow a recursion.
-    'walk: loop {
-        let node = cursor.node();
-        let descend = if node.is_error() {
-            found.push(ErrorNode {
-                missing: None,
-                start: node.start_byte(),
-                end: node.end_byte(),
-            });
-            false
+    walk_preorder(root, |node| {
+        let missing = if node.is_error() {
+            None
         } else if node.is_missing() {
-            found.push(ErrorNode {
-                missing: Some(node.kind().to_string()),
-                start: node.start_byte(),
-                end: node.end_byte(),
-            });
-            false
+            Some(node.kind().to_string())
         } else {
-            node.has_error()
+            return node.has_error();
         };
-        if descend && cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
-    }
+        found.push(ErrorNode {
+            missing,
+            start: node.start_byte(),
+            end: node.end_byte(),
+        });
+        false
+    });
     found
 }
 

@@ -346,7 +346,7 @@ impl Judge<'_> {
         }
         let installed = index.environment().vocabulary();
         let named = index.mentions(member)
-            || crate::index::vocabulary::Vocabulary::of_texts([before]).contains(member)
+            || crate::index::vocabulary::spells(before, member)
             || !installed.is_complete()
             || installed.contains(member)
             || crate::semantic::stdlib_vocabulary().contains(member);

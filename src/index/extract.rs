@@ -6,6 +6,8 @@
 
 use tree_sitter::{Node, Tree};
 
+use crate::store::walk_preorder;
+
 use super::model::{
     ClassInfo, FunctionInfo, FunctionKind, ImportInfo, ModuleInfo, Param, ParamKind, VariableInfo,
 };
@@ -115,6 +117,7 @@ fn member_uses(root: Node, source: &str) -> MemberUses {
                 }
             }
         }
+        true
     });
     reads.sort_unstable();
     reads.dedup();
@@ -163,30 +166,11 @@ fn namespace_keys(namespace: Node, source: &str) -> Vec<String> {
                         keys.extend(keys_of(right));
                     }
                 }
+                true
             });
             keys
         }
         _ => Vec::new(),
-    }
-}
-
-/// Calls `visit` on `root` and on every node below it, in source order. (A cursor made from
-/// `root` never leaves it.)
-fn walk_preorder<'tree>(root: Node<'tree>, mut visit: impl FnMut(Node<'tree>)) {
-    let mut cursor = root.walk();
-    'walk: loop {
-        visit(cursor.node());
-        if cursor.goto_first_child() {
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'walk;
-            }
-            if !cursor.goto_parent() {
-                break 'walk;
-            }
-        }
     }
 }
 

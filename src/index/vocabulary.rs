@@ -35,6 +35,14 @@ pub fn identifier_hashes(text: &str) -> Vec<u64> {
     hashes
 }
 
+/// Whether `text` spells the identifier `name` (as [`identifier_hashes`] reads it), without
+/// collecting the others.
+pub fn spells(text: &str, name: &str) -> bool {
+    let mut spelled = false;
+    each_identifier(text, |found| spelled |= found == name);
+    spelled
+}
+
 /// Calls `found` with each identifier of `text` (and each dash-joined run, underscored).
 fn each_identifier(text: &str, mut found: impl FnMut(&str)) {
     let bytes = text.as_bytes();
@@ -221,6 +229,8 @@ mod tests {
 
     #[test]
     fn dash_joined_words_are_also_read_underscored() {
+        assert!(spells("parser.add_argument('--dry-run')", "dry_run"));
+        assert!(!spells("parser.add_argument('--dry-run')", "dry_runs"));
         assert_eq!(
             names("add_argument('--dry-run', a - b)"),
             ["add_argument", "dry", "run", "dry_run", "a", "b"]

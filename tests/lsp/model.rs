@@ -419,9 +419,8 @@ async fn the_repository_context_reaches_the_model() {
         .await;
     let uri = file_uri(&dir.path().join("shop/pay.py"));
     client.open(&uri, text).await;
-    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
     let result = client
-        .request("textDocument/inlineCompletion", params)
+        .request("textDocument/inlineCompletion", inline_at(&uri, 4, 4, 1))
         .await
         .unwrap();
     assert_eq!(items(&result)[0]["insertText"], "return cart.total_price()");
@@ -481,9 +480,8 @@ async fn a_suggestion_claims_only_the_checks_that_ran() {
     let mut client = start_indexed(dir.path(), settings(&server.url())).await;
     let uri = file_uri(&dir.path().join("shop/pay.py"));
     client.open(&uri, &text).await;
-    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
     let result = client
-        .request("textDocument/inlineCompletion", params)
+        .request("textDocument/inlineCompletion", inline_at(&uri, 4, 4, 1))
         .await
         .unwrap();
     let items = items(&result);
@@ -510,9 +508,8 @@ async fn a_hallucinated_member_is_repaired_before_the_editor_sees_it() {
     let mut client = start_indexed(dir.path(), settings(&server.url())).await;
     let uri = file_uri(&dir.path().join("shop/pay.py"));
     client.open(&uri, &text).await;
-    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
     let result = client
-        .request("textDocument/inlineCompletion", params)
+        .request("textDocument/inlineCompletion", inline_at(&uri, 4, 4, 1))
         .await
         .unwrap();
     let items = items(&result);
@@ -547,9 +544,8 @@ async fn a_model_that_never_fixes_its_mistake_gives_no_suggestion() {
     let mut client = start_indexed(dir.path(), settings).await;
     let uri = file_uri(&dir.path().join("shop/pay.py"));
     client.open(&uri, &text).await;
-    let params = json!({"textDocument": {"uri": uri}, "position": {"line": 4, "character": 4}, "context": {"triggerKind": 1}});
     let result = client
-        .request("textDocument/inlineCompletion", params)
+        .request("textDocument/inlineCompletion", inline_at(&uri, 4, 4, 1))
         .await
         .unwrap();
     assert!(items(&result).is_empty(), "{result}");
