@@ -209,6 +209,11 @@ fn parse_arguments(args: &[String]) -> anyhow::Result<Arguments> {
                 if !folder.is_dir() {
                     bail!("--site-packages {}: no such folder", folder.display());
                 }
+                // Each case's analysis runs with its own workspace as the root, where a relative
+                // folder would name nothing.
+                let folder = std::path::absolute(&folder).with_context(|| {
+                    format!("--site-packages {}: no absolute path", folder.display())
+                })?;
                 site_packages.push(folder);
             }
             "--cache" => {

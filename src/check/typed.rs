@@ -12,7 +12,7 @@ use tree_sitter::Tree;
 use super::{CallProblem, Problem, ProblemKind, Spliced};
 use crate::index::Index;
 use crate::index::ModuleSource as _;
-use crate::semantic::{Finding, Semantic, INVALID_SYNTAX, UNKNOWN_RECEIVER};
+use crate::semantic::{Finding, Semantic, INVALID_SYNTAX, UNKNOWN_RECEIVER, UNREAD_STORE};
 use crate::store::parse_python;
 
 /// A document the semantic layer can analyse: its workspace's layer, the file's path, and the
@@ -164,6 +164,7 @@ impl Judge<'_> {
                     self.member_is_unknown(finding)
                 }
                 UNKNOWN_RECEIVER => self.nothing_names(finding),
+                UNREAD_STORE => self.store_is_misnamed(finding),
                 "unresolved-import" => self.import_is_of_the_workspace(finding),
                 // Of the argument types, only `None` where the parameter's declared type does not
                 // take it: a certain crash, while other mismatches often reflect imprecise types.
@@ -333,14 +334,34 @@ impl Judge<'_> {
     /// an index, while it is being built or when the workspace passes its file limit, or with
     /// more installed packages than the vocabulary reads, nothing counts.
     fn nothing_names(&self, finding: &Finding) -> bool {
+        let source = self.text.get(finding.start..finding.end).unwrap_or("");
+        let member = source.rsplit('.').next().unwrap_or("").trim();
+        self.world_never_names(member)
+    }
+
+    /// A candidate's store to `self.name` while its class reads a member of `self` that nothing
+    /// assigns counts when that read is a certain unknown member (`member_is_unknown`) and nothing
+    /// in the program's world but the candidate names the stored member: no code can read what the
+    /// store makes, and the class still lacks what it reads, so the store most likely misnames it.
+    fn store_is_misnamed(&self, finding: &Finding) -> bool {
+        let Some(read) = &finding.cause else {
+            return false;
+        };
+        let source = self.text.get(finding.start..finding.end).unwrap_or("");
+        let member = source.rsplit('.').next().unwrap_or("").trim();
+        self.member_is_unknown(read) && self.world_never_names(member)
+    }
+
+    /// Whether nothing in the program's world spells `member`: no code, string or comment of the
+    /// workspace or of the document before the candidate, of the installed packages, or of the
+    /// standard library's stubs. `false` when that world is not known whole (see `nothing_names`).
+    fn world_never_names(&self, member: &str) -> bool {
         let (Some(index), Some(before)) = (&self.typed.index, self.before) else {
             return false;
         };
         if !index.is_whole() {
             return false;
         }
-        let source = self.text.get(finding.start..finding.end).unwrap_or("");
-        let member = source.rsplit('.').next().unwrap_or("").trim();
         if member.is_empty() || (member.starts_with("__") && member.ends_with("__")) {
             return false;
         }
@@ -484,15 +505,17 @@ pub(crate) fn suppressed(text: &str, start: usize, end: usize) -> bool {
 fn problem(text: &str, finding: &Finding) -> Problem {
     let source = text.get(finding.start..finding.end).unwrap_or("");
     let (kind, name) = match finding.rule {
-        "unresolved-attribute" | "possibly-missing-attribute" | UNKNOWN_RECEIVER => (
-            ProblemKind::UnknownMember,
-            source
-                .rsplit('.')
-                .next()
-                .unwrap_or(source)
-                .trim()
-                .to_string(),
-        ),
+        "unresolved-attribute" | "possibly-missing-attribute" | UNKNOWN_RECEIVER | UNREAD_STORE => {
+            (
+                ProblemKind::UnknownMember,
+                source
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(source)
+                    .trim()
+                    .to_string(),
+            )
+        }
         "unresolved-reference" => (ProblemKind::UnresolvedName, source.to_string()),
         "unresolved-import" => (
             ProblemKind::UnresolvedImport,
@@ -1011,10 +1034,35 @@ mod tests {
             vec![],
             "the document names it"
         );
-        // A module nobody can read may have made the value: its names are not known.
-        let holes = "import not_installed_anywhere\n\n\ndef fetch(response):\n    <CURSOR>\n";
+        // A module nobody can read has names nobody knows: a value it may have made is not
+        // judged, a value the workspace's callers give still is.
+        let holes = "import not_installed_anywhere\nfrom not_installed_anywhere import Client\n\n\nclass Session:\n    def __init__(self, transport, client: Client) -> None:\n        self.transport = transport\n        self.client = client\n        self.pool = not_installed_anywhere.Pool()\n\n    def send(self, response):\n        reply = not_installed_anywhere.get()\n        <CURSOR>";
+        for opaque in [
+            "return reply.status_codes",
+            "return not_installed_anywhere.status_codes",
+            "return Client().status_codes",
+            "return self.client.status_codes",
+            "return self.pool.status_codes",
+            "return [item.status_codes for item in reply]",
+        ] {
+            assert_eq!(problems(&workspace, holes, opaque), vec![], "{opaque}");
+        }
+        for from_callers in [
+            "return response.status_codes",
+            "first = response.items[0]\n        return first.status_codes",
+            "return self.transport.status_codes",
+            "return [item.status_codes for item in response]",
+        ] {
+            assert_eq!(
+                problems(&workspace, holes, from_callers),
+                vec![member("status_codes")],
+                "{from_callers}"
+            );
+        }
+        // A class with a base nobody can read may get any member of `self` from it.
+        let adapter = "from not_installed_anywhere import Client\n\n\nclass Adapter(Client):\n    def __init__(self, transport) -> None:\n        self.transport = transport\n\n    def send(self):\n        <CURSOR>\n";
         assert_eq!(
-            problems(&workspace, holes, "return response.status_codes"),
+            problems(&workspace, adapter, "return self.transport.status_codes"),
             vec![]
         );
         // The installed packages' names count as the workspace's do.
@@ -1032,6 +1080,40 @@ mod tests {
         assert_eq!(
             problems(&workspace, untyped, "return response.status_code_all"),
             vec![member("status_code_all")]
+        );
+    }
+
+    #[test]
+    fn a_store_nothing_reads_misnames_the_member_its_class_reads_and_nothing_assigns() {
+        let workspace = workspace();
+        let fixture = "class Pattern:\n    def __init__(self, url: str) -> None:\n        <CURSOR>\n\n    def matches(self, other: str) -> bool:\n        return other.startswith(self.scheme)\n";
+        assert_eq!(
+            problems(&workspace, fixture, "self.scheme_all = url"),
+            vec![member("scheme_all")]
+        );
+        assert_eq!(
+            problems(&workspace, fixture, "self.scheme: str = url"),
+            vec![]
+        );
+        assert_eq!(
+            problems(
+                &workspace,
+                fixture,
+                "self.scheme = url\n        self.port = 80"
+            ),
+            vec![],
+            "the class lacks nothing: a new member is legal"
+        );
+        assert_eq!(
+            problems(&workspace, fixture, "self.items = [url]"),
+            vec![],
+            "the workspace names `items`: something may read it"
+        );
+        let elsewhere = "class Pattern:\n    def __init__(self, url: str) -> None:\n        self.url = url\n\n    def parse(self) -> None:\n        <CURSOR>\n\n    def matches(self, other: str) -> bool:\n        return other.startswith(self.scheme)\n";
+        assert_eq!(
+            problems(&workspace, elsewhere, "self.scheme_all = self.url"),
+            vec![member("scheme_all")],
+            "any method of the class may be the one to assign it"
         );
     }
 

@@ -9,6 +9,7 @@
 //! record the new text in a separate, briefly held map and never wait for a check to finish.
 
 mod db;
+mod origin;
 mod types;
 
 pub use types::{ClassAt, ParameterAt, MAX_PROBED};
@@ -53,6 +54,11 @@ pub const RULES: [&str; 9] = [
 /// checks judge their names against the program's vocabulary.
 pub const UNKNOWN_RECEIVER: &str = "attribute-of-unknown";
 
+/// The rule name of a candidate's store to a member of `self` while the class reads another
+/// member of `self` that nothing assigns (spackle's own): the store is likely that member
+/// misnamed. The checks keep it when nothing else names the stored member.
+pub const UNREAD_STORE: &str = "store-of-unread-member";
+
 /// Every identifier typeshed's standard library stubs spell, read once (about a tenth of a
 /// second).
 pub fn stdlib_vocabulary() -> &'static crate::index::vocabulary::Vocabulary {
@@ -94,6 +100,8 @@ pub struct Finding {
     pub message: String,
     pub start: usize,
     pub end: usize,
+    /// The finding this one stands on ([`UNREAD_STORE`]'s read of a member nothing assigns).
+    pub cause: Option<Box<Finding>>,
 }
 
 /// The type-aware view of one workspace. Cheap to create: the database is built on first use.
@@ -243,24 +251,41 @@ impl Semantic {
         if !Semantic::can_analyse(spliced) {
             return Vec::new();
         }
-        // Reads on values of unknown type are reported only when every import of the document
-        // resolves: a module ty cannot find is a part of the program's world whose names nobody
-        // knows, and its objects reach values through calls, attributes and parameters alike.
-        let Some(mut after) = self.with_text(path, spliced, |db, file| {
+        // Reads on values of unknown type: when an import of the document does not resolve, only
+        // those whose values come from the workspace's callers (`origin`).
+        let Some((mut after, stores, reads_on_self)) = self.with_text(path, spliced, |db, file| {
             let (mut after, every_import_resolves) = checked(db, file);
-            if every_import_resolves {
-                after.extend(types::unknown_receiver_reads(db, file, start, end));
-            }
-            after
+            after.extend(types::unknown_receiver_reads(
+                db,
+                file,
+                start,
+                end,
+                every_import_resolves,
+            ));
+            let stores = types::stores_on_self(db, file, start, end);
+            let reads_on_self: Vec<Option<ruff_text_size::TextRange>> = after
+                .iter()
+                .map(|finding| {
+                    let read = finding.rule == "unresolved-attribute"
+                        && !finding.message.starts_with("Unresolved attribute");
+                    let range = ruff_text_size::TextRange::new(
+                        u32::try_from(finding.start).ok()?.into(),
+                        u32::try_from(finding.end).ok()?.into(),
+                    );
+                    read.then(|| types::class_of_read_on_self(db, file, range))
+                        .flatten()
+                })
+                .collect();
+            (after, stores, reads_on_self)
         }) else {
             return Vec::new();
         };
-        after.sort_by_key(|finding| (finding.start, finding.end));
         let touching = |finding: &Finding| {
             finding.start < end && finding.end > start
                 || (finding.start == finding.end && (start..=end).contains(&finding.start))
         };
         if after.iter().all(touching) {
+            after.sort_by_key(|finding| (finding.start, finding.end));
             return after;
         }
         let inserted = spliced.len().saturating_sub(before.len());
@@ -276,18 +301,47 @@ impl Semantic {
                 offset
             }
         };
-        after
-            .into_iter()
-            .filter(|finding| {
-                touching(finding)
-                    || !earlier.contains(&(
-                        finding.rule,
-                        finding.message.clone(),
-                        shift(finding.start),
-                        shift(finding.end),
-                    ))
-            })
-            .collect()
+        let mut introduced = Vec::new();
+        // Reads of members of `self` that nothing assigns, which the document had before the
+        // candidate too: a candidate that fills a method of their class had better assign them.
+        let mut unassigned_reads = Vec::new();
+        for (finding, class) in after.drain(..).zip(reads_on_self) {
+            let persisting = !touching(&finding)
+                && earlier.contains(&(
+                    finding.rule,
+                    finding.message.clone(),
+                    shift(finding.start),
+                    shift(finding.end),
+                ));
+            match (persisting, class) {
+                (false, _) => introduced.push(finding),
+                (true, Some(class)) => unassigned_reads.push((finding, class)),
+                (true, None) => {}
+            }
+        }
+        for store in stores {
+            let Some((read, _)) = unassigned_reads
+                .iter()
+                .find(|(_, class)| *class == store.class)
+            else {
+                continue;
+            };
+            let stored = spliced.get(store.range.to_std_range()).unwrap_or("");
+            let read_text = spliced.get(read.start..read.end).unwrap_or("");
+            introduced.push(Finding {
+                rule: UNREAD_STORE,
+                message: format!(
+                    "`{stored}` is assigned, but nothing reads a member `{}`, while `{read_text}` \
+                     is read and nothing assigns it",
+                    store.member
+                ),
+                start: store.range.start().to_usize(),
+                end: store.range.end().to_usize(),
+                cause: Some(Box::new(read.clone())),
+            });
+        }
+        introduced.sort_by_key(|finding| (finding.start, finding.end));
+        introduced
     }
 
     /// Runs `query` with `text` as the content of `path`, then puts the file's own text back (the
@@ -528,6 +582,7 @@ fn finding(diagnostic: &Diagnostic) -> Option<Finding> {
         message: diagnostic.concise_message().to_string(),
         start: range.start().to_usize(),
         end: range.end().to_usize(),
+        cause: None,
     })
 }
 
@@ -710,17 +765,27 @@ mod tests {
             rules(&semantic.findings(&unsaved, &missing)),
             vec!["unresolved-import"]
         );
-        // Its relative imports leave what their names hold unknown: reads on untyped values
-        // are not judged.
-        let untyped = |imports: &str| {
+        // Its relative imports leave what their names hold unknown: reads on values they may
+        // have made are not judged, reads on values from the callers are.
+        let untyped = |imports: &str, candidate: &str| {
             let before = format!("{imports}def fetch(response):\n    \n");
             let at = before.len() - 1;
-            let candidate = "return response.status_codes";
             let spliced = format!("{}{candidate}\n", &before[..at]);
             rules(&semantic.introduced(&unsaved, &before, &spliced, at, at + candidate.len()))
         };
-        assert_eq!(untyped(""), vec![UNKNOWN_RECEIVER]);
-        assert_eq!(untyped("from .models import Cart\n"), Vec::<&str>::new());
+        let relative = "from .models import Cart\n";
+        assert_eq!(
+            untyped("", "return response.status_codes"),
+            vec![UNKNOWN_RECEIVER]
+        );
+        assert_eq!(
+            untyped(relative, "return response.status_codes"),
+            vec![UNKNOWN_RECEIVER]
+        );
+        assert_eq!(
+            untyped(relative, "return Cart().status_codes"),
+            Vec::<&str>::new()
+        );
     }
 
     #[test]

@@ -303,12 +303,15 @@ fn collect_classes<'db>(
 /// Member reads (`value.name`, not stores) in bytes `start..end` of `file` whose value ty types as
 /// unknown (see `is_unknown`): an unannotated parameter, an untyped container's element, either
 /// narrowed by `isinstance`. ty has nothing to say of them; the checks judge the name against the
-/// names the program's world spells (`check::typed`).
+/// names the program's world spells (`check::typed`). Unless `every_import_resolves`, only values
+/// that come from the workspace's callers count (`origin`): a module ty cannot find is a part of
+/// the world whose names nobody here knows.
 pub(super) fn unknown_receiver_reads(
     db: &SemanticDb,
     file: File,
     start: usize,
     end: usize,
+    every_import_resolves: bool,
 ) -> Vec<super::Finding> {
     let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else {
         return Vec::new();
@@ -318,6 +321,8 @@ pub(super) fn unknown_receiver_reads(
     let mut reads = UnknownReceiverReads {
         range: TextRange::new(TextSize::new(start), TextSize::new(end.max(start))),
         model: &model,
+        module: parsed.syntax(),
+        every_import_resolves,
         source: source_text(db, file),
         found: Vec::new(),
     };
@@ -325,26 +330,29 @@ pub(super) fn unknown_receiver_reads(
     reads.found
 }
 
-/// Whether ty knows nothing of what a value of type `ty` has: `Unknown`, a recursive inference
-/// ty gave up on, or an intersection with one of those (an untyped value narrowed by
-/// `isinstance`: ty lets it have any member). An explicit `Any` is the author's choice and is not
-/// unknown.
+/// Whether ty knows nothing of what a value of type `ty` has: `Unknown` (also as an unknown
+/// value subscripted, `untyped[0]`), a recursive inference ty gave up on, or an intersection with
+/// one of those (an untyped value narrowed by `isinstance`: ty lets it have any member). An
+/// explicit `Any` is the author's choice and is not unknown.
 fn is_unknown(db: &dyn ty_python_semantic::Db, ty: Type<'_>) -> bool {
+    let unknown = |ty: Type<'_>| {
+        matches!(
+            ty,
+            Type::Dynamic(DynamicType::Unknown | DynamicType::UnknownGeneric(_))
+                | Type::Divergent(_)
+        )
+    };
     match ty {
-        Type::Dynamic(DynamicType::Unknown) | Type::Divergent(_) => true,
-        Type::Intersection(intersection) => intersection.iter_positive(db).any(|element| {
-            matches!(
-                element,
-                Type::Dynamic(DynamicType::Unknown) | Type::Divergent(_)
-            )
-        }),
-        _ => false,
+        Type::Intersection(intersection) => intersection.iter_positive(db).any(unknown),
+        ty => unknown(ty),
     }
 }
 
 struct UnknownReceiverReads<'a, 'db> {
     range: TextRange,
     model: &'a SemanticModel<'db>,
+    module: &'a ruff_python_ast::ModModule,
+    every_import_resolves: bool,
     source: ruff_db::source::SourceText,
     found: Vec<super::Finding>,
 }
@@ -363,7 +371,13 @@ impl<'ast> SourceOrderVisitor<'ast> for UnknownReceiverReads<'_, '_> {
                 let unknown = attribute
                     .value
                     .inferred_type(self.model)
-                    .is_some_and(|ty| is_unknown(self.model.db(), ty));
+                    .is_some_and(|ty| is_unknown(self.model.db(), ty))
+                    && (self.every_import_resolves
+                        || super::origin::traces_to_parameters(
+                            self.model,
+                            self.module,
+                            &attribute.value,
+                        ));
                 if unknown {
                     let receiver = self
                         .source
@@ -381,8 +395,111 @@ impl<'ast> SourceOrderVisitor<'ast> for UnknownReceiverReads<'_, '_> {
                         ),
                         start: range.start().to_usize(),
                         end: range.end().to_usize(),
+                        cause: None,
                     });
                 }
+            }
+        }
+        TraversalSignal::Traverse
+    }
+}
+
+/// A member of a method's `self` that the method assigns (`self.name = ...`).
+#[derive(Debug, Clone)]
+pub(super) struct StoreOnSelf {
+    pub member: String,
+    /// Bytes of the target (`self.name`).
+    pub range: TextRange,
+    /// Bytes of the class whose method assigns it.
+    pub class: TextRange,
+}
+
+/// The members of `self` that statements in bytes `start..end` of `file` assign.
+pub(super) fn stores_on_self(
+    db: &SemanticDb,
+    file: File,
+    start: usize,
+    end: usize,
+) -> Vec<StoreOnSelf> {
+    let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end)) else {
+        return Vec::new();
+    };
+    let range = TextRange::new(TextSize::new(start), TextSize::new(end.max(start)));
+    let parsed = parsed_module(db, db.program_file(file).python_file(db)).load(db);
+    let module = parsed.syntax();
+    let mut targets = StoreTargets {
+        range,
+        found: Vec::new(),
+    };
+    walk_node(&mut targets, AnyNodeRef::from(module));
+    targets
+        .found
+        .into_iter()
+        .filter_map(|attribute| {
+            let ruff_python_ast::Expr::Name(receiver) = attribute.value.as_ref() else {
+                return None;
+            };
+            let (first, class) = super::origin::method_receiver(module, attribute.range())?;
+            (first == receiver.id.as_str()).then(|| StoreOnSelf {
+                member: attribute.attr.id.to_string(),
+                range: attribute.range(),
+                class: class.range(),
+            })
+        })
+        .collect()
+}
+
+/// The class whose method reads `self.name` at exactly `range` of `file`, if that is what is
+/// there.
+pub(super) fn class_of_read_on_self(
+    db: &SemanticDb,
+    file: File,
+    range: TextRange,
+) -> Option<TextRange> {
+    let parsed = parsed_module(db, db.program_file(file).python_file(db)).load(db);
+    let module = parsed.syntax();
+    let source = source_text(db, file);
+    let text = source.as_str().get(range.to_std_range())?;
+    let (receiver, _) = text.split_once('.')?;
+    let (first, class) = super::origin::method_receiver(module, range)?;
+    (first == receiver.trim()).then(|| class.range())
+}
+
+/// Attribute targets of assignments within a range.
+struct StoreTargets<'a> {
+    range: TextRange,
+    found: Vec<&'a ruff_python_ast::ExprAttribute>,
+}
+
+impl<'a> StoreTargets<'a> {
+    fn target(&mut self, target: &'a ruff_python_ast::Expr) {
+        use ruff_python_ast::Expr;
+        match target {
+            Expr::Attribute(attribute) => self.found.push(attribute),
+            Expr::Tuple(tuple) => tuple.elts.iter().for_each(|element| self.target(element)),
+            Expr::List(list) => list.elts.iter().for_each(|element| self.target(element)),
+            Expr::Starred(starred) => self.target(&starred.value),
+            _ => {}
+        }
+    }
+}
+
+impl<'a> SourceOrderVisitor<'a> for StoreTargets<'a> {
+    fn enter_node(&mut self, node: AnyNodeRef<'a>) -> TraversalSignal {
+        if node
+            .range()
+            .intersect(self.range)
+            .is_none_or(|common| common.is_empty())
+        {
+            return TraversalSignal::Skip;
+        }
+        if self.range.contains_range(node.range()) {
+            match node {
+                AnyNodeRef::StmtAssign(assign) => {
+                    assign.targets.iter().for_each(|target| self.target(target))
+                }
+                AnyNodeRef::StmtAnnAssign(assign) => self.target(&assign.target),
+                _ => {}
             }
         }
         TraversalSignal::Traverse
