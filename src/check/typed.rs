@@ -317,10 +317,18 @@ impl Judge<'_> {
                 Some(name)
             };
             // A mixin for hosts outside the workspace (no subclass here, no state of its own)
-            // reads its `self` state from classes the workspace does not show.
+            // reads its `self` state from classes the workspace does not show; those hosts are
+            // somewhere in the program's world, which names the members they give.
+            let module = own
+                .then(|| index.module_name_of(&self.typed.path))
+                .flatten();
             class.is_some_and(|class| {
-                index.member_may_exist(class, member)
-                    || (own && index.is_stateless(class))
+                index.member_may_exist(module.as_deref(), class, member)
+                    || (index.family_reaches_outside(module.as_deref(), class)
+                        && !self.world_never_names(member))
+                    || (own
+                        && index.is_stateless(module.as_deref(), class)
+                        && !self.world_never_names(member))
                     || index.implementation_defines(class, member)
             })
         })
@@ -430,10 +438,13 @@ fn calls_the_object_constructor(finding: &Finding) -> bool {
 }
 
 /// `Unknown` and `Any` have every member, and so does an intersection with one of them.
+/// `Unknown`, `Any`, a recursion ty gave up on (`Divergent`), a type it does not model yet
+/// (`@Todo`), or an intersection with one of those.
 fn is_gradual(element: &str) -> bool {
-    matches!(element, "Unknown" | "Any")
-        || element.starts_with("Unknown & ")
-        || element.starts_with("Any & ")
+    ["Unknown", "Any", "Divergent", "@Todo"]
+        .iter()
+        .any(|gradual| element == *gradual || element.starts_with(&format!("{gradual} & ")))
+        || element.starts_with("@Todo(")
 }
 
 /// The top-level elements of a displayed union type: `A | list[B | C]` → `A`, `list[B | C]`.
@@ -950,6 +961,34 @@ mod tests {
             problems(&workspace, base, "return self.extras"),
             vec![member("extras")]
         );
+        // A mixin for hosts outside the workspace reads what those hosts give, which the world
+        // names; what nothing names, no host gives.
+        let outside = "class AccessMixin:\n    login_url = None\n\n    def deny(self) -> object:\n        <CURSOR>\n";
+        let views = "class View:\n    def setup(self) -> None:\n        self.request = 1\n";
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/checkout.py", &outside.replace("<CURSOR>", "")),
+            ("shop/views.py", views),
+        ]);
+        assert_eq!(problems(&workspace, outside, "return self.request"), vec![]);
+        assert_eq!(
+            problems(&workspace, outside, "return self.request_all"),
+            vec![member("request_all")]
+        );
+        // A subclass of a class with state is not a mixin.
+        let derived = "class Signer:\n    def __init__(self, key: str) -> None:\n        self.key = key\n\n\nclass TimestampSigner(Signer):\n    def validate(self, value: str) -> object:\n        <CURSOR>\n";
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/checkout.py", &derived.replace("<CURSOR>", "")),
+            (
+                "shop/views.py",
+                "def setup(request):\n    return request.unsign\n",
+            ),
+        ]);
+        assert_eq!(
+            problems(&workspace, derived, "return self.unsign(value)"),
+            vec![member("unsign")]
+        );
         let workspace = open_world();
         let codes = "from shop.world import codes\n\n\ndef status() -> int:\n    <CURSOR>\n";
         assert_eq!(
@@ -1059,6 +1098,21 @@ mod tests {
                 "{from_callers}"
             );
         }
+        // An annotation that names a known type leaves the value the callers'; a string does not
+        // say where it comes from.
+        let annotated = "import not_installed_anywhere\n\n\ndef total(items: list, other: \"not_installed_anywhere.Client\"):\n    <CURSOR>\n";
+        assert_eq!(
+            problems(
+                &workspace,
+                annotated,
+                "return [item.status_codes for item in items]"
+            ),
+            vec![member("status_codes")]
+        );
+        assert_eq!(
+            problems(&workspace, annotated, "return other.status_codes"),
+            vec![]
+        );
         // A class with a base nobody can read may get any member of `self` from it.
         let adapter = "from not_installed_anywhere import Client\n\n\nclass Adapter(Client):\n    def __init__(self, transport) -> None:\n        self.transport = transport\n\n    def send(self):\n        <CURSOR>\n";
         assert_eq!(

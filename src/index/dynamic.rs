@@ -2,9 +2,10 @@
 //! their members at run time, subclasses that supply what a mixin uses, objects filled by
 //! `setattr`. The typed checks ask before calling a member unknown.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::model::ClassInfo;
+use super::model::{ClassInfo, ModuleInfo};
+use super::resolve::Symbol;
 use super::Index;
 
 /// The largest implementation file read beside a stub.
@@ -19,57 +20,39 @@ impl Index {
     /// `setattr(self, computed, ...)`), has a metaclass other than `ABCMeta` (which can add
     /// anything when the class is created, as ORMs do), or is a descriptor (`__get__`: what a
     /// class attribute holding one gives is whatever `__get__` returns).
-    pub fn member_may_exist(&self, class: &str, member: &str) -> bool {
-        let mut classes: Vec<&ClassInfo> = Vec::new();
-        for module in self.workspace_modules() {
-            collect(&module.classes, &mut classes);
-        }
-        let mut by_name: HashMap<&str, Vec<&ClassInfo>> = HashMap::new();
-        let mut subclasses: HashMap<&str, Vec<&str>> = HashMap::new();
-        for candidate in &classes {
-            by_name
-                .entry(candidate.name.as_str())
-                .or_default()
-                .push(candidate);
-            for base in &candidate.bases {
-                subclasses
-                    .entry(base_name(base))
-                    .or_default()
-                    .push(candidate.name.as_str());
+    ///
+    /// Classes are told apart by module: `module`, when given, is where `class` is defined, and a
+    /// base is the class its name resolves to through the imports of the module that writes it
+    /// (every class of that name when it does not resolve).
+    pub fn member_may_exist(&self, module: Option<&str>, class: &str, member: &str) -> bool {
+        let graph = ClassGraph::new(self);
+        graph.family(module, class).into_iter().any(|at| {
+            let candidate = graph.classes[at].1;
+            candidate.dynamic_members
+                || has_custom_metaclass(candidate)
+                // A descriptor (`cached_property`) stands for what its `__get__` returns.
+                || defines(candidate, "__get__")
+                || defines(candidate, member)
+        })
+    }
+
+    /// Whether some class of the family of `class` (see [`Index::member_may_exist`]) beyond the
+    /// class and its own bases, which a type checker sees, has a base outside the workspace (a
+    /// builtin, the standard library's, an installed package's): an instance that is one of
+    /// those may get members from that base.
+    pub fn family_reaches_outside(&self, module: Option<&str>, class: &str) -> bool {
+        let graph = ClassGraph::new(self);
+        let mut seen_by_a_checker: HashSet<usize> = HashSet::new();
+        let mut pending = graph.named(module, class);
+        while let Some(at) = pending.pop() {
+            if seen_by_a_checker.insert(at) {
+                pending.extend(graph.bases(at));
             }
         }
-        // The class and its subclasses, by base name.
-        let mut family: HashSet<&str> = HashSet::from([class]);
-        let mut pending = vec![class];
-        while let Some(name) = pending.pop() {
-            for &subclass in subclasses.get(name).into_iter().flatten() {
-                if family.insert(subclass) {
-                    pending.push(subclass);
-                }
-            }
-        }
-        // Every base of those, by name.
-        let mut pending: Vec<&str> = family.iter().copied().collect();
-        while let Some(name) = pending.pop() {
-            for definition in by_name.get(name).into_iter().flatten() {
-                for base in &definition.bases {
-                    let base = base_name(base);
-                    if !base.is_empty() && family.insert(base) {
-                        pending.push(base);
-                    }
-                }
-            }
-        }
-        family
-            .iter()
-            .flat_map(|name| by_name.get(name).into_iter().flatten())
-            .any(|candidate| {
-                candidate.dynamic_members
-                    || has_custom_metaclass(candidate)
-                    // A descriptor (`cached_property`) stands for what its `__get__` returns.
-                    || defines(candidate, "__get__")
-                    || defines(candidate, member)
-            })
+        graph
+            .family(module, class)
+            .into_iter()
+            .any(|at| !seen_by_a_checker.contains(&at) && graph.has_outside_base(at))
     }
 
     /// Whether the workspace class named `class` is a mixin for hosts outside the workspace: no
@@ -77,32 +60,35 @@ impl Index {
     /// `setUp`, no `self.x = ...`, no decorator such as `@dataclass`, no `__slots__`). The `self`
     /// its methods read belongs to a class the workspace does not show. (With subclasses in the
     /// workspace, [`Index::member_may_exist`] answers from them instead.)
-    pub fn is_stateless(&self, class: &str) -> bool {
-        let mut classes: Vec<&ClassInfo> = Vec::new();
-        for module in self.workspace_modules() {
-            collect(&module.classes, &mut classes);
-        }
-        if classes
-            .iter()
-            .any(|candidate| candidate.bases.iter().any(|base| base_name(base) == class))
-        {
-            return false;
-        }
-        let mut named = classes
-            .iter()
-            .filter(|candidate| candidate.name == class)
-            .peekable();
-        named.peek().is_some()
-            && named.all(|candidate| {
-                candidate.instance_attributes.is_empty()
-                    && candidate.decorators.is_empty()
-                    && candidate.slots.is_none()
-                    && !candidate.methods.iter().any(|method| {
-                        matches!(
-                            method.name.as_str(),
-                            "__init__" | "__new__" | "__post_init__" | "setUp"
-                        )
-                    })
+    pub fn is_stateless(&self, module: Option<&str>, class: &str) -> bool {
+        let graph = ClassGraph::new(self);
+        let keeps_no_state = |candidate: &ClassInfo| {
+            candidate.instance_attributes.is_empty()
+                && candidate.decorators.is_empty()
+                && candidate.slots.is_none()
+                && !candidate.methods.iter().any(|method| {
+                    matches!(
+                        method.name.as_str(),
+                        "__init__" | "__new__" | "__post_init__" | "setUp"
+                    )
+                })
+        };
+        let named = graph.named(module, class);
+        !named.is_empty()
+            && named.iter().all(|&at| {
+                // The class and the workspace classes it derives from: a subclass of a class with
+                // state is that class's kind of object, not a mixin for someone else's.
+                let mut ancestry: HashSet<usize> = HashSet::new();
+                let mut pending = vec![at];
+                while let Some(current) = pending.pop() {
+                    if ancestry.insert(current) {
+                        pending.extend(graph.bases(current));
+                    }
+                }
+                graph.subclasses(at).is_empty()
+                    && ancestry
+                        .iter()
+                        .all(|&member| keeps_no_state(graph.classes[member].1))
             })
     }
 
@@ -195,6 +181,139 @@ impl Index {
     }
 }
 
+/// The workspace's classes (nested ones too), each with its module, and what their bases name.
+struct ClassGraph<'a> {
+    index: &'a Index,
+    classes: Vec<(&'a ModuleInfo, &'a ClassInfo)>,
+}
+
+impl<'a> ClassGraph<'a> {
+    fn new(index: &'a Index) -> ClassGraph<'a> {
+        let mut classes = Vec::new();
+        for module in index.workspace_modules() {
+            let mut inside = Vec::new();
+            collect(&module.classes, &mut inside);
+            classes.extend(inside.into_iter().map(|class| (module.as_ref(), class)));
+        }
+        ClassGraph { index, classes }
+    }
+
+    /// The class named `class` (see `named`), its subclasses, and every base of those.
+    fn family(&self, module: Option<&str>, class: &str) -> HashSet<usize> {
+        let mut family: HashSet<usize> = HashSet::new();
+        let mut pending = self.named(module, class);
+        while let Some(at) = pending.pop() {
+            if family.insert(at) {
+                pending.extend(self.subclasses(at));
+            }
+        }
+        let mut pending: Vec<usize> = family.iter().copied().collect();
+        while let Some(at) = pending.pop() {
+            for base in self.bases(at) {
+                if family.insert(base) {
+                    pending.push(base);
+                }
+            }
+        }
+        family
+    }
+
+    /// The classes named `class`: those defined in `module` when it defines one, else all.
+    fn named(&self, module: Option<&str>, class: &str) -> Vec<usize> {
+        let all: Vec<usize> = (0..self.classes.len())
+            .filter(|&at| self.classes[at].1.name == class)
+            .collect();
+        let local: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&at| Some(self.classes[at].0.name.as_str()) == module)
+            .collect();
+        if local.is_empty() {
+            all
+        } else {
+            local
+        }
+    }
+
+    /// The classes that `base`, written in `module`, may name: the one it resolves to through the
+    /// module's definitions and imports, none for a class outside the workspace, every class of
+    /// its name when it does not resolve.
+    fn resolve(&self, module: &str, base: &str) -> Vec<usize> {
+        let name = base_name(base);
+        if name.is_empty() {
+            return Vec::new();
+        }
+        let by_name = || {
+            (0..self.classes.len())
+                .filter(|&at| self.classes[at].1.name == name)
+                .collect()
+        };
+        match super::resolve::resolve_dotted(self.index, module, base) {
+            Some(Symbol::Class {
+                module: defined_in,
+                qualname,
+            }) => {
+                let last = qualname.rsplit('.').next().unwrap_or(&qualname);
+                let found: Vec<usize> = (0..self.classes.len())
+                    .filter(|&at| {
+                        self.classes[at].0.name == defined_in && self.classes[at].1.name == last
+                    })
+                    .collect();
+                if found.is_empty() {
+                    by_name()
+                } else {
+                    found
+                }
+            }
+            Some(Symbol::External(_)) => Vec::new(),
+            _ => by_name(),
+        }
+    }
+
+    fn bases(&self, at: usize) -> Vec<usize> {
+        let (module, class) = self.classes[at];
+        class
+            .bases
+            .iter()
+            .flat_map(|base| self.resolve(&module.name, base))
+            .collect()
+    }
+
+    /// Whether the class at `at` has a base that is no class of the workspace (a builtin, the
+    /// standard library's, an installed package's).
+    fn has_outside_base(&self, at: usize) -> bool {
+        let (module, class) = self.classes[at];
+        class.bases.iter().any(|base| {
+            // `object` and the typing markers give instances nothing beyond dunders.
+            let name = base_name(base);
+            !matches!(name, "" | "object" | "Generic" | "Protocol" | "ABC")
+                && self.resolve(&module.name, base).is_empty()
+        })
+    }
+
+    /// The classes that name the class at `at` among their bases (directly, through a module, or
+    /// under an alias of an import).
+    fn subclasses(&self, at: usize) -> Vec<usize> {
+        let name = self.classes[at].1.name.as_str();
+        (0..self.classes.len())
+            .filter(|&candidate| {
+                let (module, class) = self.classes[candidate];
+                class.bases.iter().any(|base| {
+                    let written = base_name(base);
+                    let may_name = written == name
+                        || module.imports.iter().any(|import| {
+                            import.bound == written
+                                && import.name.as_deref().is_some_and(|imported| {
+                                    imported.rsplit('.').next() == Some(name)
+                                })
+                        });
+                    may_name && self.resolve(&module.name, base).contains(&at)
+                })
+            })
+            .collect()
+    }
+}
+
 /// `metaclass=Meta` among the bases, other than `ABCMeta` (which adds no members).
 fn has_custom_metaclass(class: &ClassInfo) -> bool {
     class.bases.iter().any(|base| {
@@ -270,10 +389,10 @@ mod tests {
             ("mixins.py", "class RedirectMixin:\n    def rebuild(self):\n        return self.trust_env\n"),
             ("sessions.py", "from mixins import RedirectMixin\n\nclass Session(mixins.RedirectMixin):\n    def __init__(self):\n        self.trust_env = True\n\nclass Other:\n    def go(self):\n        pass\n"),
         ]);
-        assert!(index.member_may_exist("RedirectMixin", "trust_env"));
-        assert!(!index.member_may_exist("RedirectMixin", "trust_envv"));
+        assert!(index.member_may_exist(None, "RedirectMixin", "trust_env"));
+        assert!(!index.member_may_exist(None, "RedirectMixin", "trust_envv"));
         assert!(
-            !index.member_may_exist("Other", "trust_env"),
+            !index.member_may_exist(None, "Other", "trust_env"),
             "only the family counts"
         );
         let siblings = index_of(&[(
@@ -281,26 +400,73 @@ mod tests {
             "class View:\n    def setup(self):\n        self.request = 1\n\nclass FormMixin:\n    def form(self):\n        return self.request\n\nclass FormView(FormMixin, View):\n    pass\n\nclass Meta(type):\n    pass\n\nclass Model(metaclass=Meta):\n    pass\n\nclass Abstract(metaclass=abc.ABCMeta):\n    pass\n",
         )]);
         assert!(
-            siblings.member_may_exist("FormMixin", "request"),
+            siblings.member_may_exist(None, "FormMixin", "request"),
             "a sibling base defines it"
         );
-        assert!(!siblings.member_may_exist("FormMixin", "requests"));
+        assert!(!siblings.member_may_exist(None, "FormMixin", "requests"));
         assert!(
-            siblings.member_may_exist("Model", "_meta"),
+            siblings.member_may_exist(None, "Model", "_meta"),
             "a metaclass may add it"
         );
-        assert!(!siblings.member_may_exist("Abstract", "_meta"));
+        assert!(!siblings.member_may_exist(None, "Abstract", "_meta"));
         assert!(
-            !siblings.is_stateless("FormMixin"),
+            !siblings.is_stateless(None, "FormMixin"),
             "FormView derives from it here"
         );
         let outside = index_of(&[("mixins.py", "class AccessMixin:\n    login_url = None\n\n    def deny(self):\n        return self.request\n")]);
-        assert!(outside.is_stateless("AccessMixin"));
+        assert!(outside.is_stateless(None, "AccessMixin"));
+        let derived = index_of(&[(
+            "signers.py",
+            "class Signer:\n    def __init__(self, key):\n        self.key = key\n\n    def sign(self, value):\n        return value\n\nclass TimestampSigner(Signer):\n    def validate(self, value):\n        return self.unsign(value)\n",
+        )]);
         assert!(
-            !siblings.is_stateless("View"),
+            !derived.is_stateless(Some("signers"), "TimestampSigner"),
+            "its base keeps state: it is a signer, not a mixin"
+        );
+        assert!(
+            !siblings.is_stateless(None, "View"),
             "setup() assigns self.request"
         );
-        assert!(!siblings.is_stateless("Missing"));
+        assert!(!siblings.is_stateless(None, "Missing"));
+    }
+
+    #[test]
+    fn classes_of_one_name_in_different_modules_are_different_classes() {
+        let index = index(&[
+            ("pkg/__init__.py", ""),
+            ("pkg/nodes.py", "class Node:\n    def __init__(self, *fields):\n        for name, value in zip(self.fields, fields):\n            setattr(self, name, value)\n\nclass Template(Node):\n    fields = (\"body\",)\n"),
+            ("pkg/environment.py", "class Template:\n    def render(self):\n        return self.root_render_func()\n\n    def root_render_func(self):\n        return ''\n"),
+            ("pkg/native.py", "from .environment import Template\n\nclass NativeTemplate(Template):\n    def render(self):\n        return self.native_func()\n\n    def native_func(self):\n        return 1\n"),
+        ]);
+        assert!(
+            !index.member_may_exist(Some("pkg.environment"), "Template", "new_context"),
+            "the nodes' Template is another class"
+        );
+        assert!(
+            index.member_may_exist(Some("pkg.environment"), "Template", "native_func"),
+            "a subclass in another module, through its import, defines it"
+        );
+        assert!(index.member_may_exist(Some("pkg.nodes"), "Template", "new_context"));
+        let aliased = index_of(&[
+            ("loaders/__init__.py", ""),
+            ("loaders/base.py", "class Loader:\n    def get_template(self, name):\n        return self.get_contents(name)\n"),
+            ("loaders/files.py", "from .base import Loader as BaseLoader\n\nclass Loader(BaseLoader):\n    def get_contents(self, name):\n        return name\n"),
+            ("cursors.py", "import psycopg as Database\n\nclass CursorMixin:\n    def callproc(self, name):\n        return self.execute(name)\n\nclass Cursor(CursorMixin, Database.Cursor):\n    pass\n"),
+        ]);
+        assert!(
+            aliased.member_may_exist(Some("loaders.base"), "Loader", "get_contents"),
+            "a subclass names the class under an alias"
+        );
+        assert!(!aliased.member_may_exist(Some("loaders.base"), "Loader", "get_content"));
+        assert!(
+            aliased.family_reaches_outside(Some("cursors"), "CursorMixin"),
+            "a subclass's base from an installed package may define any member"
+        );
+        assert!(!aliased.family_reaches_outside(Some("loaders.base"), "Loader"));
+        assert!(
+            index.member_may_exist(None, "Template", "new_context"),
+            "without a module, either class may be meant"
+        );
     }
 
     #[test]
@@ -309,12 +475,12 @@ mod tests {
             "status.py",
             "class Lookup(dict):\n    pass\n\nclass Loose:\n    def __getattr__(self, name):\n        return 1\n\nclass Base:\n    pass\n\nclass Dynamic(Base):\n    def __getattr__(self, name):\n        return 1\n\ncodes = Lookup()\nfor title in TITLES:\n    setattr(codes, title, 1)\n",
         )]);
-        assert!(index.member_may_exist("Loose", "anything"));
+        assert!(index.member_may_exist(None, "Loose", "anything"));
         assert!(
-            index.member_may_exist("Base", "anything"),
+            index.member_may_exist(None, "Base", "anything"),
             "a Base may be a Dynamic"
         );
-        assert!(!index.member_may_exist("Lookup", "anything"));
+        assert!(!index.member_may_exist(None, "Lookup", "anything"));
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
         let stub = "class VersionInfo:\n    @property\n    def year(self) -> int: ...\n";
@@ -330,7 +496,7 @@ mod tests {
             "class cached_property:\n    def __get__(self, instance, owner=None):\n        return instance.__dict__[self.name]\n",
         )]);
         assert!(
-            descriptors.member_may_exist("cached_property", "get_lookup"),
+            descriptors.member_may_exist(None, "cached_property", "get_lookup"),
             "a descriptor stands for what `__get__` returns"
         );
         assert!(descriptors.has_class("cached_property"));

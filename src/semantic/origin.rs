@@ -112,6 +112,10 @@ enum Binding<'a> {
     Parameter,
     /// A value the trace does not follow (an import, an annotation ty could not resolve).
     Opaque,
+    /// A parameter with this annotation: the callers give the value, when the annotation names
+    /// a type ty knows (`list`, whose elements the author left untyped); a string or a name ty
+    /// could not resolve says nothing of where the value comes from.
+    Annotated(&'a Expr),
     /// A definition whose type ty knows (a function, a class, a caught exception).
     Known,
     /// The value of this expression (the whole right-hand side of an unpacking).
@@ -134,7 +138,7 @@ impl Trace<'_, '_> {
         }
         if expression
             .inferred_type(self.model)
-            .is_some_and(|ty| !self.carries_unknown(ty, 0))
+            .is_some_and(|ty| !self.carries_unknown(ty))
         {
             return true;
         }
@@ -144,7 +148,7 @@ impl Trace<'_, '_> {
                 let receiver_known = attribute
                     .value
                     .inferred_type(self.model)
-                    .is_some_and(|ty| !self.carries_unknown(ty, 0));
+                    .is_some_and(|ty| !self.carries_unknown(ty));
                 if receiver_known {
                     self.attribute_of_self(attribute, scopes)
                 } else {
@@ -155,7 +159,7 @@ impl Trace<'_, '_> {
                 let callee_unknown = call
                     .func
                     .inferred_type(self.model)
-                    .is_none_or(|ty| self.carries_unknown(ty, 0));
+                    .is_none_or(|ty| self.carries_unknown(ty));
                 callee_unknown && self.expression(&call.func, scopes)
             }
             Expr::Subscript(subscript) => self.expression(&subscript.value, scopes),
@@ -173,28 +177,27 @@ impl Trace<'_, '_> {
         }
     }
 
+    /// Whether an annotation names a type ty knows: not a string, not an unresolved name.
+    fn names_a_known_type(&self, annotation: &Expr) -> bool {
+        !matches!(annotation, Expr::StringLiteral(_))
+            && annotation
+                .inferred_type(self.model)
+                .is_some_and(|ty| !matches!(ty, Type::Dynamic(_) | Type::Divergent(_)))
+    }
+
     /// Whether a type has a part ty does not know (`Unknown`, a recursion it gave up on, a
-    /// feature it does not model yet), at any depth of unions and intersections.
-    fn carries_unknown(&self, ty: Type<'_>, depth: usize) -> bool {
-        let db = self.model.db();
-        match ty {
-            Type::Dynamic(DynamicType::Any) => false,
-            Type::Dynamic(_) | Type::Divergent(_) => true,
-            Type::Union(union) => {
-                depth > 4
-                    || union
-                        .elements(db)
-                        .iter()
-                        .any(|element| self.carries_unknown(*element, depth + 1))
-            }
-            Type::Intersection(intersection) => {
-                depth > 4
-                    || intersection
-                        .iter_positive(db)
-                        .any(|element| self.carries_unknown(element, depth + 1))
-            }
-            _ => false,
+    /// feature it does not model yet) anywhere in it: in a union, or as a type argument
+    /// (`list[Unknown]`, whose elements are as unknown as the value).
+    fn carries_unknown(&self, ty: Type<'_>) -> bool {
+        if let Type::Dynamic(DynamicType::Any) = ty {
+            return false;
         }
+        if matches!(ty, Type::Dynamic(_) | Type::Divergent(_)) {
+            return true;
+        }
+        let environment = self.model.program_environment();
+        let shown = ty.display(self.model.db(), &environment).to_string();
+        shown.contains("Unknown") || shown.contains("Divergent") || shown.contains("@Todo")
     }
 
     /// A name's value: its bindings in the innermost scope that binds it (class bodies count only
@@ -211,6 +214,7 @@ impl Trace<'_, '_> {
             return bindings.iter().all(|binding| match binding {
                 Binding::Parameter | Binding::Known => true,
                 Binding::Opaque => false,
+                Binding::Annotated(annotation) => self.names_a_known_type(annotation),
                 Binding::Value(value) => self.expression(value, &scopes[..=at]),
             });
         }
@@ -243,7 +247,7 @@ impl Trace<'_, '_> {
         }
         let bases_known = class.bases().iter().all(|base| {
             base.inferred_type(self.model)
-                .is_some_and(|ty| !self.carries_unknown(ty, 0))
+                .is_some_and(|ty| !self.carries_unknown(ty))
         });
         if !bases_known {
             return false;
@@ -276,7 +280,7 @@ impl Trace<'_, '_> {
                         assigned = true;
                         let followed = match binding {
                             Binding::Parameter | Binding::Known => true,
-                            Binding::Opaque => false,
+                            Binding::Opaque | Binding::Annotated(_) => false,
                             Binding::Value(value) => self.expression(value, class_scopes),
                         };
                         if !followed {
@@ -323,7 +327,7 @@ fn bindings_in<'a>(scope: Scope<'a>, name: &str) -> Vec<Binding<'a>> {
             {
                 bindings.push(match parameter.annotation() {
                     None => Binding::Parameter,
-                    Some(_) => Binding::Opaque,
+                    Some(annotation) => Binding::Annotated(annotation),
                 });
             }
             for statement in &function.body {
