@@ -324,7 +324,8 @@ impl Judge<'_> {
                 .flatten();
             class.is_some_and(|class| {
                 index.member_may_exist(module.as_deref(), class, member)
-                    || (index.family_reaches_outside(module.as_deref(), class)
+                    || ((index.family_reaches_outside(module.as_deref(), class)
+                        || index.family_sets_computed_members(module.as_deref(), class))
                         && !self.world_never_names(member))
                     || (own
                         && index.is_stateless(module.as_deref(), class)
@@ -438,13 +439,10 @@ fn calls_the_object_constructor(finding: &Finding) -> bool {
 }
 
 /// `Unknown` and `Any` have every member, and so does an intersection with one of them.
-/// `Unknown`, `Any`, a recursion ty gave up on (`Divergent`), a type it does not model yet
-/// (`@Todo`), or an intersection with one of those.
 fn is_gradual(element: &str) -> bool {
-    ["Unknown", "Any", "Divergent", "@Todo"]
-        .iter()
-        .any(|gradual| element == *gradual || element.starts_with(&format!("{gradual} & ")))
-        || element.starts_with("@Todo(")
+    matches!(element, "Unknown" | "Any")
+        || element.starts_with("Unknown & ")
+        || element.starts_with("Any & ")
 }
 
 /// The top-level elements of a displayed union type: `A | list[B | C]` → `A`, `list[B | C]`.
@@ -974,6 +972,25 @@ mod tests {
         assert_eq!(
             problems(&workspace, outside, "return self.request_all"),
             vec![member("request_all")]
+        );
+        // Members set by computed names (`setattr(self, key, value)`) come from names the
+        // program spells elsewhere (here the keyword at the call).
+        let extended = "class Environment:\n    def extend(self, **attributes: object) -> None:\n        for key, value in attributes.items():\n            setattr(self, key, value)\n\n    def render(self) -> object:\n        <CURSOR>\n";
+        let workspace = Workspace::new(&[
+            ("shop/__init__.py", ""),
+            ("shop/checkout.py", &extended.replace("<CURSOR>", "")),
+            (
+                "shop/ext.py",
+                "def install(environment):\n    environment.extend(install_gettext=1)\n",
+            ),
+        ]);
+        assert_eq!(
+            problems(&workspace, extended, "return self.install_gettext"),
+            vec![]
+        );
+        assert_eq!(
+            problems(&workspace, extended, "return self.install_gettexts"),
+            vec![member("install_gettexts")]
         );
         // A subclass of a class with state is not a mixin.
         let derived = "class Signer:\n    def __init__(self, key: str) -> None:\n        self.key = key\n\n\nclass TimestampSigner(Signer):\n    def validate(self, value: str) -> object:\n        <CURSOR>\n";

@@ -16,8 +16,7 @@ impl Index {
     /// definition does not show it. At run time such an instance belongs to some subclass, whose
     /// other bases are mixed in too (a mixin's `self` reaches what its siblings define), so the
     /// classes that count are the class, its subclasses, and every base of those. The member may
-    /// exist when one of them defines it, gets members at run time (`__getattr__`,
-    /// `setattr(self, computed, ...)`), has a metaclass other than `ABCMeta` (which can add
+    /// exist when one of them defines it, answers any member (`__getattr__`), has a metaclass other than `ABCMeta` (which can add
     /// anything when the class is created, as ORMs do), or is a descriptor (`__get__`: what a
     /// class attribute holding one gives is whatever `__get__` returns).
     ///
@@ -28,11 +27,22 @@ impl Index {
         let graph = ClassGraph::new(self);
         graph.family(module, class).into_iter().any(|at| {
             let candidate = graph.classes[at].1;
-            candidate.dynamic_members
+            answers_any_member(candidate)
                 || has_custom_metaclass(candidate)
                 // A descriptor (`cached_property`) stands for what its `__get__` returns.
                 || defines(candidate, "__get__")
                 || defines(candidate, member)
+        })
+    }
+
+    /// Whether some class of the family of `class` (see [`Index::member_may_exist`]) gives its
+    /// instances members whose names it computes (`setattr(self, key, value)` over a mapping or
+    /// keyword arguments): names that come from elsewhere in the program.
+    pub fn family_sets_computed_members(&self, module: Option<&str>, class: &str) -> bool {
+        let graph = ClassGraph::new(self);
+        graph.family(module, class).into_iter().any(|at| {
+            let candidate = graph.classes[at].1;
+            candidate.dynamic_members && !answers_any_member(candidate)
         })
     }
 
@@ -314,6 +324,11 @@ impl<'a> ClassGraph<'a> {
     }
 }
 
+/// Whether instances of the class answer any member read (`__getattr__`, `__getattribute__`).
+fn answers_any_member(class: &ClassInfo) -> bool {
+    defines(class, "__getattr__") || defines(class, "__getattribute__")
+}
+
 /// `metaclass=Meta` among the bases, other than `ABCMeta` (which adds no members).
 fn has_custom_metaclass(class: &ClassInfo) -> bool {
     class.bases.iter().any(|base| {
@@ -446,7 +461,12 @@ mod tests {
             index.member_may_exist(Some("pkg.environment"), "Template", "native_func"),
             "a subclass in another module, through its import, defines it"
         );
-        assert!(index.member_may_exist(Some("pkg.nodes"), "Template", "new_context"));
+        assert!(!index.member_may_exist(Some("pkg.nodes"), "Template", "new_context"));
+        assert!(
+            index.family_sets_computed_members(Some("pkg.nodes"), "Template"),
+            "its base sets members by computed names"
+        );
+        assert!(!index.family_sets_computed_members(Some("pkg.environment"), "Template"));
         let aliased = index_of(&[
             ("loaders/__init__.py", ""),
             ("loaders/base.py", "class Loader:\n    def get_template(self, name):\n        return self.get_contents(name)\n"),
@@ -464,7 +484,7 @@ mod tests {
         );
         assert!(!aliased.family_reaches_outside(Some("loaders.base"), "Loader"));
         assert!(
-            index.member_may_exist(None, "Template", "new_context"),
+            index.family_sets_computed_members(None, "Template"),
             "without a module, either class may be meant"
         );
     }
