@@ -343,9 +343,7 @@ impl Judge<'_> {
     /// an index, while it is being built or when the workspace passes its file limit, or with
     /// more installed packages than the vocabulary reads, nothing counts.
     fn nothing_names(&self, finding: &Finding) -> bool {
-        let source = self.text.get(finding.start..finding.end).unwrap_or("");
-        let member = source.rsplit('.').next().unwrap_or("").trim();
-        self.world_never_names(member)
+        self.world_never_names(member_read(self.text, finding))
     }
 
     /// A candidate's store to `self.name` while its class reads a member of `self` that nothing
@@ -356,9 +354,7 @@ impl Judge<'_> {
         let Some(read) = &finding.cause else {
             return false;
         };
-        let source = self.text.get(finding.start..finding.end).unwrap_or("");
-        let member = source.rsplit('.').next().unwrap_or("").trim();
-        self.member_is_unknown(read) && self.world_never_names(member)
+        self.member_is_unknown(read) && self.world_never_names(member_read(self.text, finding))
     }
 
     /// Whether nothing in the program's world spells `member`: no code, string or comment of the
@@ -517,12 +513,7 @@ fn problem(text: &str, finding: &Finding) -> Problem {
         "unresolved-attribute" | "possibly-missing-attribute" | UNKNOWN_RECEIVER | UNREAD_STORE => {
             (
                 ProblemKind::UnknownMember,
-                source
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or(source)
-                    .trim()
-                    .to_string(),
+                member_read(text, finding).to_string(),
             )
         }
         "unresolved-reference" => (ProblemKind::UnresolvedName, source.to_string()),
@@ -626,6 +617,12 @@ fn without_string_literals(message: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The member a finding on `receiver.member` is about.
+fn member_read<'t>(text: &'t str, finding: &Finding) -> &'t str {
+    let source = text.get(finding.start..finding.end).unwrap_or("");
+    source.rsplit('.').next().unwrap_or(source).trim()
 }
 
 fn first_quoted(message: &str) -> Option<&str> {

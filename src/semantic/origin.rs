@@ -230,16 +230,7 @@ impl Trace<'_, '_> {
         let Expr::Name(receiver) = attribute.value.as_ref() else {
             return false;
         };
-        let Some(method_at) = scopes
-            .iter()
-            .rposition(|scope| matches!(scope, Scope::Function(_)))
-        else {
-            return false;
-        };
-        let (Scope::Function(method), Some(Scope::Class(class))) = (
-            scopes[method_at],
-            method_at.checked_sub(1).map(|at| scopes[at]),
-        ) else {
+        let Some((method_at, method, class)) = innermost_method(scopes) else {
             return false;
         };
         if first_parameter(method) != Some(receiver.id.as_str()) {
@@ -554,14 +545,20 @@ pub(super) fn method_receiver(
     range: TextRange,
 ) -> Option<(&str, &ast::StmtClassDef)> {
     let scopes = scopes_around(module, range);
+    let (_, method, class) = innermost_method(&scopes)?;
+    Some((first_parameter(method)?, class))
+}
+
+/// The innermost function of `scopes`, when it is a method (defined directly in a class): its
+/// place in `scopes`, the function and the class.
+fn innermost_method<'a>(
+    scopes: &[Scope<'a>],
+) -> Option<(usize, &'a ast::StmtFunctionDef, &'a ast::StmtClassDef)> {
     let method_at = scopes
         .iter()
         .rposition(|scope| matches!(scope, Scope::Function(_)))?;
-    let (Scope::Function(method), Some(Scope::Class(class))) = (
-        scopes[method_at],
-        method_at.checked_sub(1).map(|at| scopes[at]),
-    ) else {
-        return None;
-    };
-    Some((first_parameter(method)?, class))
+    match (scopes[method_at], scopes.get(method_at.checked_sub(1)?)) {
+        (Scope::Function(method), Some(Scope::Class(class))) => Some((method_at, method, class)),
+        _ => None,
+    }
 }
