@@ -323,13 +323,11 @@ impl Judge<'_> {
                 .then(|| index.module_name_of(&self.typed.path))
                 .flatten();
             class.is_some_and(|class| {
-                index.member_may_exist(module.as_deref(), class, member)
-                    || ((index.family_reaches_outside(module.as_deref(), class)
-                        || index.family_sets_computed_members(module.as_deref(), class))
+                let family = index.class_family(module.as_deref(), class);
+                family.may_have(member)
+                    || ((family.reaches_outside() || family.sets_computed_members())
                         && !self.world_never_names(member))
-                    || (own
-                        && index.is_stateless(module.as_deref(), class)
-                        && !self.world_never_names(member))
+                    || (own && family.is_stateless() && !self.world_never_names(member))
                     || index.implementation_defines(class, member)
             })
         })

@@ -12,94 +12,46 @@ use super::Index;
 const MAX_IMPLEMENTATION_BYTES: usize = 4 << 20;
 
 impl Index {
-    /// Whether instances of the workspace class named `class` may have `member` although its
-    /// definition does not show it. At run time such an instance belongs to some subclass, whose
-    /// other bases are mixed in too (a mixin's `self` reaches what its siblings define), so the
-    /// classes that count are the class, its subclasses, and every base of those. The member may
-    /// exist when one of them defines it, answers any member (`__getattr__`), has a metaclass other than `ABCMeta` (which can add
-    /// anything when the class is created, as ORMs do), or is a descriptor (`__get__`: what a
-    /// class attribute holding one gives is whatever `__get__` returns).
+    /// The family of the workspace class named `class`, for the questions of what its instances
+    /// may have at run time. At run time such an instance belongs to some subclass, whose other
+    /// bases are mixed in too (a mixin's `self` reaches what its siblings define), so the family
+    /// is the class, its subclasses, and every base of those.
     ///
     /// Classes are told apart by module: `module`, when given, is where `class` is defined, and a
     /// base is the class its name resolves to through the imports of the module that writes it
     /// (every class of that name when it does not resolve).
-    pub fn member_may_exist(&self, module: Option<&str>, class: &str, member: &str) -> bool {
+    pub fn class_family(&self, module: Option<&str>, class: &str) -> ClassFamily<'_> {
         let graph = ClassGraph::new(self);
-        graph.family(module, class).into_iter().any(|at| {
-            let candidate = graph.classes[at].1;
-            answers_any_member(candidate)
-                || has_custom_metaclass(candidate)
-                // A descriptor (`cached_property`) stands for what its `__get__` returns.
-                || defines(candidate, "__get__")
-                || defines(candidate, member)
-        })
-    }
-
-    /// Whether some class of the family of `class` (see [`Index::member_may_exist`]) gives its
-    /// instances members whose names it computes (`setattr(self, key, value)` over a mapping or
-    /// keyword arguments): names that come from elsewhere in the program.
-    pub fn family_sets_computed_members(&self, module: Option<&str>, class: &str) -> bool {
-        let graph = ClassGraph::new(self);
-        graph.family(module, class).into_iter().any(|at| {
-            let candidate = graph.classes[at].1;
-            candidate.dynamic_members && !answers_any_member(candidate)
-        })
-    }
-
-    /// Whether some class of the family of `class` (see [`Index::member_may_exist`]) beyond the
-    /// class and its own bases, which a type checker sees, has a base outside the workspace (a
-    /// builtin, the standard library's, an installed package's): an instance that is one of
-    /// those may get members from that base.
-    pub fn family_reaches_outside(&self, module: Option<&str>, class: &str) -> bool {
-        let graph = ClassGraph::new(self);
-        let mut seen_by_a_checker: HashSet<usize> = HashSet::new();
-        let mut pending = graph.named(module, class);
+        let named = graph.named(module, class);
+        // What a type checker sees of the class: it and its bases.
+        let mut ancestry: HashSet<usize> = HashSet::new();
+        let mut pending = named.clone();
         while let Some(at) = pending.pop() {
-            if seen_by_a_checker.insert(at) {
+            if ancestry.insert(at) {
                 pending.extend(graph.bases(at));
             }
         }
-        graph
-            .family(module, class)
-            .into_iter()
-            .any(|at| !seen_by_a_checker.contains(&at) && graph.has_outside_base(at))
-    }
-
-    /// Whether the workspace class named `class` is a mixin for hosts outside the workspace: no
-    /// workspace class derives from it, and it keeps no state of its own (no constructor or
-    /// `setUp`, no `self.x = ...`, no decorator such as `@dataclass`, no `__slots__`). The `self`
-    /// its methods read belongs to a class the workspace does not show. (With subclasses in the
-    /// workspace, [`Index::member_may_exist`] answers from them instead.)
-    pub fn is_stateless(&self, module: Option<&str>, class: &str) -> bool {
-        let graph = ClassGraph::new(self);
-        let keeps_no_state = |candidate: &ClassInfo| {
-            candidate.instance_attributes.is_empty()
-                && candidate.decorators.is_empty()
-                && candidate.slots.is_none()
-                && !candidate.methods.iter().any(|method| {
-                    matches!(
-                        method.name.as_str(),
-                        "__init__" | "__new__" | "__post_init__" | "setUp"
-                    )
-                })
-        };
-        let named = graph.named(module, class);
-        !named.is_empty()
-            && named.iter().all(|&at| {
-                // The class and the workspace classes it derives from: a subclass of a class with
-                // state is that class's kind of object, not a mixin for someone else's.
-                let mut ancestry: HashSet<usize> = HashSet::new();
-                let mut pending = vec![at];
-                while let Some(current) = pending.pop() {
-                    if ancestry.insert(current) {
-                        pending.extend(graph.bases(current));
-                    }
+        let mut members: HashSet<usize> = HashSet::new();
+        let mut pending = named.clone();
+        while let Some(at) = pending.pop() {
+            if members.insert(at) {
+                pending.extend(graph.subclasses(at));
+            }
+        }
+        let mut pending: Vec<usize> = members.iter().copied().collect();
+        while let Some(at) = pending.pop() {
+            for base in graph.bases(at) {
+                if members.insert(base) {
+                    pending.push(base);
                 }
-                graph.subclasses(at).is_empty()
-                    && ancestry
-                        .iter()
-                        .all(|&member| keeps_no_state(graph.classes[member].1))
-            })
+            }
+        }
+        ClassFamily {
+            graph,
+            named,
+            ancestry,
+            members,
+        }
     }
 
     /// Whether some module of the workspace gives the object named `name` attributes by computed
@@ -191,6 +143,80 @@ impl Index {
     }
 }
 
+/// A workspace class's family (see [`Index::class_family`]).
+pub struct ClassFamily<'a> {
+    graph: ClassGraph<'a>,
+    /// The classes the family was asked for.
+    named: Vec<usize>,
+    /// Those and their bases: what a type checker sees of them.
+    ancestry: HashSet<usize>,
+    /// Those, their subclasses, and every base of these.
+    members: HashSet<usize>,
+}
+
+impl ClassFamily<'_> {
+    fn classes(&self) -> impl Iterator<Item = &ClassInfo> + '_ {
+        self.members.iter().map(|&at| self.graph.classes[at].1)
+    }
+
+    /// Whether an instance may have `member` although no definition the checker sees shows it:
+    /// a class of the family defines it, answers any member (`__getattr__`), has a metaclass
+    /// other than `ABCMeta` (which can add anything when the class is created, as ORMs do), or
+    /// is a descriptor (`__get__`: what a class attribute holding one gives is whatever
+    /// `__get__` returns).
+    pub fn may_have(&self, member: &str) -> bool {
+        self.classes().any(|candidate| {
+            answers_any_member(candidate)
+                || has_custom_metaclass(candidate)
+                || defines(candidate, "__get__")
+                || defines(candidate, member)
+        })
+    }
+
+    /// Whether some class of the family gives its instances members whose names it computes
+    /// (`setattr(self, key, value)` over a mapping or keyword arguments): names that come from
+    /// elsewhere in the program.
+    pub fn sets_computed_members(&self) -> bool {
+        self.classes()
+            .any(|candidate| candidate.dynamic_members && !answers_any_member(candidate))
+    }
+
+    /// Whether some class of the family beyond what the checker sees has a base outside the
+    /// workspace (a builtin, the standard library's, an installed package's): an instance that
+    /// is one of those may get members from that base.
+    pub fn reaches_outside(&self) -> bool {
+        self.members
+            .iter()
+            .any(|at| !self.ancestry.contains(at) && self.graph.has_outside_base(*at))
+    }
+
+    /// Whether the class is a mixin for hosts outside the workspace: no workspace class derives
+    /// from it, and neither it nor the workspace classes it derives from keep state (no
+    /// constructor or `setUp`, no `self.x = ...`, no decorator such as `@dataclass`, no
+    /// `__slots__`): a subclass of a class with state is that class's kind of object. The `self`
+    /// its methods read belongs to a class the workspace does not show. (With subclasses in the
+    /// workspace, [`ClassFamily::may_have`] answers from them instead.)
+    pub fn is_stateless(&self) -> bool {
+        let keeps_no_state = |candidate: &ClassInfo| {
+            candidate.instance_attributes.is_empty()
+                && candidate.decorators.is_empty()
+                && candidate.slots.is_none()
+                && !candidate.methods.iter().any(|method| {
+                    matches!(
+                        method.name.as_str(),
+                        "__init__" | "__new__" | "__post_init__" | "setUp"
+                    )
+                })
+        };
+        !self.named.is_empty()
+            && self.members.iter().all(|at| self.ancestry.contains(at))
+            && self
+                .ancestry
+                .iter()
+                .all(|&at| keeps_no_state(self.graph.classes[at].1))
+    }
+}
+
 /// The workspace's classes (nested ones too), each with its module, and what their bases name.
 struct ClassGraph<'a> {
     index: &'a Index,
@@ -206,26 +232,6 @@ impl<'a> ClassGraph<'a> {
             classes.extend(inside.into_iter().map(|class| (module.as_ref(), class)));
         }
         ClassGraph { index, classes }
-    }
-
-    /// The class named `class` (see `named`), its subclasses, and every base of those.
-    fn family(&self, module: Option<&str>, class: &str) -> HashSet<usize> {
-        let mut family: HashSet<usize> = HashSet::new();
-        let mut pending = self.named(module, class);
-        while let Some(at) = pending.pop() {
-            if family.insert(at) {
-                pending.extend(self.subclasses(at));
-            }
-        }
-        let mut pending: Vec<usize> = family.iter().copied().collect();
-        while let Some(at) = pending.pop() {
-            for base in self.bases(at) {
-                if family.insert(base) {
-                    pending.push(base);
-                }
-            }
-        }
-        family
     }
 
     /// The classes named `class`: those defined in `module` when it defines one, else all.
@@ -404,10 +410,14 @@ mod tests {
             ("mixins.py", "class RedirectMixin:\n    def rebuild(self):\n        return self.trust_env\n"),
             ("sessions.py", "from mixins import RedirectMixin\n\nclass Session(mixins.RedirectMixin):\n    def __init__(self):\n        self.trust_env = True\n\nclass Other:\n    def go(self):\n        pass\n"),
         ]);
-        assert!(index.member_may_exist(None, "RedirectMixin", "trust_env"));
-        assert!(!index.member_may_exist(None, "RedirectMixin", "trust_envv"));
+        assert!(index
+            .class_family(None, "RedirectMixin")
+            .may_have("trust_env"));
+        assert!(!index
+            .class_family(None, "RedirectMixin")
+            .may_have("trust_envv"));
         assert!(
-            !index.member_may_exist(None, "Other", "trust_env"),
+            !index.class_family(None, "Other").may_have("trust_env"),
             "only the family counts"
         );
         let siblings = index_of(&[(
@@ -415,34 +425,38 @@ mod tests {
             "class View:\n    def setup(self):\n        self.request = 1\n\nclass FormMixin:\n    def form(self):\n        return self.request\n\nclass FormView(FormMixin, View):\n    pass\n\nclass Meta(type):\n    pass\n\nclass Model(metaclass=Meta):\n    pass\n\nclass Abstract(metaclass=abc.ABCMeta):\n    pass\n",
         )]);
         assert!(
-            siblings.member_may_exist(None, "FormMixin", "request"),
+            siblings.class_family(None, "FormMixin").may_have("request"),
             "a sibling base defines it"
         );
-        assert!(!siblings.member_may_exist(None, "FormMixin", "requests"));
+        assert!(!siblings
+            .class_family(None, "FormMixin")
+            .may_have("requests"));
         assert!(
-            siblings.member_may_exist(None, "Model", "_meta"),
+            siblings.class_family(None, "Model").may_have("_meta"),
             "a metaclass may add it"
         );
-        assert!(!siblings.member_may_exist(None, "Abstract", "_meta"));
+        assert!(!siblings.class_family(None, "Abstract").may_have("_meta"));
         assert!(
-            !siblings.is_stateless(None, "FormMixin"),
+            !siblings.class_family(None, "FormMixin").is_stateless(),
             "FormView derives from it here"
         );
         let outside = index_of(&[("mixins.py", "class AccessMixin:\n    login_url = None\n\n    def deny(self):\n        return self.request\n")]);
-        assert!(outside.is_stateless(None, "AccessMixin"));
+        assert!(outside.class_family(None, "AccessMixin").is_stateless());
         let derived = index_of(&[(
             "signers.py",
             "class Signer:\n    def __init__(self, key):\n        self.key = key\n\n    def sign(self, value):\n        return value\n\nclass TimestampSigner(Signer):\n    def validate(self, value):\n        return self.unsign(value)\n",
         )]);
         assert!(
-            !derived.is_stateless(Some("signers"), "TimestampSigner"),
+            !derived
+                .class_family(Some("signers"), "TimestampSigner")
+                .is_stateless(),
             "its base keeps state: it is a signer, not a mixin"
         );
         assert!(
-            !siblings.is_stateless(None, "View"),
+            !siblings.class_family(None, "View").is_stateless(),
             "setup() assigns self.request"
         );
-        assert!(!siblings.is_stateless(None, "Missing"));
+        assert!(!siblings.class_family(None, "Missing").is_stateless());
     }
 
     #[test]
@@ -454,19 +468,29 @@ mod tests {
             ("pkg/native.py", "from .environment import Template\n\nclass NativeTemplate(Template):\n    def render(self):\n        return self.native_func()\n\n    def native_func(self):\n        return 1\n"),
         ]);
         assert!(
-            !index.member_may_exist(Some("pkg.environment"), "Template", "new_context"),
+            !index
+                .class_family(Some("pkg.environment"), "Template")
+                .may_have("new_context"),
             "the nodes' Template is another class"
         );
         assert!(
-            index.member_may_exist(Some("pkg.environment"), "Template", "native_func"),
+            index
+                .class_family(Some("pkg.environment"), "Template")
+                .may_have("native_func"),
             "a subclass in another module, through its import, defines it"
         );
-        assert!(!index.member_may_exist(Some("pkg.nodes"), "Template", "new_context"));
+        assert!(!index
+            .class_family(Some("pkg.nodes"), "Template")
+            .may_have("new_context"));
         assert!(
-            index.family_sets_computed_members(Some("pkg.nodes"), "Template"),
+            index
+                .class_family(Some("pkg.nodes"), "Template")
+                .sets_computed_members(),
             "its base sets members by computed names"
         );
-        assert!(!index.family_sets_computed_members(Some("pkg.environment"), "Template"));
+        assert!(!index
+            .class_family(Some("pkg.environment"), "Template")
+            .sets_computed_members());
         let aliased = index_of(&[
             ("loaders/__init__.py", ""),
             ("loaders/base.py", "class Loader:\n    def get_template(self, name):\n        return self.get_contents(name)\n"),
@@ -474,17 +498,25 @@ mod tests {
             ("cursors.py", "import psycopg as Database\n\nclass CursorMixin:\n    def callproc(self, name):\n        return self.execute(name)\n\nclass Cursor(CursorMixin, Database.Cursor):\n    pass\n"),
         ]);
         assert!(
-            aliased.member_may_exist(Some("loaders.base"), "Loader", "get_contents"),
+            aliased
+                .class_family(Some("loaders.base"), "Loader")
+                .may_have("get_contents"),
             "a subclass names the class under an alias"
         );
-        assert!(!aliased.member_may_exist(Some("loaders.base"), "Loader", "get_content"));
+        assert!(!aliased
+            .class_family(Some("loaders.base"), "Loader")
+            .may_have("get_content"));
         assert!(
-            aliased.family_reaches_outside(Some("cursors"), "CursorMixin"),
+            aliased
+                .class_family(Some("cursors"), "CursorMixin")
+                .reaches_outside(),
             "a subclass's base from an installed package may define any member"
         );
-        assert!(!aliased.family_reaches_outside(Some("loaders.base"), "Loader"));
+        assert!(!aliased
+            .class_family(Some("loaders.base"), "Loader")
+            .reaches_outside());
         assert!(
-            index.family_sets_computed_members(None, "Template"),
+            index.class_family(None, "Template").sets_computed_members(),
             "without a module, either class may be meant"
         );
     }
@@ -495,12 +527,12 @@ mod tests {
             "status.py",
             "class Lookup(dict):\n    pass\n\nclass Loose:\n    def __getattr__(self, name):\n        return 1\n\nclass Base:\n    pass\n\nclass Dynamic(Base):\n    def __getattr__(self, name):\n        return 1\n\ncodes = Lookup()\nfor title in TITLES:\n    setattr(codes, title, 1)\n",
         )]);
-        assert!(index.member_may_exist(None, "Loose", "anything"));
+        assert!(index.class_family(None, "Loose").may_have("anything"));
         assert!(
-            index.member_may_exist(None, "Base", "anything"),
+            index.class_family(None, "Base").may_have("anything"),
             "a Base may be a Dynamic"
         );
-        assert!(!index.member_may_exist(None, "Lookup", "anything"));
+        assert!(!index.class_family(None, "Lookup").may_have("anything"));
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
         let stub = "class VersionInfo:\n    @property\n    def year(self) -> int: ...\n";
@@ -516,7 +548,9 @@ mod tests {
             "class cached_property:\n    def __get__(self, instance, owner=None):\n        return instance.__dict__[self.name]\n",
         )]);
         assert!(
-            descriptors.member_may_exist(None, "cached_property", "get_lookup"),
+            descriptors
+                .class_family(None, "cached_property")
+                .may_have("get_lookup"),
             "a descriptor stands for what `__get__` returns"
         );
         assert!(descriptors.has_class("cached_property"));

@@ -263,9 +263,14 @@ impl Semantic {
                 every_import_resolves,
             ));
             let stores = types::stores_on_self(db, file, start, end);
+            // Which findings read a member of `self` that nothing assigns: asked only when the
+            // candidate stores one.
             let reads_on_self: Vec<Option<ruff_text_size::TextRange>> = after
                 .iter()
                 .map(|finding| {
+                    if stores.is_empty() {
+                        return None;
+                    }
                     let read = finding.rule == "unresolved-attribute"
                         && !finding.message.starts_with("Unresolved attribute");
                     let range = ruff_text_size::TextRange::new(

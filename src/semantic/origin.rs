@@ -211,15 +211,21 @@ impl Trace<'_, '_> {
             if bindings.is_empty() {
                 continue;
             }
-            return bindings.iter().all(|binding| match binding {
-                Binding::Parameter | Binding::Known => true,
-                Binding::Opaque => false,
-                Binding::Annotated(annotation) => self.names_a_known_type(annotation),
-                Binding::Value(value) => self.expression(value, &scopes[..=at]),
-            });
+            return self.follow(&bindings, &scopes[..=at]);
         }
         // A builtin or a star import's name: ty knows the one, not the other.
         false
+    }
+
+    /// Whether every one of `bindings`, made in the innermost of `scopes`, gives a value only
+    /// the callers or a known type decide.
+    fn follow(&self, bindings: &[Binding<'_>], scopes: &[Scope<'_>]) -> bool {
+        bindings.iter().all(|binding| match binding {
+            Binding::Parameter | Binding::Known => true,
+            Binding::Opaque => false,
+            Binding::Annotated(annotation) => self.names_a_known_type(annotation),
+            Binding::Value(value) => self.expression(value, scopes),
+        })
     }
 
     /// `self.name` in a method, where `self`'s class is known: the values the class's methods (in
@@ -247,38 +253,32 @@ impl Trace<'_, '_> {
         let member = attribute.attr.as_str();
         let mut assigned = false;
         for statement in &class.body {
-            match statement {
+            let (bindings, scopes) = match statement {
                 Stmt::FunctionDef(other) => {
                     let Some(receiver) = first_parameter(other) else {
                         continue;
                     };
-                    let values = assignments_to_member(&other.body, receiver, member);
-                    if values.is_empty() {
-                        continue;
-                    }
-                    assigned = true;
+                    let target = Target::Member { receiver, member };
+                    let bindings: Vec<Binding<'_>> = other
+                        .body
+                        .iter()
+                        .flat_map(|statement| bindings_of_statement(statement, target))
+                        .collect();
                     let mut method_scopes = class_scopes.to_vec();
                     method_scopes.push(Scope::Function(other));
-                    for value in values {
-                        match value {
-                            Some(value) if self.expression(value, &method_scopes) => {}
-                            _ => return false,
-                        }
-                    }
+                    (bindings, method_scopes)
                 }
-                _ => {
-                    for binding in bindings_of_statement(statement, member) {
-                        assigned = true;
-                        let followed = match binding {
-                            Binding::Parameter | Binding::Known => true,
-                            Binding::Opaque | Binding::Annotated(_) => false,
-                            Binding::Value(value) => self.expression(value, class_scopes),
-                        };
-                        if !followed {
-                            return false;
-                        }
-                    }
-                }
+                _ => (
+                    bindings_of_statement(statement, Target::Name(member)),
+                    class_scopes.to_vec(),
+                ),
+            };
+            if bindings.is_empty() {
+                continue;
+            }
+            assigned = true;
+            if !self.follow(&bindings, &scopes) {
+                return false;
             }
         }
         assigned
@@ -298,16 +298,17 @@ pub(super) fn first_parameter(function: &ast::StmtFunctionDef) -> Option<&str> {
 
 /// How `name` is bound in `scope` (not in the scopes nested in it).
 fn bindings_in<'a>(scope: Scope<'a>, name: &str) -> Vec<Binding<'a>> {
+    let target = Target::Name(name);
     let mut bindings = Vec::new();
     match scope {
         Scope::Module(body) => {
             for statement in body {
-                bindings.extend(bindings_of_statement(statement, name));
+                bindings.extend(bindings_of_statement(statement, target));
             }
         }
         Scope::Class(class) => {
             for statement in &class.body {
-                bindings.extend(bindings_of_statement(statement, name));
+                bindings.extend(bindings_of_statement(statement, target));
             }
         }
         Scope::Function(function) => {
@@ -322,7 +323,7 @@ fn bindings_in<'a>(scope: Scope<'a>, name: &str) -> Vec<Binding<'a>> {
                 });
             }
             for statement in &function.body {
-                bindings.extend(bindings_of_statement(statement, name));
+                bindings.extend(bindings_of_statement(statement, target));
             }
         }
         Scope::Lambda(lambda) => {
@@ -337,7 +338,7 @@ fn bindings_in<'a>(scope: Scope<'a>, name: &str) -> Vec<Binding<'a>> {
         }
         Scope::Comprehension(generators) => {
             for generator in generators {
-                if binds(&generator.target, name) {
+                if target.is_assigned_by(&generator.target) {
                     bindings.push(Binding::Value(&generator.iter));
                 }
             }
@@ -346,10 +347,45 @@ fn bindings_in<'a>(scope: Scope<'a>, name: &str) -> Vec<Binding<'a>> {
     bindings
 }
 
-/// How `statement`, and the statements nested in it that share its scope, bind `name`.
-fn bindings_of_statement<'a>(statement: &'a Stmt, name: &str) -> Vec<Binding<'a>> {
+/// What a binding search looks for: a name, or a member of a method's receiver (`self.name`).
+#[derive(Clone, Copy)]
+enum Target<'n> {
+    Name(&'n str),
+    Member { receiver: &'n str, member: &'n str },
+}
+
+impl Target<'_> {
+    /// Whether assigning to `target` (`x = ...`, `a, *x = ...`, `self.x = ...`) assigns this.
+    fn is_assigned_by(&self, target: &Expr) -> bool {
+        match (self, target) {
+            (Target::Name(name), Expr::Name(bound)) => {
+                bound.id.as_str() == *name && bound.ctx == ExprContext::Store
+            }
+            (Target::Member { receiver, member }, Expr::Attribute(attribute)) => {
+                attribute.attr.as_str() == *member
+                    && matches!(attribute.value.as_ref(),
+                        Expr::Name(name) if name.id.as_str() == *receiver)
+            }
+            (_, Expr::Tuple(tuple)) => tuple
+                .elts
+                .iter()
+                .any(|element| self.is_assigned_by(element)),
+            (_, Expr::List(list)) => list.elts.iter().any(|element| self.is_assigned_by(element)),
+            (_, Expr::Starred(starred)) => self.is_assigned_by(&starred.value),
+            _ => false,
+        }
+    }
+
+    /// Whether this is the name `bound` (definitions, imports and handlers bind names only).
+    fn is_name(&self, bound: &str) -> bool {
+        matches!(self, Target::Name(name) if *name == bound)
+    }
+}
+
+/// How `statement`, and the statements nested in it that share its scope, assign `target`.
+fn bindings_of_statement<'a>(statement: &'a Stmt, target: Target<'_>) -> Vec<Binding<'a>> {
     let mut finder = Bindings {
-        name,
+        target,
         found: Vec::new(),
     };
     walk_node(&mut finder, AnyNodeRef::from(statement));
@@ -357,22 +393,22 @@ fn bindings_of_statement<'a>(statement: &'a Stmt, name: &str) -> Vec<Binding<'a>
 }
 
 struct Bindings<'n, 'a> {
-    name: &'n str,
+    target: Target<'n>,
     found: Vec<Binding<'a>>,
 }
 
 impl<'a> SourceOrderVisitor<'a> for Bindings<'_, 'a> {
     fn enter_node(&mut self, node: AnyNodeRef<'a>) -> TraversalSignal {
-        let name = self.name;
+        let target = self.target;
         match node {
             AnyNodeRef::StmtFunctionDef(function) => {
-                if function.name.as_str() == name {
+                if target.is_name(function.name.as_str()) {
                     self.found.push(Binding::Known);
                 }
                 return TraversalSignal::Skip;
             }
             AnyNodeRef::StmtClassDef(class) => {
-                if class.name.as_str() == name {
+                if target.is_name(class.name.as_str()) {
                     self.found.push(Binding::Known);
                 }
                 return TraversalSignal::Skip;
@@ -383,18 +419,21 @@ impl<'a> SourceOrderVisitor<'a> for Bindings<'_, 'a> {
             | AnyNodeRef::ExprDictComp(_)
             | AnyNodeRef::ExprGenerator(_) => return TraversalSignal::Skip,
             AnyNodeRef::StmtAssign(assign)
-                if assign.targets.iter().any(|target| binds(target, name)) =>
+                if assign
+                    .targets
+                    .iter()
+                    .any(|assigned| target.is_assigned_by(assigned)) =>
             {
                 self.found.push(Binding::Value(&assign.value));
             }
-            AnyNodeRef::StmtAugAssign(assign) if binds(&assign.target, name) => {
+            AnyNodeRef::StmtAugAssign(assign) if target.is_assigned_by(&assign.target) => {
                 self.found.push(Binding::Value(&assign.value));
             }
             // Still unknown with an annotation: the annotation names what ty cannot see.
-            AnyNodeRef::StmtAnnAssign(assign) if binds(&assign.target, name) => {
+            AnyNodeRef::StmtAnnAssign(assign) if target.is_assigned_by(&assign.target) => {
                 self.found.push(Binding::Opaque);
             }
-            AnyNodeRef::StmtFor(each) if binds(&each.target, name) => {
+            AnyNodeRef::StmtFor(each) if target.is_assigned_by(&each.target) => {
                 self.found.push(Binding::Value(&each.iter));
             }
             AnyNodeRef::StmtWith(with) => {
@@ -402,48 +441,56 @@ impl<'a> SourceOrderVisitor<'a> for Bindings<'_, 'a> {
                     if item
                         .optional_vars
                         .as_deref()
-                        .is_some_and(|target| binds(target, name))
+                        .is_some_and(|assigned| target.is_assigned_by(assigned))
                     {
                         self.found.push(Binding::Value(&item.context_expr));
                     }
                 }
             }
-            AnyNodeRef::ExprNamed(named) if binds(&named.target, name) => {
+            AnyNodeRef::ExprNamed(named) if target.is_assigned_by(&named.target) => {
                 self.found.push(Binding::Value(&named.value));
             }
             AnyNodeRef::ExceptHandlerExceptHandler(handler)
                 if handler
                     .name
                     .as_ref()
-                    .is_some_and(|bound| bound.as_str() == name) =>
+                    .is_some_and(|bound| target.is_name(bound.as_str())) =>
             {
                 self.found.push(Binding::Known);
             }
             AnyNodeRef::StmtImport(import) => {
                 let bound = import.names.iter().any(|alias| match &alias.asname {
-                    Some(alias) => alias.as_str() == name,
-                    None => alias.name.as_str().split('.').next() == Some(name),
+                    Some(alias) => target.is_name(alias.as_str()),
+                    None => alias
+                        .name
+                        .as_str()
+                        .split('.')
+                        .next()
+                        .is_some_and(|first| target.is_name(first)),
                 });
                 if bound {
                     self.found.push(Binding::Opaque);
                 }
             }
             AnyNodeRef::StmtImportFrom(import) => {
-                let bound = import.names.iter().any(|alias| {
-                    alias.name.as_str() == "*"
-                        || alias.asname.as_ref().unwrap_or(&alias.name).as_str() == name
-                });
+                let bound = matches!(target, Target::Name(_))
+                    && import.names.iter().any(|alias| {
+                        alias.name.as_str() == "*"
+                            || target.is_name(alias.asname.as_ref().unwrap_or(&alias.name).as_str())
+                    });
                 if bound {
                     self.found.push(Binding::Opaque);
                 }
             }
             AnyNodeRef::StmtGlobal(ast::StmtGlobal { names, .. })
             | AnyNodeRef::StmtNonlocal(ast::StmtNonlocal { names, .. })
-                if names.iter().any(|bound| bound.as_str() == name) =>
+                if names.iter().any(|bound| target.is_name(bound.as_str())) =>
             {
                 self.found.push(Binding::Opaque);
             }
-            AnyNodeRef::StmtMatch(_) | AnyNodeRef::StmtTypeAlias(_) => {
+            AnyNodeRef::StmtMatch(_) | AnyNodeRef::StmtTypeAlias(_)
+                if matches!(target, Target::Name(_)) =>
+            {
                 self.found.push(Binding::Opaque);
                 return TraversalSignal::Skip;
             }
@@ -451,91 +498,6 @@ impl<'a> SourceOrderVisitor<'a> for Bindings<'_, 'a> {
         }
         TraversalSignal::Traverse
     }
-}
-
-/// Whether an assignment target binds `name` (`name = ...`, `a, *name = ...`).
-fn binds(target: &Expr, name: &str) -> bool {
-    match target {
-        Expr::Name(bound) => bound.id.as_str() == name && bound.ctx == ExprContext::Store,
-        Expr::Tuple(tuple) => tuple.elts.iter().any(|element| binds(element, name)),
-        Expr::List(list) => list.elts.iter().any(|element| binds(element, name)),
-        Expr::Starred(starred) => binds(&starred.value, name),
-        _ => false,
-    }
-}
-
-/// The values a method assigns to `receiver.member` in `body`; `None` for an assignment whose
-/// value the trace cannot follow (annotated, or augmented).
-fn assignments_to_member<'a>(
-    body: &'a [Stmt],
-    receiver: &str,
-    member: &str,
-) -> Vec<Option<&'a Expr>> {
-    struct Assignments<'n, 'a> {
-        receiver: &'n str,
-        member: &'n str,
-        found: Vec<Option<&'a Expr>>,
-    }
-    impl Assignments<'_, '_> {
-        fn is_target(&self, target: &Expr) -> bool {
-            match target {
-                Expr::Attribute(attribute) => {
-                    attribute.attr.as_str() == self.member
-                        && matches!(attribute.value.as_ref(),
-                            Expr::Name(name) if name.id.as_str() == self.receiver)
-                }
-                Expr::Tuple(tuple) => tuple.elts.iter().any(|element| self.is_target(element)),
-                Expr::List(list) => list.elts.iter().any(|element| self.is_target(element)),
-                Expr::Starred(starred) => self.is_target(&starred.value),
-                _ => false,
-            }
-        }
-    }
-    impl<'a> SourceOrderVisitor<'a> for Assignments<'_, 'a> {
-        fn enter_node(&mut self, node: AnyNodeRef<'a>) -> TraversalSignal {
-            match node {
-                AnyNodeRef::StmtFunctionDef(_) | AnyNodeRef::StmtClassDef(_) => {
-                    return TraversalSignal::Skip
-                }
-                AnyNodeRef::StmtAssign(assign)
-                    if assign.targets.iter().any(|target| self.is_target(target)) =>
-                {
-                    self.found.push(Some(&assign.value));
-                }
-                AnyNodeRef::StmtAnnAssign(assign) if self.is_target(&assign.target) => {
-                    self.found.push(None);
-                }
-                AnyNodeRef::StmtAugAssign(assign) if self.is_target(&assign.target) => {
-                    self.found.push(Some(&assign.value));
-                }
-                AnyNodeRef::StmtFor(each) if self.is_target(&each.target) => {
-                    self.found.push(Some(&each.iter));
-                }
-                AnyNodeRef::StmtWith(with) => {
-                    for item in &with.items {
-                        if item
-                            .optional_vars
-                            .as_deref()
-                            .is_some_and(|target| self.is_target(target))
-                        {
-                            self.found.push(Some(&item.context_expr));
-                        }
-                    }
-                }
-                _ => {}
-            }
-            TraversalSignal::Traverse
-        }
-    }
-    let mut assignments = Assignments {
-        receiver,
-        member,
-        found: Vec::new(),
-    };
-    for statement in body {
-        walk_node(&mut assignments, AnyNodeRef::from(statement));
-    }
-    assignments.found
 }
 
 /// The class whose method holds `range`, when the expression there is a member of the method's
